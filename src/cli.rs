@@ -1,0 +1,608 @@
+//! The `informly` command line: clap types, one dispatching `match`, and the
+//! text or JSON output of each command.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::clock::{Clock, SystemClock, rfc3339};
+use crate::config::{Settings, duration};
+use crate::keys::KeyRing;
+use crate::service::{IssueRequest, Service};
+use crate::store::{Store, Workspace};
+use crate::token::{
+    Expiry, Format, Jwks, KeySet, KeyStatus, PaserkKeySet, PublicKey, ScopeSet, Verifier,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "informly", version, about = "Informly API tokens: apps, tokens, keys")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply database migrations.
+    Migrate,
+    /// Manage workspaces (tenants).
+    #[command(subcommand)]
+    Workspaces(WorkspacesCmd),
+    /// Manage apps.
+    #[command(subcommand)]
+    Apps(AppsCmd),
+    /// Issue, list and revoke app tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// Mint an admin token (apps:read apps:write apps:delete) for a workspace.
+    AdminToken {
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        #[arg(long, default_value = "1h")]
+        expires_in: String,
+    },
+    /// List, rotate, retire and export signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Verify a token offline with public keys only (no database, so no
+    /// revocation check). TOKEN `-` reads it from standard input.
+    Verify {
+        token: String,
+        /// A JWKS file (JWT keys), e.g. from `keys export-public --jwks`.
+        #[arg(long, conflicts_with = "paserk")]
+        jwks: Option<PathBuf>,
+        /// A PASERK `k4.public.…` key, or a PASERK key set file
+        /// (`keys export-public --paserk`).
+        #[arg(long)]
+        paserk: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkspacesCmd {
+    /// Create a workspace.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List workspaces.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppsCmd {
+    /// Create an app.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Workspace id or name.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// List the apps of a workspace.
+    List {
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// Delete an app: every token it has is rejected from now on.
+    Delete {
+        app: String,
+        /// Only if the app is in this workspace.
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCmd {
+    /// Issue a token for an app; it is printed once and never stored.
+    Issue {
+        #[arg(long)]
+        app: String,
+        /// A scope such as contacts:read; repeat or separate with commas.
+        #[arg(long = "scope", required = true, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Lifetime: seconds, or 30d, 12h, 15m.
+        #[arg(long, required_unless_present = "expires_at", conflicts_with = "expires_at")]
+        expires_in: Option<String>,
+        /// Expiry time, RFC 3339.
+        #[arg(long)]
+        expires_at: Option<String>,
+        #[arg(long, default_value = "paseto")]
+        format: Format,
+        #[arg(long)]
+        name: Option<String>,
+        /// Only if the app is in this workspace.
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// List the tokens of an app.
+    List {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        token_id: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// List keys with their states.
+    List,
+    /// Add a new signing key; it signs once `--activate-after` has passed.
+    Rotate {
+        #[arg(long, default_value = "all", value_parser = ["paseto", "jwt", "all"])]
+        format: String,
+        /// Delay before the new key signs (seconds, or 15m, 1h …). Give
+        /// verifiers time to learn the key first.
+        #[arg(long, default_value = "0", value_parser = duration)]
+        activate_after: i64,
+    },
+    /// Retire a key: tokens it signed are rejected from now on.
+    Retire { kid: String },
+    /// Print the public keys: PASERK key set (default) or JWKS.
+    ExportPublic {
+        #[arg(long, conflicts_with = "paserk")]
+        jwks: bool,
+        #[arg(long)]
+        paserk: bool,
+    },
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<()> {
+        let settings = self.settings;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        match self.command {
+            Command::Verify {
+                token,
+                jwks,
+                paserk,
+            } => verify(&settings, clock.as_ref(), &token, jwks, paserk),
+            Command::Keys(cmd) => keys(&settings, clock.as_ref(), cmd),
+            command => {
+                let ctx = Ctx::open(settings, clock).await?;
+                let result = ctx.run(command).await;
+                ctx.service.store.close().await;
+                result
+            }
+        }
+    }
+}
+
+/// What database commands share.
+struct Ctx {
+    settings: Settings,
+    service: Service,
+}
+
+impl Ctx {
+    async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Ctx> {
+        let store = Store::open(&settings.database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", settings.database_url))?;
+        store.ensure_default_workspace(clock.now()).await?;
+        let service = Service::new(store, settings.policy(), clock);
+        Ok(Ctx { settings, service })
+    }
+
+    fn store(&self) -> &Store {
+        &self.service.store
+    }
+
+    async fn workspace(&self, id_or_name: &str) -> Result<Workspace> {
+        Ok(self.store().find_workspace(id_or_name).await?)
+    }
+
+    async fn optional_workspace(&self, id_or_name: Option<&str>) -> Result<Option<String>> {
+        Ok(match id_or_name {
+            Some(w) => Some(self.workspace(w).await?.id),
+            None => None,
+        })
+    }
+
+    /// Loads the key ring and generates the first key of `format` if there is
+    /// none, saying so on stderr.
+    fn signing_ring(&self, format: Format) -> Result<KeyRing> {
+        let mut ring = KeyRing::load(&self.settings.keys_dir)?;
+        if let Some(entry) = ring.ensure_signing_key(format, self.service.clock.unix())? {
+            eprintln!(
+                "generated the first {format} signing key {} in {}",
+                entry.kid(),
+                entry.path.display()
+            );
+        }
+        Ok(ring)
+    }
+
+    async fn run(&self, command: Command) -> Result<()> {
+        let json = self.settings.json;
+        match command {
+            Command::Migrate => {
+                // Ctx::open has migrated already.
+                print(json, &json!({"migrated": true}), || "database is up to date".to_owned());
+            }
+            Command::Workspaces(WorkspacesCmd::Create { name }) => {
+                if name.trim().is_empty() || name.chars().count() > 100 {
+                    bail!("--name must be 1 to 100 characters");
+                }
+                let ws = self.store().create_workspace(&name, self.service.clock.now()).await?;
+                print(json, &ws, || format!("created workspace {} ({})", ws.id, ws.name));
+            }
+            Command::Workspaces(WorkspacesCmd::List) => {
+                let list = self.store().list_workspaces().await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "CREATED"],
+                        list.iter().map(|w| vec![w.id.clone(), w.name.clone(), date(&w.created_at)]),
+                    )
+                });
+            }
+            Command::Apps(AppsCmd::Create {
+                name,
+                description,
+                workspace,
+            }) => {
+                let ws = self.workspace(&workspace).await?;
+                let app = self.service.create_app(&ws, &name, description.as_deref()).await?;
+                print(json, &app, || format!("created app {} ({}) in workspace {}", app.id, app.name, ws.name));
+            }
+            Command::Apps(AppsCmd::List { workspace }) => {
+                let ws = self.workspace(&workspace).await?;
+                let list = self.store().list_apps(&ws.id).await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "CREATED", "DESCRIPTION"],
+                        list.iter().map(|a| {
+                            vec![
+                                a.id.clone(),
+                                a.name.clone(),
+                                date(&a.created_at),
+                                a.description.clone().unwrap_or_default(),
+                            ]
+                        }),
+                    )
+                });
+            }
+            Command::Apps(AppsCmd::Delete { app, workspace }) => {
+                let ws = self.optional_workspace(workspace.as_deref()).await?;
+                let app = self.store().get_app(ws.as_deref(), &app).await?;
+                self.service.delete_app(&app).await?;
+                print(json, &json!({"deleted": app.id}), || {
+                    format!("deleted app {}; its tokens are rejected from now on", app.id)
+                });
+            }
+            Command::Tokens(TokensCmd::Issue {
+                app,
+                scopes,
+                expires_in,
+                expires_at,
+                format,
+                name,
+                workspace,
+            }) => {
+                let expiry = match (expires_in, expires_at) {
+                    (Some(d), _) => Expiry::parse_in(&d)?,
+                    (None, Some(t)) => Expiry::parse_at(&t)?,
+                    (None, None) => bail!("give --expires-in or --expires-at"),
+                };
+                // Validate what needs no database before touching keys.
+                ScopeSet::parse_for_app(&scopes)?;
+                let ws = self.optional_workspace(workspace.as_deref()).await?;
+                let app = self.store().get_app(ws.as_deref(), &app).await?;
+                let ring = self.signing_ring(format)?;
+                let request = IssueRequest {
+                    name,
+                    scopes,
+                    expiry,
+                    format,
+                };
+                let issued = self.service.issue_token(&ring, &app, request).await?;
+                print_issued(json, &issued);
+            }
+            Command::Tokens(TokensCmd::List { app, workspace }) => {
+                let ws = self.optional_workspace(workspace.as_deref()).await?;
+                let app = self.store().get_app(ws.as_deref(), &app).await?;
+                let list = self.store().list_tokens(&app.workspace_id, &app.id).await?;
+                let now = self.service.clock.unix();
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "FORMAT", "SCOPES", "EXPIRES", "STATUS"],
+                        list.iter().map(|t| {
+                            let status = match (&t.revoked_at, t.expires_at < now) {
+                                (Some(at), _) => format!("revoked {}", date(at)),
+                                (None, true) => "expired".to_owned(),
+                                (None, false) => "active".to_owned(),
+                            };
+                            vec![
+                                t.id.clone(),
+                                t.name.clone().unwrap_or_default(),
+                                t.format.to_string(),
+                                t.scopes.join(" "),
+                                rfc3339(t.expires_at),
+                                status,
+                            ]
+                        }),
+                    )
+                });
+            }
+            Command::Tokens(TokensCmd::Revoke {
+                token_id,
+                workspace,
+            }) => {
+                let ws = self.optional_workspace(workspace.as_deref()).await?;
+                let token = self.store().get_token(ws.as_deref(), &token_id).await?;
+                let token = self.service.revoke_token(&token).await?;
+                print(json, &token, || format!("revoked token {}", token.id));
+            }
+            Command::AdminToken {
+                workspace,
+                expires_in,
+            } => {
+                let expiry = Expiry::parse_in(&expires_in)?;
+                let ws = self.workspace(&workspace).await?;
+                let ring = self.signing_ring(Format::Paseto)?;
+                let issued = self.service.issue_admin_token(&ring, &ws, expiry).await?;
+                print_issued(json, &issued);
+            }
+            Command::Keys(_) | Command::Verify { .. } => unreachable!("handled without a database"),
+        }
+        Ok(())
+    }
+}
+
+fn print_issued(json: bool, issued: &crate::service::Issued) {
+    let record = &issued.record;
+    if json {
+        let mut value = serde_json::to_value(record).unwrap_or_default();
+        value["token"] = issued.token.as_str().into();
+        println!("{value:#}");
+    } else {
+        // The token alone on stdout, so `TOKEN=$(informly tokens issue …)` works;
+        // the rest is for the person at the terminal.
+        eprintln!(
+            "issued {} token {} (scopes: {}; expires {})",
+            record.format,
+            record.id,
+            record.scopes.join(" "),
+            rfc3339(record.expires_at)
+        );
+        eprintln!("copy it now: it is shown only once");
+        println!("{}", issued.token.as_str());
+    }
+}
+
+fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
+    let json = settings.json;
+    let now = clock.unix();
+    let mut ring = KeyRing::load(&settings.keys_dir)?;
+    match cmd {
+        KeysCmd::List => {
+            let rows: Vec<_> = ring
+                .entries()
+                .iter()
+                .map(|e| {
+                    json!({
+                        "kid": e.kid(),
+                        "format": e.format(),
+                        "status": ring.status(e, now),
+                        "created_at": rfc3339(e.created_at),
+                        "activates_at": rfc3339(e.activates_at),
+                        "retired_at": e.retired_at.map(rfc3339),
+                    })
+                })
+                .collect();
+            print(json, &rows, || {
+                table(
+                    &["KID", "FORMAT", "STATUS", "ACTIVATES"],
+                    ring.entries().iter().map(|e| {
+                        vec![
+                            e.kid().to_owned(),
+                            e.format().to_string(),
+                            ring.status(e, now).to_string(),
+                            rfc3339(e.activates_at),
+                        ]
+                    }),
+                )
+            });
+        }
+        KeysCmd::Rotate {
+            format,
+            activate_after,
+        } => {
+            let formats = match format.as_str() {
+                "all" => Format::ALL.to_vec(),
+                one => vec![one.parse().map_err(anyhow::Error::msg)?],
+            };
+            let mut added = Vec::new();
+            for format in formats {
+                let entry = ring.rotate(format, now, activate_after)?;
+                added.push(json!({
+                    "kid": entry.kid(),
+                    "format": format,
+                    "activates_at": rfc3339(entry.activates_at),
+                }));
+            }
+            print(json, &added, || {
+                added
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "added {} key {}, signing from {}",
+                            a["format"].as_str().unwrap_or_default(),
+                            a["kid"].as_str().unwrap_or_default(),
+                            a["activates_at"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        KeysCmd::Retire { kid } => {
+            let entry = ring.retire(&kid, now)?;
+            print(json, &json!({"retired": entry.kid()}), || {
+                format!("retired key {}: tokens it signed are rejected from now on", entry.kid())
+            });
+        }
+        KeysCmd::ExportPublic { jwks, paserk: _ } => {
+            let set = ring.key_set(now);
+            let doc = if jwks {
+                serde_json::to_value(set.jwks())?
+            } else {
+                serde_json::to_value(set.paserk_set())?
+            };
+            println!("{doc:#}");
+        }
+    }
+    Ok(())
+}
+
+fn verify(
+    settings: &Settings,
+    clock: &dyn Clock,
+    token: &str,
+    jwks: Option<PathBuf>,
+    paserk: Option<String>,
+) -> Result<()> {
+    let token = if token == "-" {
+        let mut buf = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut buf)
+            .context("cannot read the token from standard input")?;
+        buf.trim().to_owned()
+    } else {
+        token.to_owned()
+    };
+    let now = clock.unix();
+    let keys = match (jwks, paserk) {
+        (Some(path), _) => {
+            let doc: Jwks = serde_json::from_slice(&read_small(&path)?)
+                .with_context(|| format!("{} is not a JWKS document", path.display()))?;
+            let mut set = KeySet::new();
+            set.extend_from_jwks(&doc)
+                .with_context(|| format!("{}", path.display()))?;
+            set
+        }
+        (None, Some(paserk)) if paserk.starts_with("k4.") => {
+            let mut set = KeySet::new();
+            set.insert(PublicKey::from_paserk(&paserk).context("--paserk")?, KeyStatus::Active)?;
+            set
+        }
+        (None, Some(path)) => {
+            let path = PathBuf::from(path);
+            let doc: PaserkKeySet = serde_json::from_slice(&read_small(&path)?)
+                .with_context(|| format!("{} is not a PASERK key set document", path.display()))?;
+            let mut set = KeySet::new();
+            set.extend_from_paserk(&doc)
+                .with_context(|| format!("{}", path.display()))?;
+            set
+        }
+        (None, None) => KeyRing::load(&settings.keys_dir)?.key_set(now),
+    };
+    let verifier = Verifier::new(keys, settings.policy());
+    let verified = verifier
+        .verify(&token, now)
+        .map_err(|e| anyhow::anyhow!("token rejected: {e}"))?;
+    let claims = &verified.claims;
+    let value = json!({
+        "valid": true,
+        "revocation_checked": false,
+        "format": verified.format,
+        "kid": verified.kid,
+        "token_id": claims.token_id,
+        "workspace": claims.workspace,
+        "subject": claims.subject.as_claim(),
+        "scopes": claims.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "issued_at": rfc3339(claims.issued_at),
+        "not_before": rfc3339(claims.not_before),
+        "expires_at": rfc3339(claims.expires_at),
+    });
+    print(settings.json, &value, || {
+        format!(
+            "valid {} token\n  id:        {}\n  workspace: {}\n  subject:   {}\n  scopes:    {}\n  issued:    {}\n  expires:   {}\n  key:       {}",
+            verified.format,
+            claims.token_id,
+            claims.workspace,
+            claims.subject.as_claim(),
+            claims.scopes,
+            rfc3339(claims.issued_at),
+            rfc3339(claims.expires_at),
+            verified.kid,
+        )
+    });
+    eprintln!("note: verified offline with public keys only; revocation is not checked (it needs the database)");
+    Ok(())
+}
+
+/// Reads a key document, refusing anything larger than a key document can be.
+fn read_small(path: &std::path::Path) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .take(1024 * 1024 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if buf.len() > 1024 * 1024 {
+        bail!("{} is larger than 1 MiB: not a key document", path.display());
+    }
+    Ok(buf)
+}
+
+fn print<T: serde::Serialize + ?Sized>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(out) => println!("{out}"),
+            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+        }
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn date(t: &time::OffsetDateTime) -> String {
+    rfc3339(t.unix_timestamp())
+}
+
+/// Aligned columns with a header row.
+fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    if rows.is_empty() {
+        return "(none)".to_owned();
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}

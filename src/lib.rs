@@ -1,0 +1,32 @@
+//! Informly tokens: the service behind "Apps & API tokens".
+//!
+//! # Layout
+//!
+//! - [`token`]: the token core. Claims, scopes, issuing and verifying PASETO
+//!   v4.public and JWT; pure, no I/O. Built alone with
+//!   `--no-default-features --features verifier`.
+//! - `keys`: the key ring on disk: one file per key, states, rotation.
+//! - `store`: the database (SQLite embedded, PostgreSQL to scale out) behind one
+//!   handle.
+//! - `config`: settings shared by every command.
+//! - `service`: issuing and revoking, where the key ring, the store and the
+//!   clock meet.
+//! - `cli`: the `informly` command line.
+
+pub mod token;
+
+
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod ids;
+#[cfg(feature = "server")]
+pub mod keys;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod store;

@@ -1,0 +1,202 @@
+//! Issuing and revoking: where the key ring, the store, the policy and the
+//! clock meet. The CLI calls this, and so will the HTTP handlers.
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::keys::KeyRing;
+use crate::store::{self, App, NewToken, Store, TokenRecord, Workspace};
+use crate::token::{self, Denylist, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims};
+use crate::{ids, keys};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, naming the field.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Keys(#[from] keys::Error),
+    #[error("no active {0} signing key")]
+    NoSigningKey(Format),
+    #[error("could not sign the token: {0}")]
+    Token(#[from] token::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// What an app token is asked for with.
+pub struct IssueRequest {
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub expiry: Expiry,
+    pub format: Format,
+}
+
+/// A freshly issued token: the record, and the string, shown this once.
+pub struct Issued {
+    pub record: TokenRecord,
+    pub token: Zeroizing<String>,
+}
+
+pub struct Service {
+    pub store: Store,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    pub fn new(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> Service {
+        Service {
+            store,
+            policy,
+            clock,
+        }
+    }
+
+    pub async fn create_app(
+        &self,
+        workspace: &Workspace,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<App> {
+        check_text("name", name, 1, 100)?;
+        if let Some(description) = description {
+            check_text("description", description, 0, 500)?;
+        }
+        let app = self
+            .store
+            .create_app(&workspace.id, name, description, self.clock.now())
+            .await?;
+        Ok(app)
+    }
+
+    /// Deletes an app; every token it had is rejected from now on.
+    pub async fn delete_app(&self, app: &App) -> Result<()> {
+        let now = self.clock.unix();
+        let keep_until = now
+            .saturating_add(self.policy.max_lifetime)
+            .saturating_add(self.policy.leeway);
+        self.store
+            .delete_app(app, now, keep_until, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Issues an app token signed by the active key of the requested format.
+    pub async fn issue_token(&self, ring: &KeyRing, app: &App, request: IssueRequest) -> Result<Issued> {
+        if let Some(name) = &request.name {
+            check_text("name", name, 1, 100)?;
+        }
+        let scopes = ScopeSet::parse_for_app(&request.scopes).map_err(|e| invalid("scopes", e.to_string()))?;
+        self.issue(
+            ring,
+            &app.workspace_id,
+            Subject::App(app.id.clone()),
+            scopes,
+            request.expiry,
+            request.format,
+            request.name.as_deref(),
+        )
+        .await
+    }
+
+    /// Issues an admin token (`apps:*`) for a workspace.
+    pub async fn issue_admin_token(&self, ring: &KeyRing, workspace: &Workspace, expiry: Expiry) -> Result<Issued> {
+        self.issue(
+            ring,
+            &workspace.id,
+            Subject::Admin("cli".to_owned()),
+            ScopeSet::admin(),
+            expiry,
+            Format::Paseto,
+            Some("admin token"),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn issue(
+        &self,
+        ring: &KeyRing,
+        workspace_id: &str,
+        subject: Subject,
+        scopes: ScopeSet,
+        expiry: Expiry,
+        format: Format,
+        name: Option<&str>,
+    ) -> Result<Issued> {
+        let now = self.clock.unix();
+        let field = match expiry {
+            Expiry::In(_) => "expires_in",
+            Expiry::At(_) => "expires_at",
+        };
+        let expires_at = expiry
+            .resolve(now, self.policy.max_lifetime_for(&subject))
+            .map_err(|e| invalid(field, e.to_string()))?;
+        let key = ring.active(format, now).ok_or(Error::NoSigningKey(format))?;
+        let claims = TokenClaims {
+            token_id: ids::new(ids::TOKEN),
+            workspace: workspace_id.to_owned(),
+            subject,
+            scopes,
+            issued_at: now,
+            not_before: now,
+            expires_at,
+        };
+        // Sign before recording: if signing failed nothing would be stored, and if
+        // recording fails the string is dropped unseen.
+        let token = Zeroizing::new(key.key.sign(&claims, &self.policy)?);
+        let record = self
+            .store
+            .insert_token(&NewToken {
+                id: &claims.token_id,
+                workspace_id,
+                app_id: claims.subject.app_id(),
+                subject: &claims.subject.as_claim(),
+                name,
+                scopes: &claims.scopes.to_claim(),
+                format,
+                kid: key.kid(),
+                issued_at: claims.issued_at,
+                expires_at: claims.expires_at,
+            })
+            .await?;
+        Ok(Issued { record, token })
+    }
+
+    /// Revokes a token until it expires.
+    pub async fn revoke_token(&self, token: &TokenRecord) -> Result<TokenRecord> {
+        Ok(self.store.revoke_token(token, self.clock.now()).await?)
+    }
+
+    /// The denylist in force now. Entries stay while the leeway could still
+    /// accept their tokens.
+    pub async fn denylist(&self) -> Result<Denylist> {
+        let horizon = self.clock.unix().saturating_sub(self.policy.leeway);
+        Ok(self.store.load_denylist(horizon).await?)
+    }
+}
+
+/// Text fields: a length in characters, and no control characters (which
+/// PostgreSQL would refuse for NUL anyway, so both backends answer alike).
+fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(invalid(field, format!("must be {min} to {max} characters, got {len}")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}

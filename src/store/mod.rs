@@ -1,0 +1,144 @@
+//! The database, behind one [`Store`] handle. sqlx's `Any` driver runs the same
+//! SQL on SQLite (the embedded default) and PostgreSQL, so there is one copy of
+//! every query; only the migrations differ per backend.
+//!
+//! Ids are text and times integers, the types `Any` carries on both.
+
+mod apps;
+mod revocations;
+mod tokens;
+mod workspaces;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions};
+
+pub use apps::App;
+pub use tokens::{NewToken, TokenRecord};
+pub use workspaces::Workspace;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("unsupported database URL `{0}`: use sqlite://FILE")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}: {1}")]
+    File(String, std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a unique violation into `Conflict(message)`; both backends report it
+/// with the same error kind.
+pub(crate) trait ResultExt<T> {
+    fn on_unique(self, message: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_unique(self, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message()),
+            _ => Error::Db(e),
+        })
+    }
+}
+
+/// The database handle. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects to `url`. A SQLite file is created if missing, readable by its
+    /// owner only (it holds the denylist), and switched to WAL.
+    pub async fn connect(url: &str) -> Result<Store> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let Some(path) = sqlite_path(url) else {
+            return Err(Error::UnsupportedUrl(url.to_owned()));
+        };
+        if path != ":memory:" && !path.is_empty() {
+            create_private_file(Path::new(path))?;
+        }
+        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        // WAL is a property of the file: set once, kept by every connection.
+        sqlx::query("pragma journal_mode = wal")
+            .fetch_optional(&pool)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Connects and migrates: what every command does first.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The file path of a `sqlite:` URL, without its query string.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::File(path.display().to_string(), e)),
+    }
+}
+
+/// Unix microseconds, the unit of record times.
+pub(crate) fn micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// RFC 3339 from unix microseconds.
+pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}

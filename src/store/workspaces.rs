@@ -1,0 +1,85 @@
+//! Workspaces: the tenants.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{Error, Result, ResultExt, Store, from_micros, micros};
+use crate::ids;
+
+/// The workspace every install starts with.
+pub const DEFAULT_NAME: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<Row> for Workspace {
+    fn from(row: Row) -> Self {
+        Workspace {
+            id: row.id,
+            name: row.name,
+            created_at: from_micros(row.created_at),
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_workspace(&self, name: &str, now: OffsetDateTime) -> Result<Workspace> {
+        let id = ids::new(ids::WORKSPACE);
+        sqlx::query("insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)")
+            .bind(&id)
+            .bind(name)
+            .bind(micros(now))
+            .execute(self.pool())
+            .await
+            .on_unique(|| format!("a workspace named `{name}` already exists"))?;
+        Ok(Workspace {
+            id,
+            name: name.to_owned(),
+            created_at: from_micros(micros(now)),
+        })
+    }
+
+    pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
+        let rows: Vec<Row> = sqlx::query_as("select id, name, created_at from workspaces order by id")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(Workspace::from).collect())
+    }
+
+    /// A workspace by id (`ws_…`) or by name.
+    pub async fn find_workspace(&self, id_or_name: &str) -> Result<Workspace> {
+        let row: Option<Row> =
+            sqlx::query_as("select id, name, created_at from workspaces where id = $1 or name = $1")
+                .bind(id_or_name)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(Workspace::from)
+            .ok_or_else(|| Error::NotFound(format!("workspace `{id_or_name}`")))
+    }
+
+    /// Creates the `default` workspace on first use.
+    pub async fn ensure_default_workspace(&self, now: OffsetDateTime) -> Result<Workspace> {
+        sqlx::query(
+            "insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)
+             on conflict (name) do nothing",
+        )
+        .bind(ids::new(ids::WORKSPACE))
+        .bind(DEFAULT_NAME)
+        .bind(micros(now))
+        .execute(self.pool())
+        .await?;
+        self.find_workspace(DEFAULT_NAME).await
+    }
+}

@@ -1,0 +1,165 @@
+//! JWT access tokens (RFC 9068) signed with EdDSA.
+//!
+//! jsonwebtoken does the signature (its `crypto` module, with the EdDSA
+//! algorithm pinned by us). The header is parsed here, strictly, because the
+//! library leaves `typ`, `crit` and embedded keys to its caller, and the claims
+//! go through the same rules as PASETO so both formats answer alike.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+
+/// The header we write: `{"alg":"EdDSA","typ":"at+jwt","kid":…}`.
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// The header we accept. Any member not named here is refused; the ones named
+/// only to be refused get their own error so logs say what was tried.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderIn<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    cty: Option<IgnoredAny>,
+    #[serde(default)]
+    b64: Option<IgnoredAny>,
+    #[serde(default)]
+    zip: Option<IgnoredAny>,
+    #[serde(default)]
+    enc: Option<IgnoredAny>,
+}
+
+impl HeaderIn<'_> {
+    fn has_forbidden_member(&self) -> bool {
+        self.crit.is_some()
+            || self.jwk.is_some()
+            || self.jku.is_some()
+            || self.x5u.is_some()
+            || self.x5c.is_some()
+            || self.cty.is_some()
+            || self.b64.is_some()
+            || self.zip.is_some()
+            || self.enc.is_some()
+    }
+}
+
+pub(super) fn sign(key: &EncodingKey, kid: &str, payload: &[u8]) -> Result<String, Error> {
+    let header = serde_json::to_vec(&HeaderOut {
+        alg: "EdDSA",
+        typ: "at+jwt",
+        kid,
+    })
+    .map_err(|_| Error::Signing)?;
+    sign_raw(key, &header, payload)
+}
+
+pub(super) fn sign_raw(key: &EncodingKey, header: &[u8], payload: &[u8]) -> Result<String, Error> {
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let signature =
+        jsonwebtoken::crypto::sign(token.as_bytes(), key, Algorithm::EdDSA).map_err(|_| Error::Signing)?;
+    token.push('.');
+    token.push_str(&signature);
+    Ok(token)
+}
+
+/// A compact JWS split into its parts, with the header checked.
+pub(super) struct Parts<'t> {
+    pub kid: String,
+    signing_input: &'t str,
+    payload: &'t str,
+    signature: &'t str,
+}
+
+/// Splits the token and checks the header, before any signature work.
+pub(super) fn parse(token: &str) -> Result<Parts<'_>, Error> {
+    let mut dots = token.match_indices('.').map(|(i, _)| i);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(Error::Malformed);
+    };
+    let (header, payload, signature) = (
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    );
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(Error::Malformed);
+    }
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| Error::NonCanonical)?;
+    if header.first() != Some(&b'{') {
+        return Err(Error::Malformed);
+    }
+    let header: HeaderIn = serde_json::from_slice(&header).map_err(|_| Error::Malformed)?;
+    if header.has_forbidden_member() {
+        return Err(Error::ForbiddenHeader);
+    }
+    // The allow-list is one algorithm; the name is compared exactly, so `none`,
+    // `HS256`, `eddsa` and RFC 9864's `Ed25519` all fail here.
+    if header.alg != "EdDSA" {
+        return Err(Error::Algorithm);
+    }
+    // RFC 9068 §4 and RFC 7515 §4.1.9: media types compare case-insensitively,
+    // and the `application/` prefix may be left out.
+    let typ = header.typ.as_deref().unwrap_or_default();
+    let typ = typ
+        .get(..12)
+        .filter(|p| p.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    if !typ.eq_ignore_ascii_case("at+jwt") {
+        return Err(Error::WrongType);
+    }
+    let kid = header.kid.ok_or(Error::MissingKeyId)?.into_owned();
+    Ok(Parts {
+        kid,
+        signing_input: &token[..second],
+        payload,
+        signature,
+    })
+}
+
+impl Parts<'_> {
+    /// Checks the signature with `key` (EdDSA only) and returns the payload.
+    pub(super) fn verify(&self, key: &DecodingKey) -> Result<Vec<u8>, Error> {
+        let valid = jsonwebtoken::crypto::verify(
+            self.signature,
+            self.signing_input.as_bytes(),
+            key,
+            Algorithm::EdDSA,
+        )
+        .map_err(|_| Error::NonCanonical)?;
+        if !valid {
+            return Err(Error::BadSignature);
+        }
+        URL_SAFE_NO_PAD
+            .decode(self.payload)
+            .map_err(|_| Error::NonCanonical)
+    }
+}

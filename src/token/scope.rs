@@ -1,0 +1,283 @@
+//! Scopes: the fixed `module:action` vocabulary and a compact set of them.
+//!
+//! A scope set is a bitmask, so the per-request check is one AND.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Every scope this service knows. The order fixes the bit of each scope and the
+/// order in which a set prints.
+const ALL: [(&str, Kind); 22] = [
+    ("contacts:read", Kind::App),
+    ("contacts:write", Kind::App),
+    ("contacts:delete", Kind::App),
+    ("surveys:read", Kind::App),
+    ("surveys:write", Kind::App),
+    ("surveys:delete", Kind::App),
+    ("coupons:read", Kind::App),
+    ("coupons:write", Kind::App),
+    ("coupons:delete", Kind::App),
+    ("coupons:validate", Kind::App),
+    ("referrals:read", Kind::App),
+    ("referrals:write", Kind::App),
+    ("referrals:delete", Kind::App),
+    ("testimonials:read", Kind::App),
+    ("testimonials:write", Kind::App),
+    ("testimonials:delete", Kind::App),
+    ("tickets:read", Kind::App),
+    ("tickets:write", Kind::App),
+    ("tickets:delete", Kind::App),
+    ("apps:read", Kind::Admin),
+    ("apps:write", Kind::Admin),
+    ("apps:delete", Kind::Admin),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    App,
+    Admin,
+}
+
+/// One known scope, such as `contacts:read`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope(u8);
+
+impl Scope {
+    pub const CONTACTS_READ: Scope = Scope(0);
+    pub const CONTACTS_WRITE: Scope = Scope(1);
+    pub const CONTACTS_DELETE: Scope = Scope(2);
+    pub const APPS_READ: Scope = Scope(19);
+    pub const APPS_WRITE: Scope = Scope(20);
+    pub const APPS_DELETE: Scope = Scope(21);
+
+    pub fn as_str(self) -> &'static str {
+        ALL[self.0 as usize].0
+    }
+
+    /// Admin scopes (`apps:*`) exist only on admin tokens.
+    pub fn is_admin(self) -> bool {
+        ALL[self.0 as usize].1 == Kind::Admin
+    }
+
+    /// Looks a scope up by its exact name: lowercase, no wildcards, no prefixes.
+    pub fn lookup(name: &str) -> Option<Scope> {
+        ALL.iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| Scope(i as u8))
+    }
+
+    fn bit(self) -> u32 {
+        1 << self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a scope list was refused at issuance. The message names the bad scope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("unknown scope `{0}`: scopes are `module:action`, e.g. contacts:read, and wildcards are not allowed")]
+    Unknown(String),
+    #[error("scope `{0}` is reserved for admin tokens and cannot be granted to an app token")]
+    AdminOnly(String),
+    #[error("scope `{0}` is not available on admin tokens")]
+    AppOnly(String),
+    #[error("at least one scope is required")]
+    Empty,
+}
+
+impl FromStr for Scope {
+    type Err = ScopeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::lookup(s).ok_or_else(|| ScopeError::Unknown(s.to_owned()))
+    }
+}
+
+/// A set of scopes.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(u32);
+
+impl ScopeSet {
+    pub const EMPTY: ScopeSet = ScopeSet(0);
+
+    /// The scopes of an admin token: all of `apps:*`.
+    pub fn admin() -> ScopeSet {
+        [Scope::APPS_READ, Scope::APPS_WRITE, Scope::APPS_DELETE]
+            .into_iter()
+            .collect()
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= scope.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn has_admin_scope(self) -> bool {
+        self.iter().any(Scope::is_admin)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        (0..ALL.len() as u8)
+            .map(Scope)
+            .filter(move |s| self.contains(*s))
+    }
+
+    /// Parses the scopes asked for at issuance of an app token: each must be a
+    /// known, non-admin scope; at least one is required. Duplicates are harmless.
+    pub fn parse_for_app<I, S>(names: I) -> Result<ScopeSet, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = ScopeSet::EMPTY;
+        for name in names {
+            let name = name.as_ref();
+            let scope: Scope = name.parse()?;
+            if scope.is_admin() {
+                return Err(ScopeError::AdminOnly(name.to_owned()));
+            }
+            set.insert(scope);
+        }
+        if set.is_empty() {
+            return Err(ScopeError::Empty);
+        }
+        Ok(set)
+    }
+
+    /// Reads the `scope` claim of a verified token: space-separated names. Names
+    /// this version does not know grant nothing and are skipped (RFC 6749 §3.3
+    /// scope tokens match exactly or not at all).
+    pub fn from_claim(claim: &str) -> ScopeSet {
+        claim
+            .split(' ')
+            .filter_map(Scope::lookup)
+            .collect()
+    }
+
+    /// The `scope` claim: space-separated names.
+    pub fn to_claim(self) -> String {
+        let mut out = String::new();
+        for scope in self.iter() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(scope.as_str());
+        }
+        out
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<T: IntoIterator<Item = Scope>>(iter: T) -> Self {
+        let mut set = ScopeSet::EMPTY;
+        for scope in iter {
+            set.insert(scope);
+        }
+        set
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_claim())
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_action_pair_is_known() {
+        for module in [
+            "contacts",
+            "surveys",
+            "coupons",
+            "referrals",
+            "testimonials",
+            "tickets",
+        ] {
+            for action in ["read", "write", "delete"] {
+                let name = format!("{module}:{action}");
+                assert_eq!(Scope::lookup(&name).map(Scope::as_str), Some(name.as_str()));
+            }
+        }
+        assert!(Scope::lookup("coupons:validate").is_some());
+    }
+
+    #[test]
+    fn issuance_rejects_unknown_wildcard_and_case_variants_naming_the_scope() {
+        for bad in [
+            "contacts:*",
+            "*",
+            "Contacts:Read",
+            "contacts:read-all",
+            "contacts:readcontacts:write",
+            "contacts",
+            "contacts:validate",
+            "",
+            " contacts:read",
+        ] {
+            let err = ScopeSet::parse_for_app([bad]).unwrap_err();
+            assert_eq!(err, ScopeError::Unknown(bad.to_owned()), "{bad:?}");
+            assert!(err.to_string().contains(&format!("`{bad}`")));
+        }
+    }
+
+    #[test]
+    fn issuance_rejects_admin_scopes_on_app_tokens() {
+        for admin in ["apps:read", "apps:write", "apps:delete"] {
+            assert_eq!(
+                ScopeSet::parse_for_app(["contacts:read", admin]),
+                Err(ScopeError::AdminOnly(admin.to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn issuance_requires_at_least_one_scope() {
+        assert_eq!(
+            ScopeSet::parse_for_app(Vec::<String>::new()),
+            Err(ScopeError::Empty)
+        );
+    }
+
+    #[test]
+    fn claim_round_trips_in_canonical_order() {
+        let set = ScopeSet::parse_for_app(["contacts:write", "coupons:validate", "contacts:read"])
+            .unwrap();
+        assert_eq!(set.to_claim(), "contacts:read contacts:write coupons:validate");
+        assert_eq!(ScopeSet::from_claim(&set.to_claim()), set);
+    }
+
+    #[test]
+    fn claim_parsing_grants_nothing_for_unknown_or_near_miss_names() {
+        let set = ScopeSet::from_claim("Contacts:Read contacts:* contacts:read-all");
+        assert!(set.is_empty());
+        assert!(ScopeSet::from_claim("").is_empty());
+    }
+}
