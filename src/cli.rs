@@ -19,7 +19,11 @@ use crate::token::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "informly", version, about = "Informly API tokens: apps, tokens, keys")]
+#[command(
+    name = "informly",
+    version,
+    about = "Informly API tokens: apps, tokens, keys"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -112,7 +116,11 @@ pub enum TokensCmd {
         #[arg(long = "scope", required = true, value_delimiter = ',')]
         scopes: Vec<String>,
         /// Lifetime: seconds, or 30d, 12h, 15m.
-        #[arg(long, required_unless_present = "expires_at", conflicts_with = "expires_at")]
+        #[arg(
+            long,
+            required_unless_present = "expires_at",
+            conflicts_with = "expires_at"
+        )]
         expires_in: Option<String>,
         /// Expiry time, RFC 3339.
         #[arg(long)]
@@ -154,7 +162,11 @@ pub enum KeysCmd {
         activate_after: i64,
     },
     /// Retire a key: tokens it signed are rejected from now on.
-    Retire { kid: String },
+    Retire {
+        /// The key id (JWT key ids may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Print the public keys: PASERK key set (default) or JWKS.
     ExportPublic {
         #[arg(long, conflicts_with = "paserk")]
@@ -220,7 +232,7 @@ impl Ctx {
     /// none, saying so on stderr.
     fn signing_ring(&self, format: Format) -> Result<KeyRing> {
         let mut ring = KeyRing::load(&self.settings.keys_dir)?;
-        if let Some(entry) = ring.ensure_signing_key(format, self.service.clock.unix())? {
+        if let Some(entry) = ring.ensure_signing_key(format, self.service.clock.now())? {
             eprintln!(
                 "generated the first {format} signing key {} in {}",
                 entry.kid(),
@@ -235,21 +247,23 @@ impl Ctx {
         match command {
             Command::Migrate => {
                 // Ctx::open has migrated already.
-                print(json, &json!({"migrated": true}), || "database is up to date".to_owned());
+                print(json, &json!({"migrated": true}), || {
+                    "database is up to date".to_owned()
+                });
             }
             Command::Workspaces(WorkspacesCmd::Create { name }) => {
-                if name.trim().is_empty() || name.chars().count() > 100 {
-                    bail!("--name must be 1 to 100 characters");
-                }
-                let ws = self.store().create_workspace(&name, self.service.clock.now()).await?;
-                print(json, &ws, || format!("created workspace {} ({})", ws.id, ws.name));
+                let ws = self.service.create_workspace(&name).await?;
+                print(json, &ws, || {
+                    format!("created workspace {} ({})", ws.id, ws.name)
+                });
             }
             Command::Workspaces(WorkspacesCmd::List) => {
                 let list = self.store().list_workspaces().await?;
                 print(json, &list, || {
                     table(
                         &["ID", "NAME", "CREATED"],
-                        list.iter().map(|w| vec![w.id.clone(), w.name.clone(), date(&w.created_at)]),
+                        list.iter()
+                            .map(|w| vec![w.id.clone(), w.name.clone(), date(&w.created_at)]),
                     )
                 });
             }
@@ -259,8 +273,16 @@ impl Ctx {
                 workspace,
             }) => {
                 let ws = self.workspace(&workspace).await?;
-                let app = self.service.create_app(&ws, &name, description.as_deref()).await?;
-                print(json, &app, || format!("created app {} ({}) in workspace {}", app.id, app.name, ws.name));
+                let app = self
+                    .service
+                    .create_app(&ws, &name, description.as_deref())
+                    .await?;
+                print(json, &app, || {
+                    format!(
+                        "created app {} ({}) in workspace {}",
+                        app.id, app.name, ws.name
+                    )
+                });
             }
             Command::Apps(AppsCmd::List { workspace }) => {
                 let ws = self.workspace(&workspace).await?;
@@ -284,7 +306,10 @@ impl Ctx {
                 let app = self.store().get_app(ws.as_deref(), &app).await?;
                 self.service.delete_app(&app).await?;
                 print(json, &json!({"deleted": app.id}), || {
-                    format!("deleted app {}; its tokens are rejected from now on", app.id)
+                    format!(
+                        "deleted app {}; its tokens are rejected from now on",
+                        app.id
+                    )
                 });
             }
             Command::Tokens(TokensCmd::Issue {
@@ -389,7 +414,7 @@ fn print_issued(json: bool, issued: &crate::service::Issued) {
 
 fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
     let json = settings.json;
-    let now = clock.unix();
+    let now = clock.now();
     let mut ring = KeyRing::load(&settings.keys_dir)?;
     match cmd {
         KeysCmd::List => {
@@ -401,9 +426,9 @@ fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
                         "kid": e.kid(),
                         "format": e.format(),
                         "status": ring.status(e, now),
-                        "created_at": rfc3339(e.created_at),
-                        "activates_at": rfc3339(e.activates_at),
-                        "retired_at": e.retired_at.map(rfc3339),
+                        "created_at": date(&e.created_at),
+                        "activates_at": date(&e.activates_at),
+                        "retired_at": e.retired_at.as_ref().map(date),
                     })
                 })
                 .collect();
@@ -415,7 +440,7 @@ fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
                             e.kid().to_owned(),
                             e.format().to_string(),
                             ring.status(e, now).to_string(),
-                            rfc3339(e.activates_at),
+                            date(&e.activates_at),
                         ]
                     }),
                 )
@@ -435,7 +460,7 @@ fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
                 added.push(json!({
                     "kid": entry.kid(),
                     "format": format,
-                    "activates_at": rfc3339(entry.activates_at),
+                    "activates_at": date(&entry.activates_at),
                 }));
             }
             print(json, &added, || {
@@ -456,7 +481,10 @@ fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
         KeysCmd::Retire { kid } => {
             let entry = ring.retire(&kid, now)?;
             print(json, &json!({"retired": entry.kid()}), || {
-                format!("retired key {}: tokens it signed are rejected from now on", entry.kid())
+                format!(
+                    "retired key {}: tokens it signed are rejected from now on",
+                    entry.kid()
+                )
             });
         }
         KeysCmd::ExportPublic { jwks, paserk: _ } => {
@@ -501,7 +529,10 @@ fn verify(
         }
         (None, Some(paserk)) if paserk.starts_with("k4.") => {
             let mut set = KeySet::new();
-            set.insert(PublicKey::from_paserk(&paserk).context("--paserk")?, KeyStatus::Active)?;
+            set.insert(
+                PublicKey::from_paserk(&paserk).context("--paserk")?,
+                KeyStatus::Active,
+            )?;
             set
         }
         (None, Some(path)) => {
@@ -513,7 +544,7 @@ fn verify(
                 .with_context(|| format!("{}", path.display()))?;
             set
         }
-        (None, None) => KeyRing::load(&settings.keys_dir)?.key_set(now),
+        (None, None) => KeyRing::load(&settings.keys_dir)?.key_set(clock.now()),
     };
     let verifier = Verifier::new(keys, settings.policy());
     let verified = verifier
@@ -546,7 +577,9 @@ fn verify(
             verified.kid,
         )
     });
-    eprintln!("note: verified offline with public keys only; revocation is not checked (it needs the database)");
+    eprintln!(
+        "note: verified offline with public keys only; revocation is not checked (it needs the database)"
+    );
     Ok(())
 }
 
@@ -559,7 +592,10 @@ fn read_small(path: &std::path::Path) -> Result<Vec<u8>> {
         .read_to_end(&mut buf)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if buf.len() > 1024 * 1024 {
-        bail!("{} is larger than 1 MiB: not a key document", path.display());
+        bail!(
+            "{} is larger than 1 MiB: not a key document",
+            path.display()
+        );
     }
     Ok(buf)
 }

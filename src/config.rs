@@ -11,7 +11,12 @@ use crate::token::expiry::parse_duration;
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
     /// Database URL: sqlite://FILE (created if missing).
-    #[arg(long, global = true, env = "INFORMLY_DATABASE_URL", default_value = "sqlite://informly.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "INFORMLY_DATABASE_URL",
+        default_value = "sqlite://informly.db"
+    )]
     pub database_url: String,
 
     /// Directory of the private key files.
@@ -57,5 +62,6 @@ impl Settings {
 
 /// A duration flag: seconds, or `30d`, `12h`, `15m`.
 pub fn duration(s: &str) -> Result<i64, String> {
-    parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration: use seconds or e.g. 30d, 12h, 15m"))
+    parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration: use seconds or e.g. 30d, 12h, 15m"))
 }

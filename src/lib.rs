@@ -15,11 +15,10 @@
 
 pub mod token;
 
-
-#[cfg(feature = "server")]
-pub mod clock;
 #[cfg(feature = "server")]
 pub mod cli;
+#[cfg(feature = "server")]
+pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]

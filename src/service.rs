@@ -15,7 +15,10 @@ use crate::{ids, keys};
 pub enum Error {
     /// Bad input, naming the field.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -64,6 +67,11 @@ impl Service {
         }
     }
 
+    pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {
+        check_text("name", name, 1, 100)?;
+        Ok(self.store.create_workspace(name, self.clock.now()).await?)
+    }
+
     pub async fn create_app(
         &self,
         workspace: &Workspace,
@@ -94,11 +102,17 @@ impl Service {
     }
 
     /// Issues an app token signed by the active key of the requested format.
-    pub async fn issue_token(&self, ring: &KeyRing, app: &App, request: IssueRequest) -> Result<Issued> {
+    pub async fn issue_token(
+        &self,
+        ring: &KeyRing,
+        app: &App,
+        request: IssueRequest,
+    ) -> Result<Issued> {
         if let Some(name) = &request.name {
             check_text("name", name, 1, 100)?;
         }
-        let scopes = ScopeSet::parse_for_app(&request.scopes).map_err(|e| invalid("scopes", e.to_string()))?;
+        let scopes = ScopeSet::parse_for_app(&request.scopes)
+            .map_err(|e| invalid("scopes", e.to_string()))?;
         self.issue(
             ring,
             &app.workspace_id,
@@ -112,7 +126,12 @@ impl Service {
     }
 
     /// Issues an admin token (`apps:*`) for a workspace.
-    pub async fn issue_admin_token(&self, ring: &KeyRing, workspace: &Workspace, expiry: Expiry) -> Result<Issued> {
+    pub async fn issue_admin_token(
+        &self,
+        ring: &KeyRing,
+        workspace: &Workspace,
+        expiry: Expiry,
+    ) -> Result<Issued> {
         self.issue(
             ring,
             &workspace.id,
@@ -144,7 +163,9 @@ impl Service {
         let expires_at = expiry
             .resolve(now, self.policy.max_lifetime_for(&subject))
             .map_err(|e| invalid(field, e.to_string()))?;
-        let key = ring.active(format, now).ok_or(Error::NoSigningKey(format))?;
+        let key = ring
+            .active(format, self.clock.now())
+            .ok_or(Error::NoSigningKey(format))?;
         let claims = TokenClaims {
             token_id: ids::new(ids::TOKEN),
             workspace: workspace_id.to_owned(),
@@ -193,7 +214,10 @@ impl Service {
 fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len < min || len > max {
-        return Err(invalid(field, format!("must be {min} to {max} characters, got {len}")));
+        return Err(invalid(
+            field,
+            format!("must be {min} to {max} characters, got {len}"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(invalid(field, "must not contain control characters"));

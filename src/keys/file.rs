@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::{Error, KeyEntry};
-use crate::token::{Format, SigningKey, UnixTime};
+use crate::token::{Format, SigningKey};
 
 /// Larger files are not ours; refuse before reading them.
 const MAX_FILE_LEN: u64 = 4096;
@@ -70,7 +70,10 @@ pub(super) fn load_dir(dir: &Path) -> Result<Vec<KeyEntry>, Error> {
     for path in paths {
         let entry = read(&path)?;
         if entries.iter().any(|e| e.kid() == entry.kid()) {
-            return Err(Error::Invalid(path, format!("key {} is also in another file", entry.kid())));
+            return Err(Error::Invalid(
+                path,
+                format!("key {} is also in another file", entry.kid()),
+            ));
         }
         entries.push(entry);
     }
@@ -116,13 +119,16 @@ fn read(path: &Path) -> Result<KeyEntry, Error> {
     }
     .map_err(|e| invalid(e.to_string()))?;
     if key.kid() != stored.kid {
-        return Err(invalid(format!("kid {} does not match the key", stored.kid)));
+        return Err(invalid(format!(
+            "kid {} does not match the key",
+            stored.kid
+        )));
     }
     Ok(KeyEntry {
         key,
-        created_at: stored.created_at.unix_timestamp(),
-        activates_at: stored.activates_at.unix_timestamp(),
-        retired_at: stored.retired_at.map(OffsetDateTime::unix_timestamp),
+        created_at: stored.created_at,
+        activates_at: stored.activates_at,
+        retired_at: stored.retired_at,
         path: path.to_owned(),
     })
 }
@@ -131,8 +137,8 @@ fn read(path: &Path) -> Result<KeyEntry, Error> {
 pub(super) fn create(
     dir: &Path,
     key: SigningKey,
-    now: UnixTime,
-    activates_at: UnixTime,
+    now: OffsetDateTime,
+    activates_at: OffsetDateTime,
 ) -> Result<KeyEntry, Error> {
     // The kid is base64url: safe in a file name. Drop the `k4.pid.` prefix.
     let id = key.kid().rsplit('.').next().unwrap_or(key.kid());
@@ -152,20 +158,17 @@ pub(super) fn create(
 pub(super) fn write(entry: &KeyEntry) -> Result<(), Error> {
     let path = &entry.path;
     let io = |e| Error::Io(path.clone(), e);
-    let time = |t: UnixTime| {
-        OffsetDateTime::from_unix_timestamp(t)
-            .map_err(|e| Error::Invalid(path.clone(), e.to_string()))
-    };
     let stored = KeyFile {
         format: entry.format(),
         kid: entry.kid().to_owned(),
-        created_at: time(entry.created_at)?,
-        activates_at: time(entry.activates_at)?,
-        retired_at: entry.retired_at.map(time).transpose()?,
+        created_at: entry.created_at,
+        activates_at: entry.activates_at,
+        retired_at: entry.retired_at,
         secret: entry.key.to_secret_string(),
     };
     let mut json = Zeroizing::new(
-        serde_json::to_vec_pretty(&stored).map_err(|e| Error::Invalid(path.clone(), e.to_string()))?,
+        serde_json::to_vec_pretty(&stored)
+            .map_err(|e| Error::Invalid(path.clone(), e.to_string()))?,
     );
     json.push(b'\n');
 
@@ -191,7 +194,10 @@ pub(super) fn write(entry: &KeyEntry) -> Result<(), Error> {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -208,7 +214,8 @@ mod tests {
 
     fn one_key(dir: &Path) -> PathBuf {
         let mut ring = KeyRing::load(dir).unwrap();
-        ring.ensure_signing_key(Format::Paseto, 1_800_000_000).unwrap();
+        ring.ensure_signing_key(Format::Paseto, OffsetDateTime::now_utc())
+            .unwrap();
         ring.entries()[0].path.clone()
     }
 
@@ -231,7 +238,10 @@ mod tests {
         let dir = dir();
         let missing = dir.path().join("nope");
         let err = load_err(&missing);
-        assert!(err.contains("does not exist") && err.contains("mkdir -m 700"), "{err}");
+        assert!(
+            err.contains("does not exist") && err.contains("mkdir -m 700"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -241,7 +251,10 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = load_err(dir.path());
         assert!(err.contains(&path.display().to_string()), "{err}");
-        assert!(err.contains("mode 0644") && err.contains("chmod 600"), "{err}");
+        assert!(
+            err.contains("mode 0644") && err.contains("chmod 600"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -296,7 +309,10 @@ mod tests {
             "k4.secret.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA7aie8zrakLWKjqNAqbw1zZTIVdx3iQ6Y6wEihi1naKQ",
         );
         let err = load_err(dir.path());
-        assert!(err.contains("all zeros") && err.contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.contains("all zeros") && err.contains(&path.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]

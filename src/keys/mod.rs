@@ -13,7 +13,9 @@ mod file;
 
 use std::path::{Path, PathBuf};
 
-use crate::token::{Format, KeySet, KeyStatus, SigningKey, UnixTime};
+use time::{Duration, OffsetDateTime};
+
+use crate::token::{Format, KeySet, KeyStatus, SigningKey};
 
 pub use file::KeyFile;
 
@@ -47,7 +49,9 @@ pub enum Error {
     Io(PathBuf, std::io::Error),
     #[error("no key with id {0}")]
     UnknownKid(String),
-    #[error("key {0} is the active {1} key: rotate first (`informly keys rotate --format {1}`), then retire it")]
+    #[error(
+        "key {0} is the active {1} key: rotate first (`informly keys rotate --format {1}`), then retire it"
+    )]
     RetireActive(String, Format),
     #[error("key {0} is already retired")]
     AlreadyRetired(String),
@@ -59,9 +63,9 @@ pub enum Error {
 #[derive(Debug)]
 pub struct KeyEntry {
     pub key: SigningKey,
-    pub created_at: UnixTime,
-    pub activates_at: UnixTime,
-    pub retired_at: Option<UnixTime>,
+    pub created_at: OffsetDateTime,
+    pub activates_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
     pub path: PathBuf,
 }
 
@@ -102,7 +106,7 @@ impl KeyRing {
     }
 
     /// The state of `entry` at `now`.
-    pub fn status(&self, entry: &KeyEntry, now: UnixTime) -> KeyStatus {
+    pub fn status(&self, entry: &KeyEntry, now: OffsetDateTime) -> KeyStatus {
         if entry.retired_at.is_some() {
             KeyStatus::Retired
         } else if entry.activates_at > now {
@@ -118,17 +122,24 @@ impl KeyRing {
     }
 
     /// The key that signs tokens of `format` at `now`: the most recently
-    /// activated key that is not retired (ties broken by key id).
-    pub fn active(&self, format: Format, now: UnixTime) -> Option<&KeyEntry> {
+    /// activated key that is not retired (then the most recently created, then
+    /// the greatest key id, so the answer is always one key).
+    pub fn active(&self, format: Format, now: OffsetDateTime) -> Option<&KeyEntry> {
         self.entries
             .iter()
             .filter(|e| e.format() == format && e.retired_at.is_none() && e.activates_at <= now)
-            .max_by(|a, b| (a.activates_at, a.kid()).cmp(&(b.activates_at, b.kid())))
+            .max_by(|a, b| {
+                (a.activates_at, a.created_at, a.kid()).cmp(&(
+                    b.activates_at,
+                    b.created_at,
+                    b.kid(),
+                ))
+            })
     }
 
     /// The public keys with their states at `now`, for verification and for the
     /// published documents.
-    pub fn key_set(&self, now: UnixTime) -> KeySet {
+    pub fn key_set(&self, now: OffsetDateTime) -> KeySet {
         let mut set = KeySet::new();
         for entry in &self.entries {
             // Key ids are unique in a loaded ring (checked at load).
@@ -142,7 +153,7 @@ impl KeyRing {
     pub fn ensure_signing_key(
         &mut self,
         format: Format,
-        now: UnixTime,
+        now: OffsetDateTime,
     ) -> Result<Option<&KeyEntry>, Error> {
         if self.active(format, now).is_some() {
             return Ok(None);
@@ -155,15 +166,27 @@ impl KeyRing {
     pub fn rotate(
         &mut self,
         format: Format,
-        now: UnixTime,
+        now: OffsetDateTime,
         activate_after: i64,
     ) -> Result<&KeyEntry, Error> {
-        self.add(format, now, now.saturating_add(activate_after.max(0)))
+        self.add(format, now, now + Duration::seconds(activate_after.max(0)))
     }
 
-    fn add(&mut self, format: Format, now: UnixTime, activates_at: UnixTime) -> Result<&KeyEntry, Error> {
+    fn add(
+        &mut self,
+        format: Format,
+        now: OffsetDateTime,
+        activates_at: OffsetDateTime,
+    ) -> Result<&KeyEntry, Error> {
         let key = SigningKey::generate(format).map_err(|e| Error::Generate(e.to_string()))?;
-        let entry = file::create(&self.dir, key, now, activates_at)?;
+        // Creation times strictly increase, so of two keys activating at the same
+        // instant the newer one signs, whatever the clock's resolution.
+        let created_at = self
+            .entries
+            .iter()
+            .map(|e| e.created_at + Duration::nanoseconds(1))
+            .fold(now, OffsetDateTime::max);
+        let entry = file::create(&self.dir, key, created_at, activates_at)?;
         self.entries.push(entry);
         Ok(&self.entries[self.entries.len() - 1])
     }
@@ -171,7 +194,7 @@ impl KeyRing {
     /// Retires `kid`: from now on tokens it signed are refused. The active key
     /// of a format cannot be retired (rotate first), so a format never loses
     /// its signer by accident.
-    pub fn retire(&mut self, kid: &str, now: UnixTime) -> Result<&KeyEntry, Error> {
+    pub fn retire(&mut self, kid: &str, now: OffsetDateTime) -> Result<&KeyEntry, Error> {
         let index = self
             .entries
             .iter()
@@ -195,7 +218,12 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    const T0: UnixTime = 1_800_000_000;
+    const T0: i64 = 1_800_000_000;
+
+    /// T0 plus `secs` (and a little, so keys made in one test differ in time).
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(T0 + secs).unwrap()
+    }
 
     fn ring() -> (tempfile::TempDir, KeyRing) {
         let dir = tempfile::tempdir().unwrap();
@@ -208,9 +236,14 @@ mod tests {
     fn the_first_key_of_each_format_is_generated_once_and_is_active() {
         let (_dir, mut ring) = ring();
         for format in Format::ALL {
-            let kid = ring.ensure_signing_key(format, T0).unwrap().unwrap().kid().to_owned();
-            assert!(ring.ensure_signing_key(format, T0).unwrap().is_none());
-            assert_eq!(ring.active(format, T0).unwrap().kid(), kid);
+            let kid = ring
+                .ensure_signing_key(format, at(0))
+                .unwrap()
+                .unwrap()
+                .kid()
+                .to_owned();
+            assert!(ring.ensure_signing_key(format, at(0)).unwrap().is_none());
+            assert_eq!(ring.active(format, at(0)).unwrap().kid(), kid);
         }
         assert_eq!(ring.entries().len(), 2);
     }
@@ -218,32 +251,41 @@ mod tests {
     #[test]
     fn rotation_with_delay_goes_pending_then_active_and_the_old_key_retires_gracefully() {
         let (dir, mut ring) = ring();
-        let old = ring.ensure_signing_key(Format::Paseto, T0).unwrap().unwrap().kid().to_owned();
-        let new = ring.rotate(Format::Paseto, T0 + 10, 300).unwrap().kid().to_owned();
+        let old = ring
+            .ensure_signing_key(Format::Paseto, at(0))
+            .unwrap()
+            .unwrap()
+            .kid()
+            .to_owned();
+        let new = ring
+            .rotate(Format::Paseto, at(10), 300)
+            .unwrap()
+            .kid()
+            .to_owned();
 
         let status = |ring: &KeyRing, kid: &str, now| {
             let entry = ring.entries().iter().find(|e| e.kid() == kid).unwrap();
             ring.status(entry, now)
         };
-        assert_eq!(status(&ring, &new, T0 + 10), KeyStatus::Pending);
-        assert_eq!(status(&ring, &old, T0 + 10), KeyStatus::Active);
-        assert_eq!(status(&ring, &new, T0 + 310), KeyStatus::Active);
-        assert_eq!(status(&ring, &old, T0 + 310), KeyStatus::Retiring);
+        assert_eq!(status(&ring, &new, at(10)), KeyStatus::Pending);
+        assert_eq!(status(&ring, &old, at(10)), KeyStatus::Active);
+        assert_eq!(status(&ring, &new, at(310)), KeyStatus::Active);
+        assert_eq!(status(&ring, &old, at(310)), KeyStatus::Retiring);
 
         // Another process reading the directory sees the same states.
         let reloaded = KeyRing::load(dir.path()).unwrap();
-        assert_eq!(status(&reloaded, &new, T0 + 310), KeyStatus::Active);
-        assert_eq!(status(&reloaded, &old, T0 + 10), KeyStatus::Active);
+        assert_eq!(status(&reloaded, &new, at(310)), KeyStatus::Active);
+        assert_eq!(status(&reloaded, &old, at(10)), KeyStatus::Active);
     }
 
     #[test]
     fn exactly_one_key_per_format_is_active_at_any_time() {
         let (_dir, mut ring) = ring();
-        ring.ensure_signing_key(Format::Jwt, T0).unwrap();
-        ring.rotate(Format::Jwt, T0, 0).unwrap();
-        ring.rotate(Format::Jwt, T0, 60).unwrap();
-        ring.ensure_signing_key(Format::Paseto, T0).unwrap();
-        for now in [T0, T0 + 59, T0 + 60, T0 + 1000] {
+        ring.ensure_signing_key(Format::Jwt, at(0)).unwrap();
+        ring.rotate(Format::Jwt, at(0), 0).unwrap();
+        ring.rotate(Format::Jwt, at(0), 60).unwrap();
+        ring.ensure_signing_key(Format::Paseto, at(0)).unwrap();
+        for now in [at(0), at(59), at(60), at(1000)] {
             for format in Format::ALL {
                 let active = ring
                     .entries()
@@ -256,18 +298,52 @@ mod tests {
     }
 
     #[test]
+    fn a_key_rotated_in_the_same_instant_as_the_last_one_takes_over() {
+        let (_dir, mut ring) = ring();
+        let first = ring
+            .ensure_signing_key(Format::Jwt, at(0))
+            .unwrap()
+            .unwrap()
+            .kid()
+            .to_owned();
+        for _ in 0..5 {
+            let new = ring.rotate(Format::Jwt, at(0), 0).unwrap().kid().to_owned();
+            assert_eq!(ring.active(Format::Jwt, at(0)).unwrap().kid(), new);
+        }
+        let entry = ring.entries().iter().find(|e| e.kid() == first).unwrap();
+        assert_eq!(ring.status(entry, at(0)), KeyStatus::Retiring);
+    }
+
+    #[test]
     fn the_active_key_cannot_be_retired_but_a_retiring_one_can() {
         let (dir, mut ring) = ring();
-        let old = ring.ensure_signing_key(Format::Jwt, T0).unwrap().unwrap().kid().to_owned();
-        assert!(matches!(ring.retire(&old, T0), Err(Error::RetireActive(..))));
-        ring.rotate(Format::Jwt, T0 + 1, 0).unwrap();
-        ring.retire(&old, T0 + 2).unwrap();
-        assert!(matches!(ring.retire(&old, T0 + 3), Err(Error::AlreadyRetired(_))));
-        assert!(matches!(ring.retire("nope", T0), Err(Error::UnknownKid(_))));
+        let old = ring
+            .ensure_signing_key(Format::Jwt, at(0))
+            .unwrap()
+            .unwrap()
+            .kid()
+            .to_owned();
+        assert!(matches!(
+            ring.retire(&old, at(0)),
+            Err(Error::RetireActive(..))
+        ));
+        ring.rotate(Format::Jwt, at(1), 0).unwrap();
+        ring.retire(&old, at(2)).unwrap();
+        assert!(matches!(
+            ring.retire(&old, at(3)),
+            Err(Error::AlreadyRetired(_))
+        ));
+        assert!(matches!(
+            ring.retire("nope", at(0)),
+            Err(Error::UnknownKid(_))
+        ));
 
         let reloaded = KeyRing::load(dir.path()).unwrap();
         let entry = reloaded.entries().iter().find(|e| e.kid() == old).unwrap();
-        assert_eq!(reloaded.status(entry, T0 + 3), KeyStatus::Retired);
-        assert_eq!(reloaded.key_set(T0 + 3).get(&old).unwrap().1, KeyStatus::Retired);
+        assert_eq!(reloaded.status(entry, at(3)), KeyStatus::Retired);
+        assert_eq!(
+            reloaded.key_set(at(3)).get(&old).unwrap().1,
+            KeyStatus::Retired
+        );
     }
 }

@@ -70,7 +70,12 @@ impl TryFrom<Row> for TokenRecord {
             workspace_id: row.workspace_id,
             app_id: row.app_id,
             name: row.name,
-            scopes: row.scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            scopes: row
+                .scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             format,
             kid: row.kid,
             created_at: row.issued_at_s,
@@ -117,7 +122,11 @@ impl Store {
     }
 
     /// A token record by id, within `workspace_id` when given.
-    pub async fn get_token(&self, workspace_id: Option<&str>, token_id: &str) -> Result<TokenRecord> {
+    pub async fn get_token(
+        &self,
+        workspace_id: Option<&str>,
+        token_id: &str,
+    ) -> Result<TokenRecord> {
         let sql = match workspace_id {
             Some(_) => format!("select {COLUMNS} from tokens where id = $1 and workspace_id = $2"),
             None => format!("select {COLUMNS} from tokens where id = $1"),
@@ -133,7 +142,11 @@ impl Store {
 
     /// Revokes a token: marks its record and puts its id on the denylist until it
     /// expires. Revoking a revoked token changes nothing.
-    pub async fn revoke_token(&self, token: &TokenRecord, now: OffsetDateTime) -> Result<TokenRecord> {
+    pub async fn revoke_token(
+        &self,
+        token: &TokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<TokenRecord> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("update tokens set revoked_at = $1 where id = $2 and revoked_at is null")
             .bind(micros(now))

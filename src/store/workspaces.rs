@@ -37,13 +37,15 @@ impl From<Row> for Workspace {
 impl Store {
     pub async fn create_workspace(&self, name: &str, now: OffsetDateTime) -> Result<Workspace> {
         let id = ids::new(ids::WORKSPACE);
-        sqlx::query("insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)")
-            .bind(&id)
-            .bind(name)
-            .bind(micros(now))
-            .execute(self.pool())
-            .await
-            .on_unique(|| format!("a workspace named `{name}` already exists"))?;
+        sqlx::query(
+            "insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(micros(now))
+        .execute(self.pool())
+        .await
+        .on_unique(|| format!("a workspace named `{name}` already exists"))?;
         Ok(Workspace {
             id,
             name: name.to_owned(),
@@ -52,19 +54,21 @@ impl Store {
     }
 
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
-        let rows: Vec<Row> = sqlx::query_as("select id, name, created_at from workspaces order by id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as("select id, name, created_at from workspaces order by id")
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.into_iter().map(Workspace::from).collect())
     }
 
     /// A workspace by id (`ws_…`) or by name.
     pub async fn find_workspace(&self, id_or_name: &str) -> Result<Workspace> {
-        let row: Option<Row> =
-            sqlx::query_as("select id, name, created_at from workspaces where id = $1 or name = $1")
-                .bind(id_or_name)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<Row> = sqlx::query_as(
+            "select id, name, created_at from workspaces where id = $1 or name = $1",
+        )
+        .bind(id_or_name)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(Workspace::from)
             .ok_or_else(|| Error::NotFound(format!("workspace `{id_or_name}`")))
     }

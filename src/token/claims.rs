@@ -278,7 +278,11 @@ impl TokenClaims {
         if !is_prefixed_id(&wire.jti, "tok_") || !is_prefixed_id(&wire.workspace, "ws_") {
             return Err(Error::InvalidClaims);
         }
-        let scopes = wire.scope.as_deref().map(ScopeSet::from_claim).unwrap_or_default();
+        let scopes = wire
+            .scope
+            .as_deref()
+            .map(ScopeSet::from_claim)
+            .unwrap_or_default();
         // Admin scopes only on admin tokens, and admin tokens carry nothing else:
         // a token breaking this was not issued by us.
         if scopes.iter().any(|s| s.is_admin() != subject.is_admin()) {
@@ -315,7 +319,9 @@ impl TokenClaims {
 
 /// Parses a JSON object into the claims; arrays (which serde would map onto the
 /// struct field by field), scalars and empty input are refused.
-pub(super) fn parse_wire<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<WireClaims<'a, T>, Error> {
+pub(super) fn parse_wire<'a, T: Deserialize<'a>>(
+    json: &'a [u8],
+) -> Result<WireClaims<'a, T>, Error> {
     if json.first() != Some(&b'{') {
         return Err(Error::InvalidClaims);
     }

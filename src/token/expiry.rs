@@ -107,7 +107,13 @@ mod tests {
 
     #[test]
     fn expires_in_takes_seconds_and_units() {
-        for (input, secs) in [("3600", 3600), ("30d", 30 * 86_400), ("12h", 43_200), ("15m", 900), ("1h 30m", 5400)] {
+        for (input, secs) in [
+            ("3600", 3600),
+            ("30d", 30 * 86_400),
+            ("12h", 43_200),
+            ("15m", 900),
+            ("1h 30m", 5400),
+        ] {
             assert_eq!(Expiry::parse_in(input), Ok(Expiry::In(secs)), "{input}");
         }
     }
@@ -126,22 +132,37 @@ mod tests {
     #[test]
     fn expiry_must_be_future_a_minute_away_and_within_the_maximum() {
         assert_eq!(Expiry::In(0).resolve(NOW, MAX), Err(ExpiryError::InPast));
-        assert_eq!(Expiry::At(NOW - 1).resolve(NOW, MAX), Err(ExpiryError::InPast));
+        assert_eq!(
+            Expiry::At(NOW - 1).resolve(NOW, MAX),
+            Err(ExpiryError::InPast)
+        );
         assert_eq!(Expiry::In(59).resolve(NOW, MAX), Err(ExpiryError::TooSoon));
         assert_eq!(Expiry::In(60).resolve(NOW, MAX), Ok(NOW + 60));
         assert_eq!(Expiry::In(MAX).resolve(NOW, MAX), Ok(NOW + MAX));
-        assert_eq!(Expiry::In(MAX + 1).resolve(NOW, MAX), Err(ExpiryError::TooFar(MAX)));
-        assert_eq!(Expiry::In(i64::MAX).resolve(NOW, MAX), Err(ExpiryError::TooFar(MAX)));
+        assert_eq!(
+            Expiry::In(MAX + 1).resolve(NOW, MAX),
+            Err(ExpiryError::TooFar(MAX))
+        );
+        assert_eq!(
+            Expiry::In(i64::MAX).resolve(NOW, MAX),
+            Err(ExpiryError::TooFar(MAX))
+        );
     }
 
     #[test]
     fn expires_at_is_rfc3339() {
-        assert_eq!(Expiry::parse_at("1970-01-01T00:01:40Z"), Ok(Expiry::At(100)));
+        assert_eq!(
+            Expiry::parse_at("1970-01-01T00:01:40Z"),
+            Ok(Expiry::At(100))
+        );
         assert_eq!(
             Expiry::parse_at("2030-01-01T00:00:00+02:00"),
             Ok(Expiry::At(1_893_456_000 - 7_200))
         );
-        assert!(matches!(Expiry::parse_at("tomorrow"), Err(ExpiryError::BadTime(_))));
+        assert!(matches!(
+            Expiry::parse_at("tomorrow"),
+            Err(ExpiryError::BadTime(_))
+        ));
     }
 
     #[test]

@@ -82,8 +82,8 @@ pub(super) fn sign_raw(key: &EncodingKey, header: &[u8], payload: &[u8]) -> Resu
     let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let signature =
-        jsonwebtoken::crypto::sign(token.as_bytes(), key, Algorithm::EdDSA).map_err(|_| Error::Signing)?;
+    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), key, Algorithm::EdDSA)
+        .map_err(|_| Error::Signing)?;
     token.push('.');
     token.push_str(&signature);
     Ok(token)

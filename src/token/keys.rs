@@ -116,7 +116,8 @@ impl SigningKey {
                 keypair[32..].copy_from_slice(&public);
                 let secret = AsymmetricSecretKey::<V4>::from(keypair.as_slice())
                     .map_err(|_| KeyError::Mismatch)?;
-                let pk = AsymmetricPublicKey::<V4>::from(&public).map_err(|_| KeyError::Length(32))?;
+                let pk =
+                    AsymmetricPublicKey::<V4>::from(&public).map_err(|_| KeyError::Length(32))?;
                 (paseto_kid(&pk), SigningInner::Paseto(secret))
             }
             Format::Jwt => {
@@ -124,7 +125,10 @@ impl SigningKey {
                 let der = dalek
                     .to_pkcs8_der()
                     .map_err(|e| KeyError::Generate(e.to_string()))?;
-                (jwt_kid(&public), SigningInner::Jwt(EncodingKey::from_ed_der(der.as_bytes())))
+                (
+                    jwt_kid(&public),
+                    SigningInner::Jwt(EncodingKey::from_ed_der(der.as_bytes())),
+                )
             }
         };
         Ok(SigningKey {
@@ -225,6 +229,11 @@ pub struct PublicKey {
     format: Format,
     kid: String,
     bytes: [u8; 32],
+    /// False for bytes that are not a point, or are a point of small order:
+    /// such a key verifies nothing. (ed25519-dalek's `verify`, behind
+    /// jsonwebtoken, accepts R = identity, S = 0 on any message for the
+    /// identity key, so a weak JWT key would let anyone forge tokens.)
+    usable: bool,
     inner: PublicInner,
 }
 
@@ -251,6 +260,7 @@ impl PublicKey {
             format,
             kid,
             bytes: *bytes,
+            usable: ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|k| !k.is_weak()),
             inner,
         }
     }
@@ -304,6 +314,11 @@ impl PublicKey {
 
     pub(super) fn inner(&self) -> &PublicInner {
         &self.inner
+    }
+
+    /// Whether this key can verify a signature at all (see `usable`).
+    pub(super) fn is_usable(&self) -> bool {
+        self.usable
     }
 
     /// PASERK `k4.public.…` (meaningful for PASETO keys).
@@ -483,4 +498,3 @@ pub struct PaserkKey {
     pub paserk: String,
     pub status: KeyStatus,
 }
-

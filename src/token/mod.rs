@@ -1,6 +1,33 @@
 //! The token core: claims, scopes, issuing and verifying PASETO v4.public and
 //! JWT (RFC 9068) tokens. Pure: no I/O, no clock of its own (callers pass `now`),
 //! no async. This module is all a downstream verifier needs (feature `verifier`).
+//!
+//! ```
+//! use informly::token::{Format, KeySet, KeyStatus, Policy, Scope, ScopeSet, SigningKey,
+//!     Subject, TokenClaims, Verifier};
+//!
+//! let now = 1_800_000_000;
+//! let key = SigningKey::generate(Format::Paseto)?;
+//! let claims = TokenClaims {
+//!     token_id: "tok_01J0000000000000000000000A".into(),
+//!     workspace: "ws_01J0000000000000000000000B".into(),
+//!     subject: Subject::App("app_01J0000000000000000000000C".into()),
+//!     scopes: ScopeSet::parse_for_app(["contacts:read"])?,
+//!     issued_at: now,
+//!     not_before: now,
+//!     expires_at: now + 3600,
+//! };
+//! let token = key.sign(&claims, &Policy::default())?;
+//!
+//! // A downstream service knows only the public keys (e.g. from paserk.json).
+//! let mut keys = KeySet::new();
+//! keys.insert(key.public_key(), KeyStatus::Active)?;
+//! let verifier = Verifier::new(keys, Policy::default());
+//! let verified = verifier.verify(&token, now + 10)?;
+//! assert!(verified.claims.scopes.contains(Scope::CONTACTS_READ));
+//! assert!(!verified.claims.scopes.contains(Scope::CONTACTS_WRITE));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod claims;
 mod denylist;
@@ -28,7 +55,9 @@ use std::str::FromStr;
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// The two token formats. A key belongs to exactly one of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Paseto,
@@ -59,7 +88,9 @@ impl FromStr for Format {
         match s {
             "paseto" => Ok(Format::Paseto),
             "jwt" => Ok(Format::Jwt),
-            other => Err(format!("unknown token format `{other}`: expected paseto or jwt")),
+            other => Err(format!(
+                "unknown token format `{other}`: expected paseto or jwt"
+            )),
         }
     }
 }

@@ -89,10 +89,9 @@ fn is_pid(kid: &str) -> bool {
 
 /// Checks the signature; the trusted token holds the payload.
 pub(super) fn verify(key: &AsymmetricPublicKey<V4>, token: &str) -> Result<TrustedToken, Error> {
-    let untrusted =
-        UntrustedToken::<Public, V4>::try_from(token).map_err(|e| match e {
-            pasetors::errors::Error::Base64 => Error::NonCanonical,
-            _ => Error::Malformed,
-        })?;
+    let untrusted = UntrustedToken::<Public, V4>::try_from(token).map_err(|e| match e {
+        pasetors::errors::Error::Base64 => Error::NonCanonical,
+        _ => Error::Malformed,
+    })?;
     PublicToken::verify(key, &untrusted, None, None).map_err(|_| Error::BadSignature)
 }

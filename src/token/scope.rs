@@ -86,7 +86,9 @@ impl fmt::Debug for Scope {
 /// Why a scope list was refused at issuance. The message names the bad scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
-    #[error("unknown scope `{0}`: scopes are `module:action`, e.g. contacts:read, and wildcards are not allowed")]
+    #[error(
+        "unknown scope `{0}`: scopes are `module:action`, e.g. contacts:read, and wildcards are not allowed"
+    )]
     Unknown(String),
     #[error("scope `{0}` is reserved for admin tokens and cannot be granted to an app token")]
     AdminOnly(String),
@@ -166,10 +168,7 @@ impl ScopeSet {
     /// this version does not know grant nothing and are skipped (RFC 6749 §3.3
     /// scope tokens match exactly or not at all).
     pub fn from_claim(claim: &str) -> ScopeSet {
-        claim
-            .split(' ')
-            .filter_map(Scope::lookup)
-            .collect()
+        claim.split(' ').filter_map(Scope::lookup).collect()
     }
 
     /// The `scope` claim: space-separated names.
@@ -270,7 +269,10 @@ mod tests {
     fn claim_round_trips_in_canonical_order() {
         let set = ScopeSet::parse_for_app(["contacts:write", "coupons:validate", "contacts:read"])
             .unwrap();
-        assert_eq!(set.to_claim(), "contacts:read contacts:write coupons:validate");
+        assert_eq!(
+            set.to_claim(),
+            "contacts:read contacts:write coupons:validate"
+        );
         assert_eq!(ScopeSet::from_claim(&set.to_claim()), set);
     }
 

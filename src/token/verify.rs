@@ -89,6 +89,12 @@ impl Verifier {
         if key.format() != format {
             return Err(Error::WrongKeyFormat);
         }
+        // A small-order or undecodable key verifies nothing (SECURITY.md B13);
+        // ed25519-compact refuses it for PASETO, ed25519-dalek's `verify` (JWT)
+        // does not.
+        if !key.is_usable() {
+            return Err(Error::BadSignature);
+        }
         Ok(key.inner())
     }
 }
