@@ -15,7 +15,7 @@ use crate::keys::KeyRing;
 use crate::service::{IssueRequest, Service};
 use crate::store::{Store, Workspace};
 use crate::token::{
-    Expiry, Format, Jwks, KeySet, KeyStatus, PaserkKeySet, PublicKey, ScopeSet, Verifier,
+    self, Expiry, Format, Jwks, KeySet, KeyStatus, PaserkKeySet, PublicKey, ScopeSet, Verifier,
 };
 
 #[derive(Parser, Debug)]
@@ -228,20 +228,6 @@ impl Ctx {
         })
     }
 
-    /// Loads the key ring and generates the first key of `format` if there is
-    /// none, saying so on stderr.
-    fn signing_ring(&self, format: Format) -> Result<KeyRing> {
-        let mut ring = KeyRing::load(&self.settings.keys_dir)?;
-        if let Some(entry) = ring.ensure_signing_key(format, self.service.clock.now())? {
-            eprintln!(
-                "generated the first {format} signing key {} in {}",
-                entry.kid(),
-                entry.path.display()
-            );
-        }
-        Ok(ring)
-    }
-
     async fn run(&self, command: Command) -> Result<()> {
         let json = self.settings.json;
         match command {
@@ -330,14 +316,14 @@ impl Ctx {
                 ScopeSet::parse_for_app(&scopes)?;
                 let ws = self.optional_workspace(workspace.as_deref()).await?;
                 let app = self.store().get_app(ws.as_deref(), &app).await?;
-                let ring = self.signing_ring(format)?;
+                let mut ring = KeyRing::load(&self.settings.keys_dir)?;
                 let request = IssueRequest {
                     name,
                     scopes,
                     expiry,
                     format,
                 };
-                let issued = self.service.issue_token(&ring, &app, request).await?;
+                let issued = self.service.issue_token(&mut ring, &app, request).await?;
                 print_issued(json, &issued);
             }
             Command::Tokens(TokensCmd::List { app, workspace }) => {
@@ -381,8 +367,11 @@ impl Ctx {
             } => {
                 let expiry = Expiry::parse_in(&expires_in)?;
                 let ws = self.workspace(&workspace).await?;
-                let ring = self.signing_ring(Format::Paseto)?;
-                let issued = self.service.issue_admin_token(&ring, &ws, expiry).await?;
+                let mut ring = KeyRing::load(&self.settings.keys_dir)?;
+                let issued = self
+                    .service
+                    .issue_admin_token(&mut ring, &ws, expiry)
+                    .await?;
                 print_issued(json, &issued);
             }
             Command::Keys(_) | Command::Verify { .. } => unreachable!("handled without a database"),
@@ -393,6 +382,13 @@ impl Ctx {
 
 fn print_issued(json: bool, issued: &crate::service::Issued) {
     let record = &issued.record;
+    if let Some((kid, path)) = &issued.generated_key {
+        eprintln!(
+            "generated the first {} signing key {kid} in {}",
+            record.format,
+            path.display()
+        );
+    }
     if json {
         let mut value = serde_json::to_value(record).unwrap_or_default();
         value["token"] = issued.token.as_str().into();
@@ -547,9 +543,24 @@ fn verify(
         (None, None) => KeyRing::load(&settings.keys_dir)?.key_set(clock.now()),
     };
     let verifier = Verifier::new(keys, settings.policy());
-    let verified = verifier
-        .verify(&token, now)
-        .map_err(|e| anyhow::anyhow!("token rejected: {e}"))?;
+    let verified = verifier.verify(&token, now).map_err(|e| {
+        let format = if token.starts_with("v4.") {
+            Format::Paseto
+        } else {
+            Format::Jwt
+        };
+        let has_format = verifier.keys().iter().any(|(k, _)| k.format() == format);
+        match e {
+            token::Error::UnknownKey if !has_format => anyhow::anyhow!(
+                "token rejected: {e}: no {format} public keys were given ({})",
+                match format {
+                    Format::Paseto => "use --paserk",
+                    Format::Jwt => "use --jwks",
+                }
+            ),
+            e => anyhow::anyhow!("token rejected: {e}"),
+        }
+    })?;
     let claims = &verified.claims;
     let value = json!({
         "valid": true,

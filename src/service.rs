@@ -50,6 +50,9 @@ pub struct IssueRequest {
 pub struct Issued {
     pub record: TokenRecord,
     pub token: Zeroizing<String>,
+    /// The first key of its format, if this issuance had to generate it: its
+    /// id and file.
+    pub generated_key: Option<(String, std::path::PathBuf)>,
 }
 
 pub struct Service {
@@ -104,7 +107,7 @@ impl Service {
     /// Issues an app token signed by the active key of the requested format.
     pub async fn issue_token(
         &self,
-        ring: &KeyRing,
+        ring: &mut KeyRing,
         app: &App,
         request: IssueRequest,
     ) -> Result<Issued> {
@@ -128,7 +131,7 @@ impl Service {
     /// Issues an admin token (`apps:*`) for a workspace.
     pub async fn issue_admin_token(
         &self,
-        ring: &KeyRing,
+        ring: &mut KeyRing,
         workspace: &Workspace,
         expiry: Expiry,
     ) -> Result<Issued> {
@@ -147,7 +150,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
-        ring: &KeyRing,
+        ring: &mut KeyRing,
         workspace_id: &str,
         subject: Subject,
         scopes: ScopeSet,
@@ -163,6 +166,10 @@ impl Service {
         let expires_at = expiry
             .resolve(now, self.policy.max_lifetime_for(&subject))
             .map_err(|e| invalid(field, e.to_string()))?;
+        // Only a valid request may generate the first key of a format.
+        let generated_key = ring
+            .ensure_signing_key(format, self.clock.now())?
+            .map(|entry| (entry.kid().to_owned(), entry.path.clone()));
         let key = ring
             .active(format, self.clock.now())
             .ok_or(Error::NoSigningKey(format))?;
@@ -193,7 +200,11 @@ impl Service {
                 expires_at: claims.expires_at,
             })
             .await?;
-        Ok(Issued { record, token })
+        Ok(Issued {
+            record,
+            token,
+            generated_key,
+        })
     }
 
     /// Revokes a token until it expires.

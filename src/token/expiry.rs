@@ -90,7 +90,7 @@ impl fmt::Display for Human {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
         match s {
-            _ if s != 0 && s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s >= 2 * 86_400 && s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
             _ if s != 0 && s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
             _ if s != 0 && s % 60 == 0 => write!(f, "{}m", s / 60),
             _ => write!(f, "{s}s"),
