@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::{Settings, duration};
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, LiveKeys};
 use crate::service::{IssueRequest, Service};
 use crate::store::{Store, Workspace};
 use crate::token::{
@@ -34,6 +34,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Serve the HTTP API: migrates, loads (or generates) keys, serves until
+    /// SIGTERM or Ctrl-C.
+    Serve(crate::server::ServeArgs),
     /// Apply database migrations.
     Migrate,
     /// Manage workspaces (tenants).
@@ -181,6 +184,7 @@ impl Cli {
         let settings = self.settings;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         match self.command {
+            Command::Serve(args) => crate::server::run(settings, args).await,
             Command::Verify {
                 token,
                 jwks,
@@ -226,6 +230,14 @@ impl Ctx {
             Some(w) => Some(self.workspace(w).await?.id),
             None => None,
         })
+    }
+
+    fn live_keys(&self) -> Result<LiveKeys> {
+        Ok(LiveKeys::open(
+            &self.settings.keys_dir,
+            self.service.policy.clone(),
+            self.service.clock.now(),
+        )?)
     }
 
     async fn run(&self, command: Command) -> Result<()> {
@@ -316,14 +328,14 @@ impl Ctx {
                 ScopeSet::parse_for_app(&scopes)?;
                 let ws = self.optional_workspace(workspace.as_deref()).await?;
                 let app = self.store().get_app(ws.as_deref(), &app).await?;
-                let mut ring = KeyRing::load(&self.settings.keys_dir)?;
+                let keys = self.live_keys()?;
                 let request = IssueRequest {
                     name,
                     scopes,
                     expiry,
                     format,
                 };
-                let issued = self.service.issue_token(&mut ring, &app, request).await?;
+                let issued = self.service.issue_token(&keys, &app, request).await?;
                 print_issued(json, &issued);
             }
             Command::Tokens(TokensCmd::List { app, workspace }) => {
@@ -367,14 +379,13 @@ impl Ctx {
             } => {
                 let expiry = Expiry::parse_in(&expires_in)?;
                 let ws = self.workspace(&workspace).await?;
-                let mut ring = KeyRing::load(&self.settings.keys_dir)?;
-                let issued = self
-                    .service
-                    .issue_admin_token(&mut ring, &ws, expiry)
-                    .await?;
+                let keys = self.live_keys()?;
+                let issued = self.service.issue_admin_token(&keys, &ws, expiry).await?;
                 print_issued(json, &issued);
             }
-            Command::Keys(_) | Command::Verify { .. } => unreachable!("handled without a database"),
+            Command::Serve(_) | Command::Keys(_) | Command::Verify { .. } => {
+                unreachable!("handled in Cli::run")
+            }
         }
         Ok(())
     }
@@ -382,11 +393,12 @@ impl Ctx {
 
 fn print_issued(json: bool, issued: &crate::service::Issued) {
     let record = &issued.record;
-    if let Some((kid, path)) = &issued.generated_key {
+    if let Some(generated) = &issued.generated_key {
         eprintln!(
-            "generated the first {} signing key {kid} in {}",
-            record.format,
-            path.display()
+            "generated the first {} signing key {} in {}",
+            generated.format,
+            generated.kid,
+            generated.path.display()
         );
     }
     if json {

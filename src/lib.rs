@@ -11,6 +11,9 @@
 //! - `config`: settings shared by every command.
 //! - `service`: issuing and revoking, where the key ring, the store and the
 //!   clock meet.
+//! - `revocation`: the in-memory denylist a server checks tokens against.
+//! - `http`: the HTTP API (axum): auth, errors, one file per resource.
+//! - `server`: `informly serve`: startup, background refreshes, shutdown.
 //! - `cli`: the `informly` command line.
 
 pub mod token;
@@ -22,9 +25,15 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
 pub mod ids;
 #[cfg(feature = "server")]
 pub mod keys;
+#[cfg(feature = "server")]
+pub mod revocation;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]

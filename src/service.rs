@@ -6,9 +6,11 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
-use crate::keys::KeyRing;
+use crate::keys::{Generated, LiveKeys};
 use crate::store::{self, App, NewToken, Store, TokenRecord, Workspace};
-use crate::token::{self, Denylist, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims};
+use crate::token::{
+    self, Denylist, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims, UnixTime,
+};
 use crate::{ids, keys};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +52,8 @@ pub struct IssueRequest {
 pub struct Issued {
     pub record: TokenRecord,
     pub token: Zeroizing<String>,
-    /// The first key of its format, if this issuance had to generate it: its
-    /// id and file.
-    pub generated_key: Option<(String, std::path::PathBuf)>,
+    /// The first key of its format, if this issuance had to generate it.
+    pub generated_key: Option<Generated>,
 }
 
 pub struct Service {
@@ -92,8 +93,34 @@ impl Service {
         Ok(app)
     }
 
-    /// Deletes an app; every token it had is rejected from now on.
-    pub async fn delete_app(&self, app: &App) -> Result<()> {
+    /// Renames an app or changes its description (`Some(None)` clears it).
+    pub async fn update_app(
+        &self,
+        app: &App,
+        name: Option<&str>,
+        description: Option<Option<&str>>,
+    ) -> Result<App> {
+        if let Some(name) = name {
+            check_text("name", name, 1, 100)?;
+        }
+        if let Some(Some(description)) = description {
+            check_text("description", description, 0, 500)?;
+        }
+        Ok(self
+            .store
+            .update_app(
+                &app.workspace_id,
+                &app.id,
+                name,
+                description,
+                self.clock.now(),
+            )
+            .await?)
+    }
+
+    /// Deletes an app; every token it had is rejected from now on. Returns the
+    /// cutoff: tokens of the app issued at or before it are refused.
+    pub async fn delete_app(&self, app: &App) -> Result<UnixTime> {
         let now = self.clock.unix();
         let keep_until = now
             .saturating_add(self.policy.max_lifetime)
@@ -101,13 +128,13 @@ impl Service {
         self.store
             .delete_app(app, now, keep_until, self.clock.now())
             .await?;
-        Ok(())
+        Ok(now)
     }
 
     /// Issues an app token signed by the active key of the requested format.
     pub async fn issue_token(
         &self,
-        ring: &mut KeyRing,
+        keys: &LiveKeys,
         app: &App,
         request: IssueRequest,
     ) -> Result<Issued> {
@@ -117,7 +144,7 @@ impl Service {
         let scopes = ScopeSet::parse_for_app(&request.scopes)
             .map_err(|e| invalid("scopes", e.to_string()))?;
         self.issue(
-            ring,
+            keys,
             &app.workspace_id,
             Subject::App(app.id.clone()),
             scopes,
@@ -131,12 +158,12 @@ impl Service {
     /// Issues an admin token (`apps:*`) for a workspace.
     pub async fn issue_admin_token(
         &self,
-        ring: &mut KeyRing,
+        keys: &LiveKeys,
         workspace: &Workspace,
         expiry: Expiry,
     ) -> Result<Issued> {
         self.issue(
-            ring,
+            keys,
             &workspace.id,
             Subject::Admin("cli".to_owned()),
             ScopeSet::admin(),
@@ -150,7 +177,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
-        ring: &mut KeyRing,
+        keys: &LiveKeys,
         workspace_id: &str,
         subject: Subject,
         scopes: ScopeSet,
@@ -167,10 +194,10 @@ impl Service {
             .resolve(now, self.policy.max_lifetime_for(&subject))
             .map_err(|e| invalid(field, e.to_string()))?;
         // Only a valid request may generate the first key of a format.
-        let generated_key = ring
-            .ensure_signing_key(format, self.clock.now())?
-            .map(|entry| (entry.kid().to_owned(), entry.path.clone()));
-        let key = ring
+        let generated_key = keys.ensure_signing_key(format, self.clock.now())?;
+        let snapshot = keys.snapshot();
+        let key = snapshot
+            .ring
             .active(format, self.clock.now())
             .ok_or(Error::NoSigningKey(format))?;
         let claims = TokenClaims {
@@ -222,7 +249,7 @@ impl Service {
 
 /// Text fields: a length in characters, and no control characters (which
 /// PostgreSQL would refuse for NUL anyway, so both backends answer alike).
-fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
+pub fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len < min || len > max {
         return Err(invalid(

@@ -10,6 +10,7 @@
 //! - `retired`: explicitly retired; refused.
 
 mod file;
+mod live;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::token::{Format, KeySet, KeyStatus, SigningKey};
 
 pub use file::KeyFile;
+pub use live::{Generated, LiveKeys, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -94,6 +94,52 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("app `{app_id}`")))
     }
 
+    /// Updates an app's name and/or description (`Some(None)` clears the
+    /// description). Values must already be validated.
+    pub async fn update_app(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        name: Option<&str>,
+        description: Option<Option<&str>>,
+        now: OffsetDateTime,
+    ) -> Result<App> {
+        let mut sets = vec!["updated_at = $1".to_owned()];
+        let mut args: Vec<Option<&str>> = Vec::new();
+        if let Some(name) = name {
+            args.push(Some(name));
+            sets.push(format!("name = ${}", args.len() + 1));
+        }
+        if let Some(description) = description {
+            args.push(description);
+            sets.push(format!("description = ${}", args.len() + 1));
+        }
+        let n = args.len() + 1;
+        let sql = format!(
+            "update apps set {} where workspace_id = ${} and id = ${} returning {COLUMNS}",
+            sets.join(", "),
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query_as(&sql).bind(micros(now));
+        for value in args {
+            query = query.bind(value);
+        }
+        let row: Option<Row> = query
+            .bind(workspace_id)
+            .bind(app_id)
+            .fetch_optional(self.pool())
+            .await
+            .on_unique(|| {
+                format!(
+                    "an app named `{}` already exists in this workspace",
+                    name.unwrap_or_default()
+                )
+            })?;
+        row.map(App::from)
+            .ok_or_else(|| Error::NotFound(format!("app `{app_id}`")))
+    }
+
     /// Deletes an app with its token records and records a cutoff so every token
     /// it ever had is rejected: tokens issued at or before `cutoff_s`, kept until
     /// `cutoff_expires_s`, when none of them can be valid any more.
@@ -108,7 +154,8 @@ impl Store {
         sqlx::query(
             "insert into app_cutoffs (app_id, workspace_id, cutoff_s, expires_at_s, created_at)
              values ($1, $2, $3, $4, $5)
-             on conflict (app_id) do update set cutoff_s = excluded.cutoff_s, expires_at_s = excluded.expires_at_s",
+             on conflict (app_id) do update
+             set cutoff_s = excluded.cutoff_s, expires_at_s = excluded.expires_at_s, created_at = excluded.created_at",
         )
         .bind(&app.id)
         .bind(&app.workspace_id)

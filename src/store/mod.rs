@@ -5,6 +5,7 @@
 //! Ids are text and times integers, the types `Any` carries on both.
 
 mod apps;
+mod contacts;
 mod revocations;
 mod tokens;
 mod workspaces;
@@ -20,6 +21,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use apps::App;
+pub use contacts::{Contact, ContactFields, ContactPatch};
+pub use revocations::DenylistChanges;
 pub use tokens::{NewToken, TokenRecord};
 pub use workspaces::Workspace;
 

@@ -41,3 +41,47 @@ impl Store {
         Ok(tokens.rows_affected() + cutoffs.rows_affected())
     }
 }
+
+/// Denylist entries recorded at or after a point in time, for incremental
+/// refreshes.
+#[derive(Debug, Default)]
+pub struct DenylistChanges {
+    pub tokens: Vec<String>,
+    pub cutoffs: Vec<(String, UnixTime)>,
+    /// The latest record time seen (unix microseconds), if any.
+    pub latest: Option<i64>,
+}
+
+impl Store {
+    /// Entries recorded at or after `since` (unix microseconds).
+    pub async fn denylist_changes(&self, since: i64) -> Result<DenylistChanges> {
+        let tokens: Vec<(String, i64)> = sqlx::query_as(
+            "select token_id, revoked_at from revoked_tokens where revoked_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let cutoffs: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select app_id, cutoff_s, created_at from app_cutoffs where created_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let latest = tokens
+            .iter()
+            .map(|t| t.1)
+            .chain(cutoffs.iter().map(|c| c.2))
+            .max();
+        Ok(DenylistChanges {
+            tokens: tokens.into_iter().map(|t| t.0).collect(),
+            cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1)).collect(),
+            latest,
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(self.pool()).await?;
+        Ok(())
+    }
+}

@@ -28,6 +28,15 @@ impl Denylist {
         *entry = (*entry).max(cutoff);
     }
 
+    pub fn is_token_revoked(&self, token_id: &str) -> bool {
+        self.tokens.contains(token_id)
+    }
+
+    /// The cutoff of `client_id`, if any.
+    pub fn cutoff(&self, client_id: &str) -> Option<UnixTime> {
+        self.cutoffs.get(client_id).copied()
+    }
+
     pub fn len(&self) -> usize {
         self.tokens.len() + self.cutoffs.len()
     }

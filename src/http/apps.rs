@@ -1,0 +1,325 @@
+//! The management API, for admin tokens: apps, and the tokens of each app.
+
+use axum::Json as JsonResponse;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Auth, need};
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Json, nullable};
+use crate::clock::rfc3339;
+use crate::ids;
+use crate::service::IssueRequest;
+use crate::store::{App, TokenRecord};
+use crate::token::{Expiry, Format};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_app, list_apps))
+        .routes(routes!(get_app, update_app, delete_app))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(revoke_token))
+}
+
+#[derive(Serialize, ToSchema)]
+struct AppBody {
+    id: String,
+    name: String,
+    description: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<App> for AppBody {
+    fn from(app: App) -> Self {
+        AppBody {
+            id: app.id,
+            name: app.name,
+            description: app.description,
+            created_at: rfc3339(app.created_at.unix_timestamp()),
+            updated_at: rfc3339(app.updated_at.unix_timestamp()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct AppList {
+    data: Vec<AppBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateApp {
+    /// 1–100 characters, unique in the workspace.
+    name: String,
+    /// At most 500 characters.
+    description: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateApp {
+    name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+}
+
+/// An app in the caller's workspace; any other id is not found.
+async fn find_app(state: &AppState, workspace: &str, id: &str) -> ApiResult<App> {
+    if !ids::is_valid(id, ids::APP) {
+        return Err(ApiError::NotFound(format!("app `{id}`")));
+    }
+    Ok(state.store().get_app(Some(workspace), id).await?)
+}
+
+/// Create an app.
+#[utoipa::path(post, path = "/v1/apps", tag = "apps", security(("bearer" = ["apps:write"])),
+    request_body = CreateApp,
+    responses((status = 201, body = AppBody), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_app(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsWrite>,
+    Json(body): Json<CreateApp>,
+) -> ApiResult<(StatusCode, JsonResponse<AppBody>)> {
+    let workspace = state.store().find_workspace(principal.workspace()).await?;
+    let app = state
+        .service()
+        .create_app(&workspace, &body.name, body.description.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, JsonResponse(app.into())))
+}
+
+/// List the workspace's apps.
+#[utoipa::path(get, path = "/v1/apps", tag = "apps", security(("bearer" = ["apps:read"])),
+    responses((status = 200, body = AppList)))]
+async fn list_apps(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsRead>,
+) -> ApiResult<JsonResponse<AppList>> {
+    let apps = state.store().list_apps(principal.workspace()).await?;
+    Ok(JsonResponse(AppList {
+        data: apps.into_iter().map(AppBody::from).collect(),
+    }))
+}
+
+/// Get an app.
+#[utoipa::path(get, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = ["apps:read"])),
+    params(("app" = String, Path)),
+    responses((status = 200, body = AppBody), (status = 404, body = Problem)))]
+async fn get_app(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsRead>,
+    Path(app): Path<String>,
+) -> ApiResult<JsonResponse<AppBody>> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    Ok(JsonResponse(app.into()))
+}
+
+/// Rename an app or change its description.
+#[utoipa::path(patch, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = ["apps:write"])),
+    params(("app" = String, Path)), request_body = UpdateApp,
+    responses((status = 200, body = AppBody), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_app(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsWrite>,
+    Path(app): Path<String>,
+    Json(body): Json<UpdateApp>,
+) -> ApiResult<JsonResponse<AppBody>> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    let description = body.description.as_ref().map(|d| d.as_deref());
+    let app = state
+        .service()
+        .update_app(&app, body.name.as_deref(), description)
+        .await?;
+    Ok(JsonResponse(app.into()))
+}
+
+/// Delete an app. Every token it ever had is rejected from now on.
+#[utoipa::path(delete, path = "/v1/apps/{app}", tag = "apps", security(("bearer" = ["apps:delete"])),
+    params(("app" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_app(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsDelete>,
+    Path(app): Path<String>,
+) -> ApiResult<StatusCode> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    let cutoff = state.service().delete_app(&app).await?;
+    state.revocations().set_cutoff(&app.id, cutoff).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A token record. The token string itself is never stored.
+#[derive(Serialize, ToSchema)]
+struct TokenBody {
+    id: String,
+    app_id: Option<String>,
+    name: Option<String>,
+    scopes: Vec<String>,
+    /// `paseto` or `jwt`.
+    #[schema(value_type = String)]
+    format: Format,
+    /// The key that signed it.
+    kid: String,
+    created_at: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+}
+
+impl From<TokenRecord> for TokenBody {
+    fn from(t: TokenRecord) -> Self {
+        TokenBody {
+            id: t.id,
+            app_id: t.app_id,
+            name: t.name,
+            scopes: t.scopes,
+            format: t.format,
+            kid: t.kid,
+            created_at: rfc3339(t.created_at),
+            expires_at: rfc3339(t.expires_at),
+            revoked_at: t.revoked_at.map(|at| rfc3339(at.unix_timestamp())),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedToken {
+    #[serde(flatten)]
+    record: TokenBody,
+    /// The token. Shown this once: it is not stored and cannot be shown again.
+    token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenList {
+    data: Vec<TokenBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: Option<String>,
+    /// Scopes such as `contacts:read`.
+    scopes: Vec<String>,
+    /// RFC 3339. Give this or `expires_in`.
+    expires_at: Option<String>,
+    /// Seconds (a number), or a duration such as "30d", "12h", "15m".
+    #[schema(value_type = Option<String>)]
+    expires_in: Option<ExpiresIn>,
+    /// `paseto` (default) or `jwt`.
+    #[schema(value_type = Option<String>)]
+    format: Option<Format>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ExpiresIn {
+    Seconds(i64),
+    Text(String),
+}
+
+/// Issue a token for an app. The response is the only time the token is shown.
+#[utoipa::path(post, path = "/v1/apps/{app}/tokens", tag = "tokens", security(("bearer" = ["apps:write"])),
+    params(("app" = String, Path)), request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn create_token(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsWrite>,
+    Path(app): Path<String>,
+    Json(body): Json<CreateToken>,
+) -> ApiResult<(StatusCode, JsonResponse<CreatedToken>)> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    let expiry = match (body.expires_at, body.expires_in) {
+        (Some(at), None) => {
+            Expiry::parse_at(&at).map_err(|e| ApiError::validation("expires_at", e.to_string()))?
+        }
+        (None, Some(ExpiresIn::Seconds(secs))) => Expiry::In(secs),
+        (None, Some(ExpiresIn::Text(text))) => Expiry::parse_in(&text)
+            .map_err(|e| ApiError::validation("expires_in", e.to_string()))?,
+        (None, None) => {
+            return Err(ApiError::validation(
+                "expires_in",
+                "give expires_at or expires_in",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "expires_in",
+                "give expires_at or expires_in, not both",
+            ));
+        }
+    };
+    let request = IssueRequest {
+        name: body.name,
+        scopes: body.scopes,
+        expiry,
+        format: body.format.unwrap_or(Format::Paseto),
+    };
+    let issued = state
+        .service()
+        .issue_token(state.keys(), &app, request)
+        .await?;
+    if let Some(generated) = &issued.generated_key {
+        tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
+    }
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(CreatedToken {
+            record: issued.record.into(),
+            token: issued.token.as_str().to_owned(),
+        }),
+    ))
+}
+
+/// List an app's tokens (records only).
+#[utoipa::path(get, path = "/v1/apps/{app}/tokens", tag = "tokens", security(("bearer" = ["apps:read"])),
+    params(("app" = String, Path)),
+    responses((status = 200, body = TokenList), (status = 404, body = Problem)))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsRead>,
+    Path(app): Path<String>,
+) -> ApiResult<JsonResponse<TokenList>> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    let tokens = state
+        .store()
+        .list_tokens(&app.workspace_id, &app.id)
+        .await?;
+    Ok(JsonResponse(TokenList {
+        data: tokens.into_iter().map(TokenBody::from).collect(),
+    }))
+}
+
+/// Revoke a token. It is rejected by this instance at once and by every other
+/// instance sharing the database within 2 s.
+#[utoipa::path(delete, path = "/v1/apps/{app}/tokens/{token}", tag = "tokens", security(("bearer" = ["apps:delete"])),
+    params(("app" = String, Path), ("token" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsDelete>,
+    Path((app, token)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = find_app(&state, principal.workspace(), &app).await?;
+    let not_found = || ApiError::NotFound(format!("token `{token}`"));
+    if !ids::is_valid(&token, ids::TOKEN) {
+        return Err(not_found());
+    }
+    let record = state
+        .store()
+        .get_token(Some(&app.workspace_id), &token)
+        .await?;
+    if record.app_id.as_deref() != Some(app.id.as_str()) {
+        return Err(not_found());
+    }
+    state.service().revoke_token(&record).await?;
+    state.revocations().revoke_token(&record.id).await;
+    Ok(StatusCode::NO_CONTENT)
+}

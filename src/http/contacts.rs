@@ -1,0 +1,437 @@
+//! The Contacts API. The workspace comes only from the verified token and is
+//! bound into every query, so another workspace's contacts are not found.
+
+use axum::Json as JsonResponse;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Auth, need};
+use super::error::{ApiError, ApiResult, FieldError, Problem};
+use super::extract::{Json, Query, nullable};
+use crate::ids;
+use crate::store::{Contact, ContactFields, ContactPatch};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+}
+
+const DEFAULT_LIMIT: u32 = 25;
+const MAX_LIMIT: u32 = 100;
+const MAX_TAGS: usize = 50;
+const MAX_TAG_LEN: usize = 100;
+const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+const MAX_EMAIL_LEN: usize = 254;
+const MAX_NAME_LEN: usize = 200;
+const MAX_PHONE_LEN: usize = 50;
+
+#[derive(Serialize, ToSchema)]
+struct ContactBody {
+    id: String,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    tags: Vec<String>,
+    #[schema(value_type = Object)]
+    attributes: Map<String, Value>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Contact> for ContactBody {
+    fn from(c: Contact) -> Self {
+        let time = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        ContactBody {
+            id: c.id,
+            email: c.email,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            phone: c.phone,
+            company: c.company,
+            tags: c.tags,
+            attributes: c.attributes,
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct ContactList {
+    data: Vec<ContactBody>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListParams {
+    /// 1–100, default 25.
+    limit: Option<u32>,
+    /// From the previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Only the contact with this email (case-insensitive).
+    email: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateContact {
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    /// At most 50 strings.
+    tags: Option<Vec<String>>,
+    /// A flat JSON object (no nested objects or arrays), at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<Map<String, Value>>,
+}
+
+/// Only the fields given change; `null` clears an optional field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateContact {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<Option<Map<String, Value>>>,
+}
+
+/// Collects every field error of a body before answering.
+#[derive(Default)]
+struct Checks(Vec<FieldError>);
+
+impl Checks {
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize) {
+        let len = value.chars().count();
+        if len > max {
+            self.fail(
+                field,
+                format!("must be at most {max} characters, got {len}"),
+            );
+        } else if value.chars().any(char::is_control) {
+            self.fail(field, "must not contain control characters");
+        }
+    }
+
+    fn optional(&mut self, field: &str, value: Option<&String>, max: usize) {
+        if let Some(value) = value {
+            self.text(field, value, max);
+        }
+    }
+
+    fn email(&mut self, value: &str) {
+        if value.len() > MAX_EMAIL_LEN || !email_address::EmailAddress::is_valid(value) {
+            self.fail("email", "must be a valid email address");
+        } else {
+            self.text("email", value, MAX_EMAIL_LEN);
+        }
+    }
+
+    fn tags(&mut self, tags: &[String]) {
+        if tags.len() > MAX_TAGS {
+            self.fail(
+                "tags",
+                format!("at most {MAX_TAGS} tags, got {}", tags.len()),
+            );
+        }
+        for (i, tag) in tags.iter().enumerate() {
+            if tag.is_empty() {
+                self.fail(&format!("tags[{i}]"), "must not be empty");
+            } else {
+                self.text(&format!("tags[{i}]"), tag, MAX_TAG_LEN);
+            }
+        }
+    }
+
+    fn attributes(&mut self, attributes: &Map<String, Value>) {
+        if let Some((key, _)) = attributes
+            .iter()
+            .find(|(_, v)| v.is_object() || v.is_array())
+        {
+            self.fail(
+                &format!("attributes.{key}"),
+                "attributes are flat: values are strings, numbers, booleans or null",
+            );
+        }
+        let size = serde_json::to_vec(attributes)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_ATTRIBUTES_BYTES {
+            self.fail(
+                "attributes",
+                format!("must be at most 16 KiB as JSON, got {size} bytes"),
+            );
+        }
+        // Keys and string values are text like any other field (no NUL, which
+        // PostgreSQL would refuse).
+        for (key, value) in attributes {
+            self.text(&format!("attributes.{key}"), key, MAX_NAME_LEN);
+            if let Value::String(s) = value
+                && s.contains('\0')
+            {
+                self.fail(
+                    &format!("attributes.{key}"),
+                    "must not contain NUL characters",
+                );
+            }
+        }
+    }
+
+    fn done(self) -> ApiResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if ids::is_valid(id, ids::CONTACT) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("contact `{id}`")))
+    }
+}
+
+/// Cursors are opaque to clients: the base64url of the last id seen.
+fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    let bad =
+        || ApiError::BadRequest("invalid cursor: pass next_cursor from a previous page".to_owned());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let id = String::from_utf8(bytes).map_err(|_| bad())?;
+    if ids::is_valid(&id, ids::CONTACT) {
+        Ok(id)
+    } else {
+        Err(bad())
+    }
+}
+
+/// List contacts, oldest first, a page at a time.
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", security(("bearer" = ["contacts:read"])),
+    params(ListParams),
+    responses((status = 200, body = ContactList), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_contacts(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsRead>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<JsonResponse<ContactList>> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_LIMIT}, got {limit}"
+        )));
+    }
+    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut contacts = state
+        .store()
+        .list_contacts(
+            principal.workspace(),
+            params.email.as_deref(),
+            after.as_deref(),
+            limit + 1,
+        )
+        .await?;
+    let next_cursor = if contacts.len() > limit as usize {
+        contacts.truncate(limit as usize);
+        contacts.last().map(|c| encode_cursor(&c.id))
+    } else {
+        None
+    };
+    Ok(JsonResponse(ContactList {
+        data: contacts.into_iter().map(ContactBody::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Create a contact.
+#[utoipa::path(post, path = "/v1/contacts", tag = "contacts", security(("bearer" = ["contacts:write"])),
+    request_body = CreateContact,
+    responses((status = 201, body = ContactBody), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_contact(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsWrite>,
+    Json(body): Json<CreateContact>,
+) -> ApiResult<impl IntoResponse> {
+    let mut checks = Checks::default();
+    checks.email(&body.email);
+    checks.optional("first_name", body.first_name.as_ref(), MAX_NAME_LEN);
+    checks.optional("last_name", body.last_name.as_ref(), MAX_NAME_LEN);
+    checks.optional("phone", body.phone.as_ref(), MAX_PHONE_LEN);
+    checks.optional("company", body.company.as_ref(), MAX_NAME_LEN);
+    let tags = body.tags.unwrap_or_default();
+    checks.tags(&tags);
+    let attributes = body.attributes.unwrap_or_default();
+    checks.attributes(&attributes);
+    checks.done()?;
+
+    let fields = ContactFields {
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        company: body.company,
+        tags,
+        attributes,
+    };
+    let contact = state
+        .store()
+        .create_contact(principal.workspace(), &fields, state.clock().now())
+        .await?;
+    let location = format!("/v1/contacts/{}", contact.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        JsonResponse(ContactBody::from(contact)),
+    ))
+}
+
+/// Get a contact.
+#[utoipa::path(get, path = "/v1/contacts/{id}", tag = "contacts", security(("bearer" = ["contacts:read"])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ContactBody), (status = 404, body = Problem)))]
+async fn get_contact(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsRead>,
+    Path(id): Path<String>,
+) -> ApiResult<JsonResponse<ContactBody>> {
+    check_id(&id)?;
+    let contact = state
+        .store()
+        .get_contact(principal.workspace(), &id)
+        .await?;
+    Ok(JsonResponse(contact.into()))
+}
+
+/// Update some fields of a contact.
+#[utoipa::path(patch, path = "/v1/contacts/{id}", tag = "contacts", security(("bearer" = ["contacts:write"])),
+    params(("id" = String, Path)), request_body = UpdateContact,
+    responses((status = 200, body = ContactBody), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_contact(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsWrite>,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateContact>,
+) -> ApiResult<JsonResponse<ContactBody>> {
+    check_id(&id)?;
+    let mut checks = Checks::default();
+    let email = match body.email {
+        None => None,
+        Some(None) => {
+            checks.fail("email", "is required and cannot be null");
+            None
+        }
+        Some(Some(email)) => {
+            checks.email(&email);
+            Some(email)
+        }
+    };
+    checks.optional(
+        "first_name",
+        body.first_name.as_ref().and_then(Option::as_ref),
+        MAX_NAME_LEN,
+    );
+    checks.optional(
+        "last_name",
+        body.last_name.as_ref().and_then(Option::as_ref),
+        MAX_NAME_LEN,
+    );
+    checks.optional(
+        "phone",
+        body.phone.as_ref().and_then(Option::as_ref),
+        MAX_PHONE_LEN,
+    );
+    checks.optional(
+        "company",
+        body.company.as_ref().and_then(Option::as_ref),
+        MAX_NAME_LEN,
+    );
+    let tags = body.tags.map(Option::unwrap_or_default);
+    if let Some(tags) = &tags {
+        checks.tags(tags);
+    }
+    let attributes = body.attributes.map(Option::unwrap_or_default);
+    if let Some(attributes) = &attributes {
+        checks.attributes(attributes);
+    }
+    checks.done()?;
+
+    let patch = ContactPatch {
+        email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        company: body.company,
+        tags,
+        attributes,
+    };
+    let contact = state
+        .store()
+        .update_contact(principal.workspace(), &id, &patch, state.clock().now())
+        .await?;
+    Ok(JsonResponse(contact.into()))
+}
+
+/// Delete a contact.
+#[utoipa::path(delete, path = "/v1/contacts/{id}", tag = "contacts", security(("bearer" = ["contacts:delete"])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_contact(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsDelete>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    check_id(&id)?;
+    state
+        .store()
+        .delete_contact(principal.workspace(), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,191 @@
+//! The HTTP API (axum). `app(state)` builds the whole service as a `Router`,
+//! separate from serving it, so tests can run it on any listener.
+//!
+//! - `auth`: the bearer-token extractor and route scopes;
+//! - `error`: `ApiError`, the one place that knows status codes;
+//! - `extract`: JSON and query extractors that answer problem+json;
+//! - `system`, `apps`, `contacts`, `modules`: the routes, each beside its handlers.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+
+mod apps;
+mod contacts;
+mod modules;
+mod system;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Response, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::clock::Clock;
+use crate::keys::LiveKeys;
+use crate::revocation::Revocations;
+use crate::service::Service;
+use crate::store::Store;
+use error::ApiError;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    service: Service,
+    keys: Arc<LiveKeys>,
+    revocations: Arc<Revocations>,
+}
+
+impl AppState {
+    pub fn new(service: Service, keys: Arc<LiveKeys>, revocations: Arc<Revocations>) -> AppState {
+        AppState(Arc::new(Inner {
+            service,
+            keys,
+            revocations,
+        }))
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.0.service
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.service.store
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.0.service.clock.as_ref()
+    }
+
+    pub fn keys(&self) -> &LiveKeys {
+        &self.0.keys
+    }
+
+    pub fn revocations(&self) -> &Revocations {
+        &self.0.revocations
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Informly API",
+        description = "Apps, API tokens and the Contacts API. Errors are application/problem+json (RFC 9457)."
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "system", description = "Health and readiness"),
+        (name = "keys", description = "Public keys for offline verification"),
+        (name = "apps", description = "Apps (admin tokens)"),
+        (name = "tokens", description = "API tokens"),
+        (name = "contacts", description = "The Contacts API"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("PASETO v4.public or JWT (RFC 9068)".to_owned());
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI document of everything `app` serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, openapi) = api_router().split_for_parts();
+    openapi
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::router())
+        .merge(apps::router())
+        .merge(contacts::router())
+}
+
+/// The whole service, with its limits, timeouts and request logging.
+pub fn app(state: AppState, request_timeout: Duration) -> Router {
+    let (router, openapi) = api_router().split_for_parts();
+    let openapi = Arc::new(openapi.to_json().unwrap_or_default());
+
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // The path only: a query string could carry a token a client put
+            // there by mistake, and tokens are never logged.
+            tracing::info_span!(
+                "request",
+                id = %id,
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        })
+        .on_request(())
+        .on_response(|response: &Response<_>, latency: Duration, _: &Span| {
+            tracing::info!(
+                status = response.status().as_u16(),
+                ms = latency.as_secs_f64() * 1000.0,
+                "served"
+            );
+        })
+        .on_failure(());
+
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        openapi.to_string(),
+                    )
+                }
+            }),
+        )
+        .merge(modules::router())
+        .fallback(|| async { ApiError::NotFound("route".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::Internal("a handler panicked".to_owned()).into_response()
+                }))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Timeout
+                }))
+                .timeout(request_timeout),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,144 @@
+//! The denylist as a running server holds it: an in-memory snapshot, swapped
+//! atomically, refreshed from the database in the background. Checking a token
+//! against it never touches the database.
+//!
+//! Freshness: this instance applies its own revocations at once; others see
+//! them at the next refresh (every second). If refreshes keep failing for
+//! longer than the staleness bound, checks fail closed (503) rather than honour
+//! a token that may have been revoked meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use arc_swap::ArcSwap;
+use tokio::sync::Mutex;
+
+use crate::store::{self, Store};
+use crate::token::{Denylist, TokenClaims, UnixTime};
+
+/// Records committed by other transactions can become visible a little after
+/// their timestamp; each incremental refresh looks back this far (µs).
+const OVERLAP_MICROS: i64 = 5_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("token has been revoked")]
+    Revoked,
+    #[error("the denylist is stale: the database has been unreachable too long")]
+    Stale,
+}
+
+#[derive(Debug)]
+pub struct Revocations {
+    denylist: ArcSwap<Denylist>,
+    /// Unix seconds of the last successful refresh.
+    refreshed_at: AtomicI64,
+    /// Unix microseconds: the next incremental refresh reads from here.
+    watermark: AtomicI64,
+    staleness: i64,
+    /// Serialises writers; readers never wait for it.
+    writing: Mutex<()>,
+}
+
+impl Revocations {
+    /// Loads the whole denylist in force at `now` (minus the leeway).
+    pub async fn load(
+        store: &Store,
+        horizon: UnixTime,
+        now_micros: i64,
+        staleness: i64,
+    ) -> store::Result<Revocations> {
+        let denylist = store.load_denylist(horizon).await?;
+        Ok(Revocations {
+            denylist: ArcSwap::from_pointee(denylist),
+            refreshed_at: AtomicI64::new(now_micros / 1_000_000),
+            watermark: AtomicI64::new(now_micros - OVERLAP_MICROS),
+            staleness,
+            writing: Mutex::new(()),
+        })
+    }
+
+    /// Whether a verified token has been revoked. Lock-free.
+    pub fn check(&self, claims: &TokenClaims, now: UnixTime) -> Result<(), CheckError> {
+        if now - self.refreshed_at.load(Ordering::Acquire) > self.staleness {
+            return Err(CheckError::Stale);
+        }
+        self.denylist
+            .load()
+            .check(claims)
+            .map_err(|_| CheckError::Revoked)
+    }
+
+    /// Applies this instance's own revocation at once.
+    pub async fn revoke_token(&self, token_id: &str) {
+        self.update(|d| d.revoke_token(token_id)).await;
+    }
+
+    /// Applies this instance's own app deletion at once.
+    pub async fn set_cutoff(&self, client_id: &str, cutoff: UnixTime) {
+        self.update(|d| d.set_cutoff(client_id, cutoff)).await;
+    }
+
+    async fn update(&self, change: impl FnOnce(&mut Denylist)) {
+        let _writing = self.writing.lock().await;
+        let mut next = Denylist::clone(&self.denylist.load());
+        change(&mut next);
+        self.denylist.store(Arc::new(next));
+    }
+
+    /// Reads entries recorded since the last refresh and merges them in.
+    pub async fn refresh(&self, store: &Store, now_micros: i64) -> store::Result<()> {
+        let since = self.watermark.load(Ordering::Acquire);
+        let changes = store.denylist_changes(since).await?;
+        if !changes.tokens.is_empty() || !changes.cutoffs.is_empty() {
+            let current = self.denylist.load();
+            let fresh = changes.tokens.iter().any(|t| !current.is_token_revoked(t))
+                || changes
+                    .cutoffs
+                    .iter()
+                    .any(|(app, cutoff)| current.cutoff(app) < Some(*cutoff));
+            if fresh {
+                self.update(|d| {
+                    for token in changes.tokens {
+                        d.revoke_token(token);
+                    }
+                    for (app, cutoff) in changes.cutoffs {
+                        d.set_cutoff(app, cutoff);
+                    }
+                })
+                .await;
+            }
+        }
+        if let Some(latest) = changes.latest {
+            let next = latest - OVERLAP_MICROS;
+            self.watermark.fetch_max(next, Ordering::AcqRel);
+        }
+        self.refreshed_at
+            .store(now_micros / 1_000_000, Ordering::Release);
+        Ok(())
+    }
+
+    /// Replaces the denylist with a full reload, dropping entries whose tokens
+    /// have expired.
+    pub async fn reload(
+        &self,
+        store: &Store,
+        horizon: UnixTime,
+        now_micros: i64,
+    ) -> store::Result<()> {
+        let _writing = self.writing.lock().await;
+        let denylist = store.load_denylist(horizon).await?;
+        self.denylist.store(Arc::new(denylist));
+        self.refreshed_at
+            .store(now_micros / 1_000_000, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.denylist.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,207 @@
+//! `informly serve`: migrate, load the keys (generating the first ones),
+//! load the denylist, then serve until SIGTERM or Ctrl-C, keeping keys and
+//! denylist fresh in the background.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Settings, duration};
+use crate::http::{AppState, app};
+use crate::keys::LiveKeys;
+use crate::revocation::Revocations;
+use crate::service::Service;
+use crate::store::Store;
+use crate::token::Format;
+
+/// How often the keys directory is re-read (key changes apply within this).
+const KEY_RELOAD: Duration = Duration::from_secs(2);
+/// How often the denylist is refreshed from the database.
+const DENYLIST_REFRESH: Duration = Duration::from_secs(1);
+/// How often expired denylist entries are pruned, here and in the database.
+const DENYLIST_PRUNE: Duration = Duration::from_secs(60);
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "INFORMLY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// How long verification may go on from the last denylist loaded while the
+    /// database is unreachable; past that, protected routes answer 503.
+    #[arg(long, env = "INFORMLY_REVOCATION_STALENESS", default_value = "5m", value_parser = duration)]
+    pub revocation_staleness: i64,
+
+    /// Requests taking longer are answered 503.
+    #[arg(long, env = "INFORMLY_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub request_timeout: i64,
+}
+
+pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
+    init_logging();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let policy = settings.policy();
+
+    let store = Store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", settings.database_url))?;
+    store.ensure_default_workspace(clock.now()).await?;
+
+    let keys = Arc::new(LiveKeys::open(
+        &settings.keys_dir,
+        policy.clone(),
+        clock.now(),
+    )?);
+    for format in Format::ALL {
+        if let Some(generated) = keys.ensure_signing_key(format, clock.now())? {
+            tracing::info!(
+                format = %generated.format,
+                kid = %generated.kid,
+                file = %generated.path.display(),
+                "generated the first signing key"
+            );
+        }
+    }
+
+    let horizon = clock.unix() - policy.leeway;
+    let revocations = Arc::new(
+        Revocations::load(
+            &store,
+            horizon,
+            micros(clock.as_ref()),
+            args.revocation_staleness,
+        )
+        .await?,
+    );
+
+    let service = Service::new(store.clone(), policy, clock.clone());
+    let state = AppState::new(service, keys.clone(), revocations.clone());
+    let timeout = Duration::from_secs(args.request_timeout.max(1) as u64);
+    let router = app(state, timeout);
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "listening");
+
+    let tasks = [
+        spawn_every(KEY_RELOAD, {
+            let (keys, clock) = (keys.clone(), clock.clone());
+            move || {
+                let (keys, clock) = (keys.clone(), clock.clone());
+                async move {
+                    if let Err(e) = keys.reload(clock.now()) {
+                        tracing::error!(error = %e, "cannot reload keys; keeping the previous ones");
+                    }
+                }
+            }
+        }),
+        spawn_every(DENYLIST_REFRESH, {
+            let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
+            move || {
+                let (store, revocations, clock) =
+                    (store.clone(), revocations.clone(), clock.clone());
+                async move {
+                    if let Err(e) = revocations.refresh(&store, micros(clock.as_ref())).await {
+                        tracing::warn!(error = %e, "cannot refresh the denylist");
+                    }
+                }
+            }
+        }),
+        spawn_every(DENYLIST_PRUNE, {
+            let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
+            let leeway = settings.leeway;
+            move || {
+                let (store, revocations, clock) =
+                    (store.clone(), revocations.clone(), clock.clone());
+                async move {
+                    let horizon = clock.unix() - leeway;
+                    match store.prune_denylist(horizon).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(entries = n, "pruned expired denylist entries"),
+                        Err(e) => tracing::warn!(error = %e, "cannot prune the denylist"),
+                    }
+                    if let Err(e) = revocations
+                        .reload(&store, horizon, micros(clock.as_ref()))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "cannot reload the denylist");
+                    }
+                }
+            }
+        }),
+    ];
+
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    for task in tasks {
+        task.abort();
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// One line per event on stderr; `INFORMLY_LOG` (e.g. `debug`,
+/// `informly=debug,sqlx=warn`) filters, default `info`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("INFORMLY_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+fn micros(clock: &dyn Clock) -> i64 {
+    (clock.now().unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// Runs `tick` every `period` (the first run after one period) until aborted.
+fn spawn_every<F, Fut>(period: Duration, mut tick: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            tick().await;
+        }
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,237 @@
+//! Contacts, always within one workspace: every query is filtered by it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::{Error, Result, ResultExt, Store, from_micros, micros};
+use crate::ids;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    pub id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: Map<String, Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The writable fields of a contact, validated by the caller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactFields {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: Map<String, Value>,
+}
+
+/// A partial update: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactPatch {
+    pub email: Option<String>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Option<Map<String, Value>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    tags: String,
+    attributes: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Contact {
+    type Error = Error;
+
+    fn try_from(row: Row) -> Result<Self> {
+        let decode = |e: serde_json::Error| Error::Db(sqlx::Error::Decode(e.into()));
+        Ok(Contact {
+            id: row.id,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            phone: row.phone,
+            company: row.company,
+            tags: serde_json::from_str(&row.tags).map_err(decode)?,
+            attributes: serde_json::from_str(&row.attributes).map_err(decode)?,
+            created_at: from_micros(row.created_at),
+            updated_at: from_micros(row.updated_at),
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "id, email, first_name, last_name, phone, company, tags, attributes, created_at, updated_at";
+
+fn conflict(email: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("a contact with email `{email}` already exists")
+}
+
+fn json(value: &impl Serialize) -> String {
+    // Vec<String> and Map<String, Value> always serialise.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl Store {
+    pub async fn create_contact(
+        &self,
+        workspace_id: &str,
+        fields: &ContactFields,
+        now: OffsetDateTime,
+    ) -> Result<Contact> {
+        let row: Row = sqlx::query_as(&format!(
+            "insert into contacts (id, workspace_id, email, email_lower, first_name, last_name, phone, company,
+                                   tags, attributes, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) returning {COLUMNS}"
+        ))
+        .bind(ids::new(ids::CONTACT))
+        .bind(workspace_id)
+        .bind(&fields.email)
+        .bind(fields.email.to_lowercase())
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.phone)
+        .bind(&fields.company)
+        .bind(json(&fields.tags))
+        .bind(json(&fields.attributes))
+        .bind(micros(now))
+        .fetch_one(self.pool())
+        .await
+        .on_unique(conflict(&fields.email))?;
+        row.try_into()
+    }
+
+    pub async fn get_contact(&self, workspace_id: &str, id: &str) -> Result<Contact> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "select {COLUMNS} from contacts where workspace_id = $1 and id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.ok_or_else(|| Error::NotFound(format!("contact `{id}`")))?
+            .try_into()
+    }
+
+    /// Up to `limit` contacts after the id `after`, in id (creation) order, with
+    /// the email filter if given. Ids only grow, so paging by id never skips or
+    /// repeats a row that existed when paging began.
+    pub async fn list_contacts(
+        &self,
+        workspace_id: &str,
+        email: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Contact>> {
+        let mut sql = format!("select {COLUMNS} from contacts where workspace_id = $1");
+        let mut n = 1;
+        if email.is_some() {
+            n += 1;
+            sql.push_str(&format!(" and email_lower = ${n}"));
+        }
+        if after.is_some() {
+            n += 1;
+            sql.push_str(&format!(" and id > ${n}"));
+        }
+        sql.push_str(&format!(" order by id limit ${}", n + 1));
+
+        let mut query = sqlx::query_as(&sql).bind(workspace_id);
+        if let Some(email) = email {
+            query = query.bind(email.to_lowercase());
+        }
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows: Vec<Row> = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.into_iter().map(Contact::try_from).collect()
+    }
+
+    /// Applies `patch` in one statement that sets only the given columns, so
+    /// concurrent patches of different fields never undo each other.
+    pub async fn update_contact(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        patch: &ContactPatch,
+        now: OffsetDateTime,
+    ) -> Result<Contact> {
+        let mut sets = vec!["updated_at = $1".to_owned()];
+        let mut args: Vec<Option<String>> = Vec::new();
+        let mut set = |column: &str, value: Option<String>| {
+            args.push(value);
+            sets.push(format!("{column} = ${}", args.len() + 1));
+        };
+        if let Some(email) = &patch.email {
+            set("email", Some(email.clone()));
+            set("email_lower", Some(email.to_lowercase()));
+        }
+        for (column, value) in [
+            ("first_name", &patch.first_name),
+            ("last_name", &patch.last_name),
+            ("phone", &patch.phone),
+            ("company", &patch.company),
+        ] {
+            if let Some(value) = value {
+                set(column, value.clone());
+            }
+        }
+        if let Some(tags) = &patch.tags {
+            set("tags", Some(json(tags)));
+        }
+        if let Some(attributes) = &patch.attributes {
+            set("attributes", Some(json(attributes)));
+        }
+        let n = args.len() + 1;
+        let sql = format!(
+            "update contacts set {} where workspace_id = ${} and id = ${} returning {COLUMNS}",
+            sets.join(", "),
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query_as(&sql).bind(micros(now));
+        for value in args {
+            query = query.bind(value);
+        }
+        let row: Option<Row> = query
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .on_unique(conflict(patch.email.as_deref().unwrap_or_default()))?;
+        row.ok_or_else(|| Error::NotFound(format!("contact `{id}`")))?
+            .try_into()
+    }
+
+    pub async fn delete_contact(&self, workspace_id: &str, id: &str) -> Result<()> {
+        let done = sqlx::query("delete from contacts where workspace_id = $1 and id = $2")
+            .bind(workspace_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("contact `{id}`")));
+        }
+        Ok(())
+    }
+}
