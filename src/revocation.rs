@@ -142,3 +142,133 @@ impl Revocations {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::{ScopeSet, Subject};
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn claims(token_id: &str, app: &str, issued_at: UnixTime) -> TokenClaims {
+        TokenClaims {
+            token_id: token_id.to_owned(),
+            workspace: "ws_01J0000000000000000000000B".to_owned(),
+            subject: Subject::App(app.to_owned()),
+            scopes: ScopeSet::EMPTY,
+            issued_at,
+            not_before: issued_at,
+            expires_at: issued_at + 3600,
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn own_revocations_apply_at_once_and_cutoffs_are_inclusive() {
+        let (_dir, store) = store().await;
+        let revocations = Revocations::load(&store, NOW, NOW * 1_000_000, 300)
+            .await
+            .unwrap();
+        let token = claims(
+            "tok_01J0000000000000000000000A",
+            "app_01J0000000000000000000000C",
+            NOW,
+        );
+        assert_eq!(revocations.check(&token, NOW), Ok(()));
+        revocations.revoke_token(&token.token_id).await;
+        assert_eq!(revocations.check(&token, NOW), Err(CheckError::Revoked));
+
+        let app = "app_01J0000000000000000000000D";
+        revocations.set_cutoff(app, NOW).await;
+        let at_cutoff = claims("tok_01J0000000000000000000000E", app, NOW);
+        let after = claims("tok_01J0000000000000000000000F", app, NOW + 1);
+        assert_eq!(revocations.check(&at_cutoff, NOW), Err(CheckError::Revoked));
+        assert_eq!(revocations.check(&after, NOW), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn with_the_database_gone_checks_go_on_until_the_staleness_bound_then_fail_closed() {
+        let (_dir, store) = store().await;
+        let revocations = Revocations::load(&store, NOW, NOW * 1_000_000, 300)
+            .await
+            .unwrap();
+        let token = claims(
+            "tok_01J0000000000000000000000A",
+            "app_01J0000000000000000000000C",
+            NOW,
+        );
+        revocations.revoke_token(&token.token_id).await;
+        let other = claims(
+            "tok_01J0000000000000000000000B",
+            "app_01J0000000000000000000000C",
+            NOW,
+        );
+
+        store.close().await;
+        assert!(
+            revocations
+                .refresh(&store, (NOW + 10) * 1_000_000)
+                .await
+                .is_err()
+        );
+        // Within the bound: the last denylist still answers, both ways.
+        assert_eq!(revocations.check(&other, NOW + 300), Ok(()));
+        assert_eq!(
+            revocations.check(&token, NOW + 300),
+            Err(CheckError::Revoked)
+        );
+        // Past it: nothing is honoured.
+        assert_eq!(revocations.check(&other, NOW + 301), Err(CheckError::Stale));
+    }
+
+    #[tokio::test]
+    async fn another_instances_revocations_arrive_with_the_next_refresh() {
+        let (_dir, store) = store().await;
+        let now = time::OffsetDateTime::now_utc();
+        let now_s = now.unix_timestamp();
+        let now_us = (now.unix_timestamp_nanos() / 1_000) as i64;
+        let revocations = Revocations::load(&store, now_s, now_us, 300).await.unwrap();
+
+        // Another instance revokes through the database.
+        let ws = store.ensure_default_workspace(now).await.unwrap();
+        let app = store.create_app(&ws.id, "a", None, now).await.unwrap();
+        let record = store
+            .insert_token(&crate::store::NewToken {
+                id: "tok_01J0000000000000000000000A",
+                workspace_id: &ws.id,
+                app_id: Some(&app.id),
+                subject: &app.id,
+                name: None,
+                scopes: "contacts:read",
+                format: crate::token::Format::Paseto,
+                kid: "k",
+                issued_at: now_s,
+                expires_at: now_s + 3600,
+            })
+            .await
+            .unwrap();
+        store.revoke_token(&record, now).await.unwrap();
+        store
+            .delete_app(&app, now_s, now_s + 3600, now)
+            .await
+            .unwrap();
+
+        let token = claims(&record.id, "app_01J0000000000000000000000C", now_s);
+        let of_deleted_app = claims("tok_01J0000000000000000000000B", &app.id, now_s);
+        assert_eq!(revocations.check(&token, now_s), Ok(()));
+        revocations
+            .refresh(&store, now_us + 1_000_000)
+            .await
+            .unwrap();
+        assert_eq!(revocations.check(&token, now_s), Err(CheckError::Revoked));
+        assert_eq!(
+            revocations.check(&of_deleted_app, now_s),
+            Err(CheckError::Revoked)
+        );
+    }
+}
