@@ -7,7 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use axum::Router;
 use clap::Args;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -26,6 +31,8 @@ const KEY_RELOAD: Duration = Duration::from_secs(2);
 const DENYLIST_REFRESH: Duration = Duration::from_secs(1);
 /// How often expired denylist entries are pruned, here and in the database.
 const DENYLIST_PRUNE: Duration = Duration::from_secs(60);
+/// On shutdown, requests in flight get the request timeout plus this.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -41,6 +48,11 @@ pub struct ServeArgs {
     /// Requests taking longer are answered 503.
     #[arg(long, env = "INFORMLY_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub request_timeout: i64,
+
+    /// A client must send its whole request head within this, or the
+    /// connection is closed (slow clients cannot hold connections open).
+    #[arg(long, env = "INFORMLY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: i64,
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
@@ -139,10 +151,11 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
         }),
     ];
 
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1) as u64),
+        grace: timeout + SHUTDOWN_SLACK,
+    };
+    serve(listener, router, shutdown_signal(), limits).await;
     for task in tasks {
         task.abort();
     }
@@ -163,6 +176,68 @@ fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+/// Time limits on connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A client must send each request head within this.
+    pub header_read_timeout: Duration,
+    /// On shutdown, requests in flight get at most this long to finish.
+    pub grace: Duration,
+}
+
+/// Accepts connections until `shutdown` resolves, then lets requests in flight
+/// finish, for at most `limits.grace`. A connection that does not send its
+/// request head within `limits.header_read_timeout` is closed, so a slow client
+/// can neither hold a connection open nor hold up shutdown for long (a request
+/// head begun before shutdown counts as in flight until that timeout).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+    limits: ConnectionLimits,
+) {
+    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off a little.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(router.clone());
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // Client errors (resets, timeouts) end the connection, nothing more.
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    // Stop accepting: new connections are refused from here on.
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.grace) => {
+            tracing::warn!("requests still in flight after {:?}: closing them", limits.grace);
+        }
+    }
 }
 
 fn micros(clock: &dyn Clock) -> i64 {
