@@ -55,3 +55,9 @@ pub fn rfc3339(unix: UnixTime) -> String {
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| unix.to_string())
 }
+
+/// RFC 3339 in UTC with the time's own precision (record times).
+pub fn rfc3339_precise(t: OffsetDateTime) -> String {
+    use time::format_description::well_known::Rfc3339;
+    t.format(&Rfc3339).unwrap_or_default()
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -18,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
+use crate::http::cursor::CursorKey;
 use crate::http::{AppState, app};
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
@@ -92,8 +95,17 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
         .await?,
     );
 
+    let cursor_key = store
+        .secret(CursorKey::SECRET_NAME, CursorKey::generate, clock.now())
+        .await?;
+    let cursor_key = CursorKey::new(
+        URL_SAFE_NO_PAD
+            .decode(cursor_key)
+            .context("the stored cursor secret is not base64url")?,
+    );
+
     let service = Service::new(store.clone(), policy, clock.clone());
-    let state = AppState::new(service, keys.clone(), revocations.clone());
+    let state = AppState::new(service, keys.clone(), revocations.clone(), cursor_key);
     let timeout = Duration::from_secs(args.request_timeout.max(1) as u64);
     let router = app(state, timeout);
 

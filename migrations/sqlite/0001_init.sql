@@ -16,16 +16,17 @@ create table apps (
     id           text    not null,
     workspace_id text    not null,
     name         text    not null,
+    name_lower   text    not null,  -- the name lowercased (Unicode) by the service: uniqueness ignores case
     description  text,
     created_at   bigint  not null,
     updated_at   bigint  not null,
     constraint apps_pk primary key (id),
     constraint apps_workspace_fk foreign key (workspace_id) references workspaces (id) on delete cascade,
     -- Names are unique per workspace, ignoring case, so lists are unambiguous.
+    constraint apps_name_unique unique (workspace_id, name_lower),
     constraint apps_name_length check (length(name) between 1 and 100),
     constraint apps_description_length check (description is null or length(description) <= 500)
 );
-create unique index apps_workspace_name_unique on apps (workspace_id, lower(name));
 
 -- One row per issued token. The token string itself is never stored.
 create table tokens (
@@ -71,3 +72,12 @@ create table app_cutoffs (
     constraint app_cutoffs_pk primary key (app_id)
 );
 create index app_cutoffs_expiry_idx on app_cutoffs (expires_at_s);
+
+-- Secrets shared by every instance, generated on first use: e.g. the key that
+-- authenticates pagination cursors.
+create table secrets (
+    name        text    not null,
+    value       text    not null,  -- base64url
+    created_at  bigint  not null,
+    constraint secrets_pk primary key (name)
+);

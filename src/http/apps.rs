@@ -1,7 +1,7 @@
 //! The management API, for admin tokens: apps, and the tokens of each app.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Json, nullable};
-use crate::clock::rfc3339;
+use super::extract::{Json, Path, nullable};
+use crate::clock::{rfc3339, rfc3339_precise};
 use crate::ids;
 use crate::service::IssueRequest;
 use crate::store::{App, TokenRecord};
@@ -41,8 +41,8 @@ impl From<App> for AppBody {
             id: app.id,
             name: app.name,
             description: app.description,
-            created_at: rfc3339(app.created_at.unix_timestamp()),
-            updated_at: rfc3339(app.updated_at.unix_timestamp()),
+            created_at: rfc3339_precise(app.created_at),
+            updated_at: rfc3339_precise(app.updated_at),
         }
     }
 }
@@ -64,7 +64,9 @@ struct CreateApp {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateApp {
-    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    name: Option<Option<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -133,11 +135,18 @@ async fn update_app(
     Json(body): Json<UpdateApp>,
 ) -> ApiResult<JsonResponse<AppBody>> {
     let app = find_app(&state, principal.workspace(), &app).await?;
+    let name = match &body.name {
+        None => None,
+        Some(None) => {
+            return Err(ApiError::validation(
+                "name",
+                "is required and cannot be null",
+            ));
+        }
+        Some(Some(name)) => Some(name.as_str()),
+    };
     let description = body.description.as_ref().map(|d| d.as_deref());
-    let app = state
-        .service()
-        .update_app(&app, body.name.as_deref(), description)
-        .await?;
+    let app = state.service().update_app(&app, name, description).await?;
     Ok(JsonResponse(app.into()))
 }
 
@@ -184,7 +193,7 @@ impl From<TokenRecord> for TokenBody {
             kid: t.kid,
             created_at: rfc3339(t.created_at),
             expires_at: rfc3339(t.expires_at),
-            revoked_at: t.revoked_at.map(|at| rfc3339(at.unix_timestamp())),
+            revoked_at: t.revoked_at.map(rfc3339_precise),
         }
     }
 }

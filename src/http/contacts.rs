@@ -2,11 +2,9 @@
 //! bound into every query, so another workspace's contacts are not found.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +14,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, FieldError, Problem};
-use super::extract::{Json, Query, nullable};
+use super::extract::{Json, Path, Query, UniqueMap, nullable};
+use crate::clock::rfc3339_precise;
 use crate::ids;
 use crate::store::{Contact, ContactFields, ContactPatch};
 
@@ -52,10 +51,6 @@ struct ContactBody {
 
 impl From<Contact> for ContactBody {
     fn from(c: Contact) -> Self {
-        let time = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
         ContactBody {
             id: c.id,
             email: c.email,
@@ -65,8 +60,8 @@ impl From<Contact> for ContactBody {
             company: c.company,
             tags: c.tags,
             attributes: c.attributes,
-            created_at: time(c.created_at),
-            updated_at: time(c.updated_at),
+            created_at: rfc3339_precise(c.created_at),
+            updated_at: rfc3339_precise(c.updated_at),
         }
     }
 }
@@ -102,7 +97,7 @@ struct CreateContact {
     tags: Option<Vec<String>>,
     /// A flat JSON object (no nested objects or arrays), at most 16 KiB.
     #[schema(value_type = Option<Object>)]
-    attributes: Option<Map<String, Value>>,
+    attributes: Option<UniqueMap>,
 }
 
 /// Only the fields given change; `null` clears an optional field.
@@ -129,7 +124,7 @@ struct UpdateContact {
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
-    attributes: Option<Option<Map<String, Value>>>,
+    attributes: Option<Option<UniqueMap>>,
 }
 
 /// Collects every field error of a body before answering.
@@ -237,21 +232,10 @@ fn check_id(id: &str) -> ApiResult<()> {
     }
 }
 
-/// Cursors are opaque to clients: the base64url of the last id seen.
-fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(id)
-}
+const CURSOR_PURPOSE: &str = "contacts";
 
-fn decode_cursor(cursor: &str) -> ApiResult<String> {
-    let bad =
-        || ApiError::BadRequest("invalid cursor: pass next_cursor from a previous page".to_owned());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let id = String::from_utf8(bytes).map_err(|_| bad())?;
-    if ids::is_valid(&id, ids::CONTACT) {
-        Ok(id)
-    } else {
-        Err(bad())
-    }
+fn bad_cursor() -> ApiError {
+    ApiError::BadRequest("invalid cursor: pass next_cursor from a previous page".to_owned())
 }
 
 /// List contacts, oldest first, a page at a time.
@@ -269,7 +253,17 @@ async fn list_contacts(
             "limit must be 1 to {MAX_LIMIT}, got {limit}"
         )));
     }
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let workspace = principal.workspace();
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            state
+                .cursor_key()
+                .open(CURSOR_PURPOSE, workspace, cursor)
+                .filter(|id| ids::is_valid(id, ids::CONTACT))
+                .ok_or_else(bad_cursor)?,
+        ),
+    };
     let mut contacts = state
         .store()
         .list_contacts(
@@ -281,7 +275,9 @@ async fn list_contacts(
         .await?;
     let next_cursor = if contacts.len() > limit as usize {
         contacts.truncate(limit as usize);
-        contacts.last().map(|c| encode_cursor(&c.id))
+        contacts
+            .last()
+            .map(|c| state.cursor_key().seal(CURSOR_PURPOSE, workspace, &c.id))
     } else {
         None
     };
@@ -308,7 +304,7 @@ async fn create_contact(
     checks.optional("company", body.company.as_ref(), MAX_NAME_LEN);
     let tags = body.tags.unwrap_or_default();
     checks.tags(&tags);
-    let attributes = body.attributes.unwrap_or_default();
+    let attributes = body.attributes.unwrap_or_default().0;
     checks.attributes(&attributes);
     checks.done()?;
 
@@ -397,7 +393,7 @@ async fn update_contact(
     if let Some(tags) = &tags {
         checks.tags(tags);
     }
-    let attributes = body.attributes.map(Option::unwrap_or_default);
+    let attributes = body.attributes.map(|a| a.unwrap_or_default().0);
     if let Some(attributes) = &attributes {
         checks.attributes(attributes);
     }

@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldError};
 
@@ -51,9 +52,78 @@ fn data_error(text: &str) -> FieldError {
         _ => (String::new(), text),
     };
     let message = message.split(" at line ").next().unwrap_or(message);
+    // serde reports a missing, repeated or unknown field at its parent's path:
+    // name the field itself.
+    let named = ["missing field `", "duplicate field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match named {
+        Some(name) if field.is_empty() || field == "." => name.to_owned(),
+        // Unknown fields are reported at their own path already.
+        Some(name) if field == name || field.ends_with(&format!(".{name}")) => field,
+        Some(name) => format!("{field}.{name}"),
+        None => field,
+    };
     FieldError {
         field,
         message: message.chars().take(200).collect(),
+    }
+}
+
+/// `axum::extract::Path`, answering problem+json: a path segment that cannot
+/// be read (not UTF-8 once percent-decoded) names nothing, so it is 404.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|_| ApiError::NotFound("resource".to_owned()))
+    }
+}
+
+/// A JSON object whose keys are distinct: `{"a": 1, "a": 2}` is refused rather
+/// than silently keeping the last value.
+#[derive(Debug, Default)]
+pub struct UniqueMap(pub Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueMap {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueMap;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueMap, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate key `{key}`"
+                        )));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueMap(map))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `system`, `apps`, `contacts`, `modules`: the routes, each beside its handlers.
 
 pub mod auth;
+pub mod cursor;
 pub mod error;
 pub mod extract;
 
@@ -38,6 +39,7 @@ use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
 use crate::service::Service;
 use crate::store::Store;
+use cursor::CursorKey;
 use error::ApiError;
 
 /// Request bodies larger than this are refused with 413.
@@ -51,15 +53,26 @@ struct Inner {
     service: Service,
     keys: Arc<LiveKeys>,
     revocations: Arc<Revocations>,
+    cursor_key: CursorKey,
 }
 
 impl AppState {
-    pub fn new(service: Service, keys: Arc<LiveKeys>, revocations: Arc<Revocations>) -> AppState {
+    pub fn new(
+        service: Service,
+        keys: Arc<LiveKeys>,
+        revocations: Arc<Revocations>,
+        cursor_key: CursorKey,
+    ) -> AppState {
         AppState(Arc::new(Inner {
             service,
             keys,
             revocations,
+            cursor_key,
         }))
+    }
+
+    pub fn cursor_key(&self) -> &CursorKey {
+        &self.0.cursor_key
     }
 
     pub fn service(&self) -> &Service {

@@ -54,12 +54,13 @@ impl Store {
     ) -> Result<App> {
         let id = ids::new(ids::APP);
         let row: Row = sqlx::query_as(&format!(
-            "insert into apps (id, workspace_id, name, description, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $5) returning {COLUMNS}"
+            "insert into apps (id, workspace_id, name, name_lower, description, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $6) returning {COLUMNS}"
         ))
         .bind(&id)
         .bind(workspace_id)
         .bind(name)
+        .bind(name.to_lowercase())
         .bind(description)
         .bind(micros(now))
         .fetch_one(self.pool())
@@ -105,13 +106,15 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<App> {
         let mut sets = vec!["updated_at = $1".to_owned()];
-        let mut args: Vec<Option<&str>> = Vec::new();
+        let mut args: Vec<Option<String>> = Vec::new();
         if let Some(name) = name {
-            args.push(Some(name));
+            args.push(Some(name.to_owned()));
             sets.push(format!("name = ${}", args.len() + 1));
+            args.push(Some(name.to_lowercase()));
+            sets.push(format!("name_lower = ${}", args.len() + 1));
         }
         if let Some(description) = description {
-            args.push(description);
+            args.push(description.map(str::to_owned));
             sets.push(format!("description = ${}", args.len() + 1));
         }
         let n = args.len() + 1;

@@ -35,7 +35,15 @@ impl From<Row> for Workspace {
 }
 
 impl Store {
+    /// Creates a workspace. A name shaped like a workspace id is refused as a
+    /// conflict with the id namespace.
     pub async fn create_workspace(&self, name: &str, now: OffsetDateTime) -> Result<Workspace> {
+        if name.starts_with(ids::WORKSPACE) {
+            return Err(Error::Conflict(format!(
+                "a workspace name may not start with `{}` (the prefix of workspace ids)",
+                ids::WORKSPACE
+            )));
+        }
         let id = ids::new(ids::WORKSPACE);
         sqlx::query(
             "insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)",
@@ -85,5 +93,32 @@ impl Store {
         .execute(self.pool())
         .await?;
         self.find_workspace(DEFAULT_NAME).await
+    }
+}
+
+impl Store {
+    /// The secret called `name`, shared by every instance on this database;
+    /// `generate` makes it the first time. Concurrent first calls agree: the
+    /// first insert wins and everyone reads it back.
+    pub async fn secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+        now: OffsetDateTime,
+    ) -> Result<String> {
+        sqlx::query(
+            "insert into secrets (name, value, created_at) values ($1, $2, $3)
+             on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(generate())
+        .bind(micros(now))
+        .execute(self.pool())
+        .await?;
+        let (value,): (String,) = sqlx::query_as("select value from secrets where name = $1")
+            .bind(name)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(value)
     }
 }

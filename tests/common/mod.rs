@@ -58,7 +58,10 @@ impl Home {
             "informly {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     }
 
     /// An admin token for a workspace (`default` if None).
@@ -138,11 +141,17 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path, Some(token)).send().await.expect("GET")
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .expect("GET")
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
-        self.request(Method::DELETE, path, Some(token)).send().await.expect("DELETE")
+        self.request(Method::DELETE, path, Some(token))
+            .send()
+            .await
+            .expect("DELETE")
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
@@ -163,7 +172,9 @@ impl Server {
 
     /// Creates an app with the admin token and returns its id.
     pub async fn create_app(&self, admin: &str, name: &str) -> String {
-        let response = self.post("/v1/apps", admin, &serde_json::json!({ "name": name })).await;
+        let response = self
+            .post("/v1/apps", admin, &serde_json::json!({ "name": name }))
+            .await;
         assert_eq!(response.status(), 201, "create app");
         let app: Value = response.json().await.expect("json");
         app["id"].as_str().expect("id").to_owned()
@@ -173,7 +184,9 @@ impl Server {
     /// `token`).
     pub async fn issue(&self, admin: &str, app: &str, scopes: &[&str], format: &str) -> Value {
         let body = serde_json::json!({ "scopes": scopes, "expires_in": "1h", "format": format });
-        let response = self.post(&format!("/v1/apps/{app}/tokens"), admin, &body).await;
+        let response = self
+            .post(&format!("/v1/apps/{app}/tokens"), admin, &body)
+            .await;
         assert_eq!(response.status(), 201, "issue token");
         response.json().await.expect("json")
     }
@@ -194,7 +207,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
