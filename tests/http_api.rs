@@ -2974,3 +2974,61 @@ async fn issued_tokens_verify_offline_with_the_published_key_documents() {
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert!(!verify(&tampered, "--paserk", &paserk_file).status.success());
 }
+
+/// 503: a data route that cannot get at the database within the request
+/// timeout answers 503 problem+json, and works again once the database is free.
+#[tokio::test]
+async fn a_request_blocked_on_a_locked_database_times_out_with_503_and_recovers() {
+    use sqlx::Connection as _;
+
+    let home = common::Home::new();
+    let server = Server::start_in(home.clone(), &[("INFORMLY_REQUEST_TIMEOUT", "1s")]).await;
+    let admin = home.admin_token(None);
+    let app = server.create_app(&admin, "main").await;
+    let token = token_of(&server.issue(&admin, &app, &CONTACT_SCOPES, "paseto").await);
+
+    // Another process holds the database's write lock.
+    let mut locker = sqlx::sqlite::SqliteConnection::connect(&home.database_url())
+        .await
+        .expect("connect");
+    sqlx::query("begin exclusive")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    let response = server
+        .post(
+            "/v1/contacts",
+            &token,
+            &json!({"email": "locked@example.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["status"], 503);
+
+    sqlx::query("rollback")
+        .execute(&mut locker)
+        .await
+        .expect("unlock");
+    let response = server
+        .post(
+            "/v1/contacts",
+            &token,
+            &json!({"email": "free@example.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // The request that timed out wrote nothing.
+    let list = get(&server, "/v1/contacts", &token).await.expect(200);
+    let emails: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|c| c["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["free@example.com"]);
+}
