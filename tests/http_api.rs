@@ -3032,3 +3032,34 @@ async fn a_request_blocked_on_a_locked_database_times_out_with_503_and_recovers(
         .collect();
     assert_eq!(emails, ["free@example.com"]);
 }
+
+/// J3: request bodies are never decompressed, so a compression bomb costs
+/// nothing: a gzip body is just bytes that are not JSON (400), and nothing is
+/// written.
+#[tokio::test]
+async fn a_gzip_encoded_body_is_not_decompressed_and_writes_nothing() {
+    let api = Api::start().await;
+    let gzip = hex_bytes(
+        "1f8b0800000000000203ab564acd4dcccc51b252aaca2c28484d7148ad48cc2dc849d54bcecf55aa0500459315241e000000",
+    );
+    let head = format!(
+        "POST /v1/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        api.token,
+        gzip.len()
+    );
+    let reply = raw_exchange(&api.server, head, vec![gzip]);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let list = get(&api.server, "/v1/contacts", &api.token)
+        .await
+        .expect(200);
+    assert_eq!(list["data"], json!([]));
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
