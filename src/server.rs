@@ -115,7 +115,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
 
-    let tasks = [
+    let mut tasks = vec![
         spawn_every(KEY_RELOAD, {
             let (keys, clock) = (keys.clone(), clock.clone());
             move || {
@@ -162,6 +162,26 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
             }
         }),
     ];
+
+    if let Some(mut listener) = store.listen_denylist().await? {
+        let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match listener.changed().await {
+                    Ok(()) => {
+                        if let Err(e) = revocations.refresh(&store, micros(clock.as_ref())).await {
+                            tracing::warn!(error = %e, "cannot refresh the denylist");
+                        }
+                    }
+                    Err(e) => {
+                        // The periodic refresh carries on meanwhile.
+                        tracing::warn!(error = %e, "denylist notifications interrupted");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }));
+    }
 
     let limits = ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1) as u64),

@@ -8,6 +8,8 @@
 //! exactly one line on stderr starting with `error:` and a non-zero exit
 //! (2 for command-line usage errors).
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,6 @@ use assert_cmd::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tempfile::TempDir;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -43,23 +44,22 @@ struct Out {
     stderr: String,
 }
 
-/// One installation: a temporary directory with `keys/` (mode 0700) and
-/// `informly.db`, handed to the binary through its environment variables.
+/// One installation: a temporary directory with `keys/` (mode 0700) and a
+/// database (`informly.db`, or a PostgreSQL database of its own on the
+/// PostgreSQL twins), handed to the binary through its environment variables.
 struct Cli {
-    dir: TempDir,
+    home: common::Home,
 }
 
 impl Cli {
     fn new() -> Cli {
-        let cli = Cli {
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        };
-        mkdir_private(&cli.keys_dir());
-        cli
+        Cli {
+            home: common::Home::create(),
+        }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.home.path()
     }
 
     fn keys_dir(&self) -> PathBuf {
@@ -71,7 +71,7 @@ impl Cli {
     }
 
     fn db_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        self.home.database_url()
     }
 
     /// Another, empty keys directory (mode 0700) next to the real one.
@@ -1645,13 +1645,7 @@ fn no_token_string_is_ever_stored_in_the_database() {
     let admin = cli.ok_json(&["admin-token"]);
     let text_token = cli.issue(&app, "jwt");
 
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = PathBuf::from(format!("{}{suffix}", cli.db_path().display()));
-        if path.exists() {
-            bytes.extend(fs::read(&path).unwrap());
-        }
-    }
+    let bytes = cli.home.database_bytes();
     let contains =
         |needle: &[u8]| !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle);
 
@@ -1699,4 +1693,44 @@ fn no_token_string_is_ever_stored_in_the_database() {
             "a signature (raw bytes) is in the database"
         );
     }
+}
+
+informly_postgres_twins! {
+    tests: [
+        workspaces_and_apps_are_created_and_listed_in_text_and_json,
+        migrate_reports_an_up_to_date_database_in_text_and_json,
+        the_database_and_keys_directory_can_be_given_as_flags_instead_of_environment_variables,
+        tokens_issue_prints_only_the_token_on_stdout_and_the_details_on_stderr,
+        tokens_issue_with_json_prints_the_record_and_the_token,
+        paseto_and_jwt_tokens_verify_offline_with_the_keys_directory,
+        tokens_verify_with_only_the_exported_public_documents,
+        verify_reads_the_token_from_stdin_when_given_a_dash,
+        a_paseto_token_does_not_verify_with_only_the_jwks_and_a_jwt_not_with_only_the_paserk_keys,
+        keys_rotate_without_a_delay_activates_the_new_keys_at_once,
+        each_rotation_activates_the_key_it_adds_even_within_the_same_second,
+        keys_rotate_with_activate_after_adds_a_pending_key_that_is_published_but_does_not_sign,
+        old_tokens_verify_until_their_key_is_retired_and_fail_after,
+        retiring_the_active_key_is_refused_with_a_hint_to_rotate_first,
+        a_revoked_token_shows_as_revoked_in_the_token_list,
+        revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found,
+        deleting_an_app_makes_its_token_list_not_found,
+        admin_token_prints_a_token_that_verifies_offline_with_the_admin_scopes,
+        admin_token_refuses_a_lifetime_over_24_hours,
+        issuing_for_an_unknown_app_fails_as_not_found,
+        issuing_with_a_bad_scope_fails_naming_the_scope,
+        issuing_with_an_expiry_in_the_past_too_far_or_too_soon_fails,
+        a_rejected_issuance_prints_only_the_error_and_generates_no_key,
+        a_missing_keys_directory_is_reported_with_its_path_and_mkdir,
+        a_key_file_readable_by_others_is_refused_naming_the_file_and_chmod,
+        unknown_subcommands_and_flags_fail_with_one_line_and_exit_code_2,
+        a_missing_required_argument_is_named_in_the_one_line_error,
+        verify_rejects_a_garbage_token_with_one_line,
+        verify_rejects_a_100_kib_token_with_one_line,
+        duplicate_workspace_names_are_refused,
+        duplicate_app_names_in_a_workspace_are_refused,
+        no_token_string_is_ever_stored_in_the_database,
+    ],
+    sqlite_only: [
+        key_files_and_the_database_file_are_created_with_mode_0600: "checks the mode of the SQLite file",
+    ],
 }

@@ -1667,3 +1667,39 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
         .expect("health");
     assert_eq!(health.status(), 200);
 }
+
+informly_postgres_twins! {
+    tests: [
+        a1_a_request_without_authorization_gets_401_with_the_bare_challenge,
+        a2_a_basic_authorization_gets_401_with_the_bare_challenge,
+        a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
+        a4_a_bearer_scheme_without_a_token_gets_401_invalid_token,
+        a5_two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,
+        a6_a_token_in_the_query_string_is_not_read_and_never_logged,
+        a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection,
+        a8_a_64_kib_token_gets_401_invalid_token,
+        a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401,
+        a10_a_token_with_a_space_tab_or_nul_inside_gets_401,
+        a11_150_request_headers_get_431,
+        an_unknown_key_a_bad_signature_and_a_revoked_token_get_byte_identical_401s,
+        an_expired_token_gets_401_token_expired_in_both_formats,
+        a_token_that_expired_within_the_30_second_leeway_is_still_accepted,
+        a_token_not_yet_valid_gets_401_token_not_yet_valid,
+        g1_a_token_revoked_through_the_api_is_refused_on_the_very_next_request,
+        deleting_an_app_refuses_its_tokens_at_once_and_leaves_other_apps_alone,
+        a_revocation_made_with_the_cli_reaches_the_running_server_within_2_seconds,
+        g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds,
+        g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy,
+        g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx,
+        keys_rotated_with_the_cli_are_published_and_sign_within_5_seconds,
+        a_pending_key_is_published_as_pending_and_accepted_before_it_signs,
+        retiring_a_key_with_the_cli_refuses_its_tokens_and_unpublishes_it_within_5_seconds,
+        rotating_keys_three_times_while_serving_fails_no_request,
+        sigterm_lets_requests_in_flight_finish_then_exits_0,
+        sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_in_its_request_head,
+        every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed,
+        j11_a_client_sending_its_request_head_too_slowly_is_disconnected,
+    ],
+    sqlite_only: [
+    ],
+}

@@ -58,15 +58,19 @@ async fn the_readme_quickstart_runs_as_written() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = Command::new("bash")
-        .arg("-c")
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
         .arg(quickstart_script(&port))
         .current_dir(server.home.path())
         .env("PATH", path)
-        .env_remove("INFORMLY_DATABASE_URL")
-        .env_remove("INFORMLY_KEYS_DIR")
-        .output()
-        .expect("bash runs");
+        .env_remove("INFORMLY_KEYS_DIR");
+    // On SQLite the commands run on their defaults, as a newcomer's do; on
+    // PostgreSQL they are pointed at the server's database.
+    match server.home.backend {
+        common::Backend::Sqlite => bash.env_remove("INFORMLY_DATABASE_URL"),
+        common::Backend::Postgres => bash.env("INFORMLY_DATABASE_URL", server.home.database_url()),
+    };
+    let output = bash.output().expect("bash runs");
     assert!(
         output.status.success(),
         "quickstart failed:\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
@@ -74,4 +78,12 @@ async fn the_readme_quickstart_runs_as_written() {
         String::from_utf8_lossy(&output.stderr),
         server.logs()
     );
+}
+
+informly_postgres_twins! {
+    tests: [
+        the_readme_quickstart_runs_as_written,
+    ],
+    sqlite_only: [
+    ],
 }

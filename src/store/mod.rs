@@ -2,10 +2,13 @@
 //! SQL on SQLite (the embedded default) and PostgreSQL, so there is one copy of
 //! every query; only the migrations differ per backend.
 //!
-//! Ids are text and times integers, the types `Any` carries on both.
+//! Ids are text and times integers, the types `Any` carries on both. The one
+//! PostgreSQL-only part, LISTEN/NOTIFY for the denylist, sits beside the pool
+//! (`listen_denylist`).
 
 mod apps;
 mod contacts;
+mod listen;
 mod revocations;
 mod tokens;
 mod workspaces;
@@ -15,6 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Once;
+use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -22,11 +26,13 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use apps::App;
 pub use contacts::{Contact, ContactFields, ContactPatch};
+pub use listen::DenylistListener;
 pub use revocations::DenylistChanges;
 pub use tokens::{NewToken, TokenRecord};
 pub use workspaces::Workspace;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,7 +40,7 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("unsupported database URL `{0}`: use sqlite://FILE")]
+    #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -61,40 +67,91 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+/// How long a query may wait for a connection before the request fails (503):
+/// short, so an unreachable database answers quickly rather than at the
+/// request timeout.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The database handle. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    // Not the URL: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
 }
 
 impl Store {
-    /// Connects to `url`. A SQLite file is created if missing, readable by its
-    /// owner only (it holds the denylist), and switched to WAL.
+    /// Connects to `url`: `sqlite://FILE` or `postgres://…`. A SQLite file is
+    /// created if missing, readable by its owner only (it holds the denylist),
+    /// and switched to WAL.
     pub async fn connect(url: &str) -> Result<Store> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
-        let Some(path) = sqlite_path(url) else {
-            return Err(Error::UnsupportedUrl(url.to_owned()));
-        };
-        if path != ":memory:" && !path.is_empty() {
+        let backend = Backend::of(url)?;
+        if let Some(path) = sqlite_path(url)
+            && path != ":memory:"
+            && !path.is_empty()
+        {
             create_private_file(Path::new(path))?;
         }
         let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        // WAL is a property of the file: set once, kept by every connection.
-        sqlx::query("pragma journal_mode = wal")
-            .fetch_optional(&pool)
-            .await?;
-        Ok(Store { pool })
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file: set once, kept by every connection.
+            sqlx::query("pragma journal_mode = wal")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        Ok(Store {
+            pool,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations (one set per backend).
     pub async fn migrate(&self) -> Result<()> {
-        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
         Ok(())
     }
 
@@ -103,6 +160,10 @@ impl Store {
         let store = Store::connect(url).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

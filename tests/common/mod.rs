@@ -11,20 +11,197 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
-/// A directory with `keys/` (0700) and a database URL inside it. Several
-/// servers may share one.
+/// The database backend the tests of this thread run on: SQLite unless a
+/// PostgreSQL twin (see [`informly_postgres_twins!`]) switched it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+pub fn backend() -> Backend {
+    BACKEND.with(|b| b.get())
+}
+
+/// Runs a test on PostgreSQL: every [`Home`] it makes gets a fresh database
+/// of its own on the server `INFORMLY_TEST_POSTGRES_URL` names, dropped
+/// afterwards.
+pub fn on_postgres(test: fn()) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BACKEND.with(|b| b.set(Backend::Sqlite));
+        }
+    }
+    assert!(
+        postgres_admin_url().is_some(),
+        "INFORMLY_TEST_POSTGRES_URL is not set at run time"
+    );
+    BACKEND.with(|b| b.set(Backend::Postgres));
+    let _reset = Reset;
+    test();
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("INFORMLY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Declares a PostgreSQL twin of each named test, in a module `on_postgres`:
+/// the same test body, run with [`Backend::Postgres`]. Without
+/// `INFORMLY_TEST_POSTGRES_URL` at build time the twins are ignored, and say
+/// why. A companion test checks that every test of the file has its twin, or
+/// is listed as SQLite-only with a reason.
+#[macro_export]
+macro_rules! informly_postgres_twins {
+    (tests: [$($name:ident),* $(,)?], sqlite_only: [$($only:ident: $why:literal),* $(,)?] $(,)?) => {
+        mod on_postgres {
+            $(
+                #[test]
+                #[cfg_attr(
+                    not(postgres_tests),
+                    ignore = "PostgreSQL: set INFORMLY_TEST_POSTGRES_URL to run it"
+                )]
+                fn $name() {
+                    $crate::common::on_postgres(super::$name)
+                }
+            )*
+        }
+
+        #[test]
+        fn every_test_of_this_file_also_runs_on_postgres_or_says_why_not() {
+            let source = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", file!()));
+            let twinned = [$(stringify!($name)),*];
+            let sqlite_only = [$(stringify!($only)),*];
+            for name in $crate::common::test_names(source) {
+                if name == "every_test_of_this_file_also_runs_on_postgres_or_says_why_not" {
+                    continue;
+                }
+                assert!(
+                    twinned.contains(&name.as_str()) || sqlite_only.contains(&name.as_str()),
+                    "test `{name}` has no PostgreSQL twin: add it to postgres_twins!"
+                );
+            }
+        }
+    };
+}
+
+/// The names of the test functions in a test file's source.
+pub fn test_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut attribute = false;
+    for line in source.lines().map(str::trim) {
+        if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
+            attribute = true;
+        } else if attribute && (line.starts_with("fn ") || line.starts_with("async fn ")) {
+            let rest = line.trim_start_matches("async ").trim_start_matches("fn ");
+            names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
+            attribute = false;
+        }
+    }
+    names
+}
+
+/// A directory with `keys/` (0700) and a database: a SQLite file inside the
+/// directory, or a fresh PostgreSQL database when the test runs on
+/// PostgreSQL. Several servers may share one.
 pub struct Home {
     pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    database_url: String,
+    postgres: Option<PostgresDatabase>,
+}
+
+/// A database of its own on the test PostgreSQL server, dropped with it.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    fn create() -> (PostgresDatabase, String) {
+        let admin_url = postgres_admin_url().expect("INFORMLY_TEST_POSTGRES_URL");
+        let name = format!(
+            "informly_test_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        postgres_admin(&admin_url, &format!("create database {name}"));
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        (PostgresDatabase { admin_url, name }, url)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        postgres_admin(
+            &self.admin_url,
+            &format!("drop database if exists {} with (force)", self.name),
+        );
+    }
+}
+
+/// Runs one statement on the PostgreSQL admin database, from a thread of its
+/// own (so it works inside or outside a runtime).
+fn postgres_admin(admin_url: &str, sql: &str) {
+    let (url, sql) = (admin_url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        use sqlx::Connection as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut conn = sqlx::postgres::PgConnection::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+            sqlx::query(&sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+    })
+    .join()
+    .expect("postgres admin thread");
 }
 
 impl Home {
     pub fn new() -> Arc<Home> {
+        Arc::new(Home::create())
+    }
+
+    /// A home on this thread's backend, not shared.
+    pub fn create() -> Home {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).expect("keys dir");
         let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
         std::fs::set_permissions(&keys, private).expect("chmod keys dir");
-        Arc::new(Home { dir })
+        let backend = backend();
+        let (postgres, database_url) = match backend {
+            Backend::Sqlite => (
+                None,
+                format!("sqlite://{}", dir.path().join("informly.db").display()),
+            ),
+            Backend::Postgres => {
+                let (database, url) = PostgresDatabase::create();
+                (Some(database), url)
+            }
+        };
+        Home {
+            dir,
+            backend,
+            database_url,
+            postgres,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -36,7 +213,33 @@ impl Home {
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("informly.db").display())
+        self.database_url.clone()
+    }
+
+    /// Every byte the database holds, to search for what must never be stored:
+    /// the SQLite files, or a `pg_dump` of the PostgreSQL database.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match &self.postgres {
+            None => {
+                let mut bytes = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    let path = self.path().join(format!("informly.db{suffix}"));
+                    if let Ok(content) = std::fs::read(path) {
+                        bytes.extend(content);
+                    }
+                }
+                bytes
+            }
+            Some(_) => {
+                let output = Command::new("pg_dump")
+                    .arg("--dbname")
+                    .arg(&self.database_url)
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(output.status.success(), "pg_dump failed");
+                output.stdout
+            }
+        }
     }
 
     /// The CLI, pointed at this home.
