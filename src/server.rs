@@ -28,10 +28,6 @@ use crate::service::Service;
 use crate::store::Store;
 use crate::token::Format;
 
-/// How often the keys directory is re-read (key changes apply within this).
-const KEY_RELOAD: Duration = Duration::from_secs(2);
-/// How often the denylist is refreshed from the database.
-const DENYLIST_REFRESH: Duration = Duration::from_secs(1);
 /// How often expired denylist entries are pruned, here and in the database.
 const DENYLIST_PRUNE: Duration = Duration::from_secs(60);
 /// On shutdown, requests in flight get the request timeout plus this.
@@ -51,6 +47,15 @@ pub struct ServeArgs {
     /// Requests taking longer are answered 503.
     #[arg(long, env = "INFORMLY_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub request_timeout: i64,
+
+    /// How often the keys directory is re-read: key changes apply within this.
+    #[arg(long, env = "INFORMLY_KEY_RELOAD", default_value = "2s", value_parser = duration)]
+    pub key_reload: i64,
+
+    /// How often the denylist is refreshed from the database (on PostgreSQL,
+    /// notifications bring changes sooner; this is the fallback).
+    #[arg(long, env = "INFORMLY_DENYLIST_REFRESH", default_value = "1s", value_parser = duration)]
+    pub denylist_refresh: i64,
 
     /// A client must send its whole request head within this, or the
     /// connection is closed (slow clients cannot hold connections open).
@@ -106,7 +111,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
 
     let service = Service::new(store.clone(), policy, clock.clone());
     let state = AppState::new(service, keys.clone(), revocations.clone(), cursor_key);
-    let timeout = Duration::from_secs(args.request_timeout.max(1) as u64);
+    let timeout = seconds(args.request_timeout);
     let router = app(state, timeout);
 
     let listener = TcpListener::bind(args.listen)
@@ -116,7 +121,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     tracing::info!(%address, "listening");
 
     let mut tasks = vec![
-        spawn_every(KEY_RELOAD, {
+        spawn_every(seconds(args.key_reload), {
             let (keys, clock) = (keys.clone(), clock.clone());
             move || {
                 let (keys, clock) = (keys.clone(), clock.clone());
@@ -127,7 +132,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
                 }
             }
         }),
-        spawn_every(DENYLIST_REFRESH, {
+        spawn_every(seconds(args.denylist_refresh), {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             move || {
                 let (store, revocations, clock) =
@@ -184,7 +189,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     }
 
     let limits = ConnectionLimits {
-        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1) as u64),
+        header_read_timeout: seconds(args.header_read_timeout),
         grace: timeout + SHUTDOWN_SLACK,
     };
     serve(listener, router, shutdown_signal(), limits).await;
@@ -270,6 +275,11 @@ pub async fn serve(
             tracing::warn!("requests still in flight after {:?}: closing them", limits.grace);
         }
     }
+}
+
+/// A duration setting, at least one second.
+fn seconds(secs: i64) -> Duration {
+    Duration::from_secs(secs.max(1) as u64)
 }
 
 fn micros(clock: &dyn Clock) -> i64 {
