@@ -12,12 +12,16 @@
 //! - `service`: issuing and revoking, where the key ring, the store and the
 //!   clock meet.
 //! - `revocation`: the in-memory denylist a server checks tokens against.
+//! - `cache`: verified tokens a server remembers, so repeat callers skip the
+//!   signature check (never the expiry, key or revocation checks).
 //! - `http`: the HTTP API (axum): auth, errors, one file per resource.
 //! - `server`: `informly serve`: startup, background refreshes, shutdown.
 //! - `cli`: the `informly` command line.
 
 pub mod token;
 
+#[cfg(feature = "server")]
+pub mod cache;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]

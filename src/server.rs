@@ -18,6 +18,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
 use crate::http::cursor::CursorKey;
@@ -47,6 +48,12 @@ pub struct ServeArgs {
     /// Requests taking longer are answered 503.
     #[arg(long, env = "INFORMLY_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub request_timeout: i64,
+
+    /// How many verified tokens to remember (0 turns the cache off). A token
+    /// seen before skips the signature check, never the expiry, key-status
+    /// or revocation checks.
+    #[arg(long, env = "INFORMLY_TOKEN_CACHE", default_value_t = TokenCache::DEFAULT_CAPACITY)]
+    pub token_cache: u64,
 
     /// How often the keys directory is re-read: key changes apply within this.
     #[arg(long, env = "INFORMLY_KEY_RELOAD", default_value = "2s", value_parser = duration)]
@@ -110,7 +117,14 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     );
 
     let service = Service::new(store.clone(), policy, clock.clone());
-    let state = AppState::new(service, keys.clone(), revocations.clone(), cursor_key);
+    let token_cache = TokenCache::new(args.token_cache, settings.leeway);
+    let state = AppState::new(
+        service,
+        keys.clone(),
+        revocations.clone(),
+        cursor_key,
+        token_cache,
+    );
     let timeout = seconds(args.request_timeout);
     let router = app(state, timeout);
 

@@ -529,7 +529,13 @@ fn jwt_ed25519_rfc8037_vectors() {
 // wycheproof/ed25519_test.json
 // ---------------------------------------------------------------------------
 
-/// The JWT path: jsonwebtoken's EdDSA verify (ed25519-dalek `verify`).
+/// The JWT path: our JWT key's signature check (ed25519-dalek `verify` on a
+/// prepared key, behind the weak-key refusal).
+fn jwt_path_accepts(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    PublicKey::from_raw(Format::Jwt, pk).is_ok_and(|key| key.verify_jwt_signature(msg, sig))
+}
+
+/// jsonwebtoken's EdDSA verify (ed25519-dalek `verify`), as a second opinion.
 fn jwt_backend_accepts(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     let Ok(key) = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(pk)) else {
         return false;
@@ -558,7 +564,9 @@ fn wycheproof_ed25519_against_both_backends() {
     // (tcId, flags). Start empty: any entry here must be explained.
     let expected_jwt: Vec<(u64, Vec<String>)> = vec![];
     let expected_paseto: Vec<(u64, Vec<String>)> = vec![];
+    let expected_jsonwebtoken: Vec<(u64, Vec<String>)> = vec![];
 
+    let mut disagree_jsonwebtoken = Vec::new();
     let mut disagree_jwt = Vec::new();
     let mut disagree_paseto = Vec::new();
     let (mut total, mut valid, mut invalid, mut acceptable) = (0, 0, 0, 0);
@@ -591,9 +599,13 @@ fn wycheproof_ed25519_against_both_backends() {
                 }
                 other => panic!("tcId {tc_id}: unknown result {other}"),
             };
-            let jwt = jwt_backend_accepts(&pk, &msg, &sig);
+            let jwt = jwt_path_accepts(&pk, &msg, &sig);
+            let jsonwebtoken = jwt_backend_accepts(&pk, &msg, &sig);
             let paseto = paseto_backend_accepts(&pk, &msg, &sig);
             if let Some(want) = want {
+                if jsonwebtoken != want {
+                    disagree_jsonwebtoken.push((tc_id, flags.clone()));
+                }
                 if jwt != want {
                     disagree_jwt.push((tc_id, flags.clone()));
                 }
@@ -607,15 +619,20 @@ fn wycheproof_ed25519_against_both_backends() {
         "wycheproof ed25519: {total} cases ({valid} valid, {invalid} invalid, {acceptable} acceptable)"
     );
     eprintln!(
-        "  jsonwebtoken (ed25519-dalek verify) disagreements: {}: {disagree_jwt:?}",
+        "  our JWT path (ed25519-dalek verify) disagreements: {}: {disagree_jwt:?}",
         disagree_jwt.len()
+    );
+    eprintln!(
+        "  jsonwebtoken::crypto::verify disagreements: {}: {disagree_jsonwebtoken:?}",
+        disagree_jsonwebtoken.len()
     );
     eprintln!(
         "  pasetors (ed25519-compact) disagreements: {}: {disagree_paseto:?}",
         disagree_paseto.len()
     );
     assert_eq!(total, 151);
-    assert_eq!(disagree_jwt, expected_jwt, "JWT backend");
+    assert_eq!(disagree_jwt, expected_jwt, "JWT path");
+    assert_eq!(disagree_jsonwebtoken, expected_jsonwebtoken, "jsonwebtoken");
     assert_eq!(disagree_paseto, expected_paseto, "PASETO backend");
 }
 

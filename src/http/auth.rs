@@ -4,6 +4,7 @@
 //! signature, next to its route.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -11,19 +12,25 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::cache::TokenCache;
 use crate::revocation::CheckError;
-use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims};
+use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, Verified};
 
-/// A verified caller.
+/// A verified caller: the token's claims, shared with the token cache.
 #[derive(Debug, Clone)]
-pub struct Principal {
-    pub claims: TokenClaims,
-    pub format: Format,
-}
+pub struct Principal(Arc<Verified>);
 
 impl Principal {
+    pub fn claims(&self) -> &TokenClaims {
+        &self.0.claims
+    }
+
+    pub fn format(&self) -> Format {
+        self.0.format
+    }
+
     pub fn workspace(&self) -> &str {
-        &self.claims.workspace
+        &self.0.claims.workspace
     }
 }
 
@@ -70,7 +77,7 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
     ) -> Result<Self, Self::Rejection> {
         let principal = authenticate(parts, state)?;
         if let Some(scope) = N::SCOPE
-            && !principal.claims.scopes.contains(scope)
+            && !principal.claims().scopes.contains(scope)
         {
             return Err(ApiError::InsufficientScope(scope));
         }
@@ -105,21 +112,37 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
         tracing::info!(reason = "token too large", "token rejected");
         return Err(ApiError::InvalidToken("invalid token"));
     }
+    check_token(token, state)
+}
 
+/// Verifies a bearer token: from the cache if it was seen before (re-checking
+/// what can change), by signature otherwise; then revocation.
+fn check_token(token: &str, state: &AppState) -> Result<Principal, ApiError> {
     let now = state.clock().unix();
-    let verified = state
-        .keys()
-        .snapshot()
-        .verifier
-        .verify(token, now)
-        .map_err(|e| {
-            tracing::info!(reason = %e, "token rejected");
-            ApiError::InvalidToken(match e {
-                token::Error::Expired => "token expired",
-                token::Error::NotYetValid | token::Error::IssuedInFuture => "token not yet valid",
-                _ => "invalid token",
-            })
-        })?;
+    let snapshot = state.keys().snapshot();
+    let verifier = &snapshot.verifier;
+    let reject = |e: token::Error| {
+        tracing::info!(reason = %e, "token rejected");
+        ApiError::InvalidToken(match e {
+            token::Error::Expired => "token expired",
+            token::Error::NotYetValid | token::Error::IssuedInFuture => "token not yet valid",
+            _ => "invalid token",
+        })
+    };
+    // A token seen before skips the signature but not the rules that can
+    // change since: its key's status and its times (and, below, revocation).
+    let key = TokenCache::key(token);
+    let verified = match state.token_cache().get(&key) {
+        Some(hit) => {
+            verifier.recheck(&hit, now).map_err(reject)?;
+            hit
+        }
+        None => {
+            let verified = Arc::new(verifier.verify(token, now).map_err(reject)?);
+            state.token_cache().insert(key, verified.clone());
+            verified
+        }
+    };
     match state.revocations().check(&verified.claims, now) {
         Ok(()) => {}
         Err(CheckError::Revoked) => {
@@ -131,8 +154,143 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
             return Err(ApiError::Unavailable);
         }
     }
-    Ok(Principal {
-        claims: verified.claims,
-        format: verified.format,
-    })
+    Ok(Principal(verified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::http::cursor::CursorKey;
+    use crate::keys::{KeyRing, LiveKeys};
+    use crate::revocation::Revocations;
+    use crate::service::{IssueRequest, Service};
+    use crate::store::Store;
+    use crate::token::{Expiry, Policy};
+
+    /// The same service twice over, with and without the token cache.
+    struct Twins {
+        _dir: tempfile::TempDir,
+        clock: Arc<ManualClock>,
+        cached: AppState,
+        uncached: AppState,
+    }
+
+    impl Twins {
+        /// Checks `token` through both (the cached one twice: a miss or a hit,
+        /// then surely a hit) and asserts the answers are the same.
+        fn check(&self, token: &str) -> Result<String, String> {
+            let answer = |state: &AppState| match check_token(token, state) {
+                Ok(principal) => Ok(format!("{:?}", principal.0)),
+                Err(e) => Err(format!("{e:?}")),
+            };
+            let uncached = answer(&self.uncached);
+            assert_eq!(answer(&self.cached), uncached, "first look");
+            assert_eq!(answer(&self.cached), uncached, "second look");
+            uncached
+        }
+    }
+
+    async fn twins() -> (Twins, Service, Arc<LiveKeys>) {
+        let dir = tempfile::tempdir().unwrap();
+        let keys_dir = dir.path().join("keys");
+        std::fs::create_dir(&keys_dir).unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let clock = Arc::new(ManualClock::at(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
+        let policy = Policy::default();
+        let keys = Arc::new(LiveKeys::open(&keys_dir, policy.clone(), clock.now()).unwrap());
+        let revocations = Arc::new(
+            Revocations::load(&store, clock.unix(), clock.unix() * 1_000_000, i64::MAX / 4)
+                .await
+                .unwrap(),
+        );
+        let state = |capacity| {
+            let service = Service::new(store.clone(), policy.clone(), clock.clone());
+            AppState::new(
+                service,
+                keys.clone(),
+                revocations.clone(),
+                CursorKey::new(vec![1; 32]),
+                TokenCache::new(capacity, policy.leeway),
+            )
+        };
+        let twins = Twins {
+            cached: state(1000),
+            uncached: state(0),
+            clock: clock.clone(),
+            _dir: dir,
+        };
+        (twins, Service::new(store, policy, clock), keys)
+    }
+
+    #[tokio::test]
+    async fn cached_and_uncached_verification_answer_alike_for_every_token_and_time() {
+        let (twins, service, keys) = twins().await;
+        let ws = service
+            .store
+            .ensure_default_workspace(twins.clock.now())
+            .await
+            .unwrap();
+        let app = service.create_app(&ws, "a", None).await.unwrap();
+        let mut tokens = Vec::new();
+        for format in [Format::Paseto, Format::Jwt, Format::Jwt] {
+            let request = IssueRequest {
+                name: None,
+                scopes: vec!["contacts:read".to_owned()],
+                expiry: Expiry::In(3600),
+                format,
+            };
+            tokens.push(service.issue_token(&keys, &app, request).await.unwrap());
+        }
+        let strings: Vec<String> = tokens.iter().map(|t| t.token.to_string()).collect();
+        let mut inputs = strings.clone();
+        inputs.push("garbage".to_owned());
+        inputs.push(format!("{}x", strings[0]));
+
+        let all = |twins: &Twins| inputs.iter().map(|t| twins.check(t)).collect::<Vec<_>>();
+        let fresh = all(&twins);
+        assert!(fresh[0].is_ok() && fresh[1].is_ok() && fresh[3].is_err());
+
+        // Revoked: the cache does not save it.
+        twins
+            .cached
+            .revocations()
+            .revoke_token(&tokens[1].record.id)
+            .await;
+        assert!(twins.check(&strings[1]).is_err());
+        assert!(twins.check(&strings[0]).is_ok());
+
+        // The key retired (by another process, picked up on reload).
+        let kid = tokens[2].record.kid.clone();
+        let mut ring = KeyRing::load(keys.snapshot().ring.dir()).unwrap();
+        ring.rotate(Format::Jwt, twins.clock.now(), 0).unwrap();
+        ring.retire(&kid, twins.clock.now()).unwrap();
+        keys.reload(twins.clock.now()).unwrap();
+        assert!(twins.check(&strings[2]).is_err());
+        assert!(twins.check(&strings[0]).is_ok());
+
+        // Within the leeway after expiry, then past it.
+        twins.clock.advance(3600 + 30);
+        assert!(twins.check(&strings[0]).is_ok());
+        twins.clock.advance(1);
+        assert_eq!(
+            twins.check(&strings[0]),
+            Err("InvalidToken(\"token expired\")".to_owned())
+        );
+
+        // Before it was issued (a clock far behind): not yet valid.
+        twins.clock.advance(-(3600 + 31) - 3600);
+        assert_eq!(
+            twins.check(&strings[0]),
+            Err("InvalidToken(\"token not yet valid\")".to_owned())
+        );
+        // And every input once more at a normal time.
+        twins.clock.advance(3600);
+        let again = all(&twins);
+        assert_eq!(again[0], fresh[0]);
+    }
 }

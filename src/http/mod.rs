@@ -34,6 +34,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
@@ -54,6 +55,7 @@ struct Inner {
     keys: Arc<LiveKeys>,
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
+    token_cache: TokenCache,
 }
 
 impl AppState {
@@ -62,13 +64,19 @@ impl AppState {
         keys: Arc<LiveKeys>,
         revocations: Arc<Revocations>,
         cursor_key: CursorKey,
+        token_cache: TokenCache,
     ) -> AppState {
         AppState(Arc::new(Inner {
             service,
             keys,
             revocations,
             cursor_key,
+            token_cache,
         }))
+    }
+
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.0.token_cache
     }
 
     pub fn cursor_key(&self) -> &CursorKey {

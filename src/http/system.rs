@@ -122,13 +122,13 @@ struct CurrentToken {
 async fn current_token(
     Auth(principal, ..): Auth<need::AnyScope>,
 ) -> ApiResult<JsonResponse<CurrentToken>> {
-    let claims = &principal.claims;
+    let claims = principal.claims();
     Ok(JsonResponse(CurrentToken {
         id: claims.token_id.clone(),
         app: claims.subject.app_id().map(str::to_owned),
         workspace: claims.workspace.clone(),
         scopes: claims.scopes.iter().map(|s| s.as_str()).collect(),
-        format: principal.format.to_string(),
+        format: principal.format().to_string(),
         issued_at: rfc3339(claims.issued_at),
         expires_at: rfc3339(claims.expires_at),
     }))

@@ -295,17 +295,7 @@ impl TokenClaims {
         if expires_at.saturating_sub(issued_at) > policy.max_lifetime_for(&subject) {
             return Err(Error::LifetimeTooLong);
         }
-        if now > expires_at.saturating_add(policy.leeway) {
-            return Err(Error::Expired);
-        }
-        if not_before > now.saturating_add(policy.leeway) {
-            return Err(Error::NotYetValid);
-        }
-        if issued_at > now.saturating_add(policy.leeway) {
-            return Err(Error::IssuedInFuture);
-        }
-
-        Ok(TokenClaims {
+        let claims = TokenClaims {
             token_id: wire.jti.into_owned(),
             workspace: wire.workspace.into_owned(),
             subject,
@@ -313,7 +303,24 @@ impl TokenClaims {
             issued_at,
             not_before,
             expires_at,
-        })
+        };
+        claims.check_time(policy, now)?;
+        Ok(claims)
+    }
+
+    /// The rules that depend on the time: `exp`, `nbf` and `iat`, each with the
+    /// leeway. Checked at every verification, cached or not.
+    pub fn check_time(&self, policy: &Policy, now: UnixTime) -> Result<(), Error> {
+        if now > self.expires_at.saturating_add(policy.leeway) {
+            return Err(Error::Expired);
+        }
+        if self.not_before > now.saturating_add(policy.leeway) {
+            return Err(Error::NotYetValid);
+        }
+        if self.issued_at > now.saturating_add(policy.leeway) {
+            return Err(Error::IssuedInFuture);
+        }
+        Ok(())
     }
 }
 

@@ -1,15 +1,20 @@
 //! JWT access tokens (RFC 9068) signed with EdDSA.
 //!
-//! jsonwebtoken does the signature (its `crypto` module, with the EdDSA
-//! algorithm pinned by us). The header is parsed here, strictly, because the
-//! library leaves `typ`, `crit` and embedded keys to its caller, and the claims
-//! go through the same rules as PASETO so both formats answer alike.
+//! The Ed25519 signature is ed25519-dalek's, the crate behind jsonwebtoken's
+//! `rust_crypto` backend, called with keys prepared once: jsonwebtoken's
+//! `crypto::sign`/`verify` re-parse the key on every call (a PKCS#8 parse and a
+//! public-key derivation to sign, a point decompression to verify), which more
+//! than doubled the cost of issuing. jsonwebtoken still computes the key ids
+//! (RFC 7638 thumbprints) and checks our tokens in the tests. The header is
+//! parsed here, strictly (`typ`, `crit` and embedded keys are ours to check
+//! anyway), and the claims go through the same rules as PASETO so both formats
+//! answer alike.
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +73,7 @@ impl HeaderIn<'_> {
     }
 }
 
-pub(super) fn sign(key: &EncodingKey, kid: &str, payload: &[u8]) -> Result<String, Error> {
+pub(super) fn sign(key: &SigningKey, kid: &str, payload: &[u8]) -> Result<String, Error> {
     let header = serde_json::to_vec(&HeaderOut {
         alg: "EdDSA",
         typ: "at+jwt",
@@ -78,14 +83,13 @@ pub(super) fn sign(key: &EncodingKey, kid: &str, payload: &[u8]) -> Result<Strin
     sign_raw(key, &header, payload)
 }
 
-pub(super) fn sign_raw(key: &EncodingKey, header: &[u8], payload: &[u8]) -> Result<String, Error> {
+pub(super) fn sign_raw(key: &SigningKey, header: &[u8], payload: &[u8]) -> Result<String, Error> {
     let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), key, Algorithm::EdDSA)
-        .map_err(|_| Error::Signing)?;
+    let signature = key.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&signature);
+    URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
     Ok(token)
 }
 
@@ -147,17 +151,24 @@ pub(super) fn parse(token: &str) -> Result<Parts<'_>, Error> {
 
 impl Parts<'_> {
     /// Checks the signature with `key` (EdDSA only) and returns the payload.
-    pub(super) fn verify(&self, key: &DecodingKey) -> Result<Vec<u8>, Error> {
-        let valid = jsonwebtoken::crypto::verify(
-            self.signature,
-            self.signing_input.as_bytes(),
-            key,
-            Algorithm::EdDSA,
-        )
-        .map_err(|_| Error::NonCanonical)?;
-        if !valid {
-            return Err(Error::BadSignature);
+    /// `None` is a key whose bytes are not a curve point: nothing verifies.
+    pub(super) fn verify(&self, key: Option<&VerifyingKey>) -> Result<Vec<u8>, Error> {
+        let mut signature = [0u8; 64];
+        match URL_SAFE_NO_PAD.decode_slice(self.signature, &mut signature) {
+            Ok(64) => {}
+            Ok(_) | Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                return Err(Error::BadSignature);
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err(Error::NonCanonical),
         }
+        let key = key.ok_or(Error::BadSignature)?;
+        // `verify`, as jsonwebtoken's backend calls it: S < L is checked; weak
+        // keys are refused before this (`PublicKey::usable`).
+        key.verify(
+            self.signing_input.as_bytes(),
+            &Signature::from_bytes(&signature),
+        )
+        .map_err(|_| Error::BadSignature)?;
         URL_SAFE_NO_PAD
             .decode(self.payload)
             .map_err(|_| Error::NonCanonical)

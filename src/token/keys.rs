@@ -13,7 +13,6 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk as LibJwk, OctetKeyPairParameters,
     OctetKeyPairType, ThumbprintHash,
 };
-use jsonwebtoken::{DecodingKey, EncodingKey};
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::version4::V4;
@@ -85,9 +84,10 @@ pub struct SigningKey {
     inner: SigningInner,
 }
 
+/// The key as each format's signer wants it, prepared once.
 enum SigningInner {
     Paseto(AsymmetricSecretKey<V4>),
-    Jwt(EncodingKey),
+    Jwt(ed25519_dalek::SigningKey),
 }
 
 impl SigningKey {
@@ -120,16 +120,7 @@ impl SigningKey {
                     AsymmetricPublicKey::<V4>::from(&public).map_err(|_| KeyError::Length(32))?;
                 (paseto_kid(&pk), SigningInner::Paseto(secret))
             }
-            Format::Jwt => {
-                use ed25519_dalek::pkcs8::EncodePrivateKey;
-                let der = dalek
-                    .to_pkcs8_der()
-                    .map_err(|e| KeyError::Generate(e.to_string()))?;
-                (
-                    jwt_kid(&public),
-                    SigningInner::Jwt(EncodingKey::from_ed_der(der.as_bytes())),
-                )
-            }
+            Format::Jwt => (jwt_kid(&public), SigningInner::Jwt(dalek)),
         };
         Ok(SigningKey {
             format,
@@ -230,37 +221,38 @@ pub struct PublicKey {
     kid: String,
     bytes: [u8; 32],
     /// False for bytes that are not a point, or are a point of small order:
-    /// such a key verifies nothing. (ed25519-dalek's `verify`, behind
-    /// jsonwebtoken, accepts R = identity, S = 0 on any message for the
-    /// identity key, so a weak JWT key would let anyone forge tokens.)
+    /// such a key verifies nothing. (ed25519-dalek's `verify`, the one
+    /// jsonwebtoken uses too, accepts R = identity, S = 0 on any message for
+    /// the identity key, so a weak JWT key would let anyone forge tokens.)
     usable: bool,
     inner: PublicInner,
 }
 
+/// The key as each format's verifier wants it, prepared once: for JWT the
+/// decompressed point, so a verification costs the signature check alone.
 #[derive(Clone)]
 pub(super) enum PublicInner {
     Paseto(AsymmetricPublicKey<V4>),
-    Jwt(DecodingKey),
+    /// `None` when the bytes are not a curve point.
+    Jwt(Option<ed25519_dalek::VerifyingKey>),
 }
 
 impl PublicKey {
     fn from_bytes(format: Format, bytes: &[u8; 32]) -> PublicKey {
+        let point = ed25519_dalek::VerifyingKey::from_bytes(bytes).ok();
         let (kid, inner) = match format {
             Format::Paseto => {
                 let pk = AsymmetricPublicKey::<V4>::from(bytes)
                     .unwrap_or_else(|_| unreachable!("a 32-byte key is a valid v4 public key"));
                 (paseto_kid(&pk), PublicInner::Paseto(pk))
             }
-            Format::Jwt => (
-                jwt_kid(bytes),
-                PublicInner::Jwt(DecodingKey::from_ed_der(bytes)),
-            ),
+            Format::Jwt => (jwt_kid(bytes), PublicInner::Jwt(point)),
         };
         PublicKey {
             format,
             kid,
             bytes: *bytes,
-            usable: ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|k| !k.is_weak()),
+            usable: point.is_some_and(|k| !k.is_weak()),
             inner,
         }
     }
@@ -310,6 +302,18 @@ impl PublicKey {
 
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes
+    }
+
+    /// The Ed25519 check a JWT verification makes with this key, on raw bytes:
+    /// exposed for the conformance tests (Wycheproof).
+    #[doc(hidden)]
+    pub fn verify_jwt_signature(&self, message: &[u8], signature: &[u8]) -> bool {
+        use ed25519_dalek::Verifier as _;
+        let (PublicInner::Jwt(Some(key)), true) = (&self.inner, self.usable) else {
+            return false;
+        };
+        ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|signature| key.verify(message, &signature).is_ok())
     }
 
     pub(super) fn inner(&self) -> &PublicInner {

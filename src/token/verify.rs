@@ -70,7 +70,7 @@ impl Verifier {
         let PublicInner::Jwt(key) = self.key(&parts.kid, Format::Jwt)? else {
             return Err(Error::WrongKeyFormat);
         };
-        let payload = parts.verify(key)?;
+        let payload = parts.verify(key.as_ref())?;
         let wire = parse_wire::<i64>(&payload)?;
         let claims = TokenClaims::from_wire(wire, &self.policy, now)?;
         Ok(Verified {
@@ -78,6 +78,14 @@ impl Verifier {
             format: Format::Jwt,
             kid: parts.kid,
         })
+    }
+
+    /// Re-checks a token verified earlier (e.g. held in a cache) at `now`: its
+    /// key must still be known and not retired, and its times must hold. The
+    /// signature and the claims that do not change with time need no second look.
+    pub fn recheck(&self, verified: &Verified, now: UnixTime) -> Result<(), Error> {
+        self.key(&verified.kid, verified.format)?;
+        verified.claims.check_time(&self.policy, now)
     }
 
     /// The key named by `kid`, if it exists, verifies, and is of `format`.
