@@ -1,0 +1,125 @@
+//! Reference servers for the load benchmark (`benches/load.sh`), to set our
+//! figures beside: the same axum/hyper stack doing
+//!
+//! - `GET /health`: nothing (the HTTP floor);
+//! - `GET /floor`: one Ed25519 signature verification per request and nothing
+//!   else (the signature floor);
+//! - `GET /opaque`: the opaque-key model of Stripe, GitHub or Unkey: hash the
+//!   bearer key (SHA-256) and look the hash up in the database, every request.
+//!
+//! `cargo run --release --example bench_reference -- DATABASE_URL LISTEN SEED_KEYS KEYS_FILE`
+//! seeds SEED_KEYS random keys into the database (table `bench_api_keys`) and
+//! writes them, one per line, to KEYS_FILE for the load generator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer as _, Verifier as _};
+use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+struct Reference {
+    pool: AnyPool,
+    key: ed25519_dalek::VerifyingKey,
+    message: Vec<u8>,
+    signature: ed25519_dalek::Signature,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, url, listen, seed, keys_file] = args.as_slice() else {
+        return Err("usage: bench_reference DATABASE_URL LISTEN SEED_KEYS KEYS_FILE".into());
+    };
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .connect(url)
+        .await?;
+    sqlx::query("drop table if exists bench_api_keys")
+        .execute(&pool)
+        .await?;
+    sqlx::query(
+        "create table bench_api_keys (hash text primary key, app_id text not null, scopes text not null)",
+    )
+    .execute(&pool)
+    .await?;
+    let mut lines = String::new();
+    for i in 0..seed.parse::<usize>()? {
+        let key = format!("sk_{}", URL_SAFE_NO_PAD.encode(rand_bytes()));
+        sqlx::query("insert into bench_api_keys (hash, app_id, scopes) values ($1, $2, $3)")
+            .bind(hex(&Sha256::digest(key.as_bytes())))
+            .bind(format!("app_{i}"))
+            .bind("contacts:read")
+            .execute(&pool)
+            .await?;
+        lines.push_str(&key);
+        lines.push('\n');
+    }
+    std::fs::write(keys_file, lines)?;
+
+    // A token-sized message and its signature, verified on every /floor request.
+    let signing = ed25519_dalek::SigningKey::from_bytes(&rand_bytes());
+    let message = vec![b'x'; 480];
+    let state = Arc::new(Reference {
+        pool,
+        key: signing.verifying_key(),
+        signature: signing.sign(&message),
+        message,
+    });
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/floor", get(floor))
+        .route("/opaque", get(opaque))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(listen.parse::<SocketAddr>()?).await?;
+    eprintln!("listening address={}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn floor(State(state): State<Arc<Reference>>) -> StatusCode {
+    match state.key.verify(&state.message, &state.signature) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::UNAUTHORIZED,
+    }
+}
+
+async fn opaque(State(state): State<Arc<Reference>>, headers: HeaderMap) -> StatusCode {
+    let Some(key) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    let hash = hex(&Sha256::digest(key.as_bytes()));
+    let row: Result<Option<(String, String)>, _> =
+        sqlx::query_as("select app_id, scopes from bench_api_keys where hash = $1")
+            .bind(hash)
+            .fetch_optional(&state.pool)
+            .await;
+    match row {
+        Ok(Some(_)) => StatusCode::OK,
+        Ok(None) => StatusCode::UNAUTHORIZED,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    use rand_core::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
