@@ -32,7 +32,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // A worker thread per core: `serve` answers requests on all of them (a
+    // current-thread runtime here once held every request to one core).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
