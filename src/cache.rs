@@ -6,8 +6,9 @@
 //! after verification — the key's status, `exp`/`nbf`/`iat` against the clock,
 //! and the denylist — so revocation and expiry are exactly as without it.
 //!
-//! Memory: at most `capacity` entries of about 400 bytes each (key, claims,
-//! moka's bookkeeping): some 40 MiB at the default 100,000.
+//! Memory: at most `capacity` entries; measured at about 0.8 KiB each (key,
+//! claims, moka's bookkeeping): the server's RSS peaks at 92 MiB with the
+//! default 100,000 full (BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -19,9 +19,10 @@ PG=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PORT=18700
 REF_PORT=18701
 
-cargo build --release --quiet --bin informly --example bench_reference
+cargo build --release --quiet --bin informly --example bench_reference --example mint_tokens
 BIN=$PWD/target/release/informly
 REF=$PWD/target/release/examples/bench_reference
+MINT=$PWD/target/release/examples/mint_tokens
 
 WORK=$(mktemp -d /tmp/informly-load.XXXXXX)
 PIDS=()
@@ -73,6 +74,8 @@ tokens = [call("POST", f"/v1/apps/{app}/tokens", {"scopes": scopes, "expires_in"
 open(work + "/tokens.txt", "w").write("\n".join(tokens) + "\n")
 contact = call("POST", "/v1/contacts", {"email": "reader@example.com"}, token=tokens[0])["id"]
 open(work + "/contact.txt", "w").write(contact)
+me = call("GET", "/v1/token", token=tokens[0])
+open(work + "/ids.txt", "w").write(me["workspace"] + " " + me["app"] + "\n")
 PY
 TOKEN=$(head -1 "$WORK/tokens.txt")
 CONTACT=$(cat "$WORK/contact.txt")
@@ -97,6 +100,13 @@ run "informly: GET /v1/token, $TOKENS tokens in turn" -s benches/load/cycle.lua 
 run "informly: GET /v1/contacts/{id}" "${auth[@]}" "$API/v1/contacts/$CONTACT"
 run "informly: POST /v1/contacts" -s benches/load/create.lua "$API/v1/contacts" -- "$TOKEN" "$(date +%s)"
 RSS_PEAK=$(hwm_kib "$SERVER")
+
+# A full cache: 100,000 distinct tokens, each seen once and then again.
+read -r WS APP_ID < "$WORK/ids.txt"
+"$MINT" "$WORK/keys" "$WS" "$APP_ID" 100000 "$WORK/many.txt"
+run "informly: GET /v1/token, 100,000 tokens in turn (filling the cache)" -s benches/load/cycle.lua "$API/v1/token" -- "$WORK/many.txt"
+run "informly: GET /v1/token, 100,000 tokens in turn (cache full)" -s benches/load/cycle.lua "$API/v1/token" -- "$WORK/many.txt"
+RSS_FULL=$(hwm_kib "$SERVER")
 
 # The token cache off: every request verifies a signature.
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
@@ -126,4 +136,5 @@ run "opaque key, PostgreSQL: $TOKENS keys in turn" -s benches/load/cycle.lua "$R
 
 echo
 echo "informly serve: start-up to /health answering ${STARTUP}s on an existing database;"
-echo "RSS idle $((RSS_IDLE / 1024)) MiB, peak during the informly runs $((RSS_PEAK / 1024)) MiB ($CONNECTIONS connections, $TOKENS tokens cached)."
+echo "RSS idle $((RSS_IDLE / 1024)) MiB, peak during the informly runs $((RSS_PEAK / 1024)) MiB ($CONNECTIONS connections, $TOKENS tokens cached),"
+echo "peak with the cache full (100,000 tokens) $((RSS_FULL / 1024)) MiB."
