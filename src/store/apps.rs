@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Error, Result, ResultExt, Store, from_micros, micros};
+use super::{Error, PartialUpdate, Result, ResultExt, Store, from_micros, micros};
 use crate::ids;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,33 +105,16 @@ impl Store {
         description: Option<Option<&str>>,
         now: OffsetDateTime,
     ) -> Result<App> {
-        let mut sets = vec!["updated_at = $1".to_owned()];
-        let mut args: Vec<Option<String>> = Vec::new();
+        let mut update = PartialUpdate::default();
         if let Some(name) = name {
-            args.push(Some(name.to_owned()));
-            sets.push(format!("name = ${}", args.len() + 1));
-            args.push(Some(name.to_lowercase()));
-            sets.push(format!("name_lower = ${}", args.len() + 1));
+            update.set("name", Some(name.to_owned()));
+            update.set("name_lower", Some(name.to_lowercase()));
         }
         if let Some(description) = description {
-            args.push(description.map(str::to_owned));
-            sets.push(format!("description = ${}", args.len() + 1));
+            update.set("description", description.map(str::to_owned));
         }
-        let n = args.len() + 1;
-        let sql = format!(
-            "update apps set {} where workspace_id = ${} and id = ${} returning {COLUMNS}",
-            sets.join(", "),
-            n + 1,
-            n + 2
-        );
-        let mut query = sqlx::query_as(&sql).bind(micros(now));
-        for value in args {
-            query = query.bind(value);
-        }
-        let row: Option<Row> = query
-            .bind(workspace_id)
-            .bind(app_id)
-            .fetch_optional(self.pool())
+        let row: Option<Row> = update
+            .apply(self, "apps", COLUMNS, workspace_id, app_id, now)
             .await
             .on_unique(|| {
                 format!(

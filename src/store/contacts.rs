@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Error, Result, ResultExt, Store, from_micros, micros};
+use super::{Error, PartialUpdate, Result, ResultExt, Store, from_micros, micros};
 use crate::ids;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,8 +167,7 @@ impl Store {
         rows.into_iter().map(Contact::try_from).collect()
     }
 
-    /// Applies `patch` in one statement that sets only the given columns, so
-    /// concurrent patches of different fields never undo each other.
+    /// Applies `patch` in one statement that sets only the given columns.
     pub async fn update_contact(
         &self,
         workspace_id: &str,
@@ -176,15 +175,10 @@ impl Store {
         patch: &ContactPatch,
         now: OffsetDateTime,
     ) -> Result<Contact> {
-        let mut sets = vec!["updated_at = $1".to_owned()];
-        let mut args: Vec<Option<String>> = Vec::new();
-        let mut set = |column: &str, value: Option<String>| {
-            args.push(value);
-            sets.push(format!("{column} = ${}", args.len() + 1));
-        };
+        let mut update = PartialUpdate::default();
         if let Some(email) = &patch.email {
-            set("email", Some(email.clone()));
-            set("email_lower", Some(email.to_lowercase()));
+            update.set("email", Some(email.clone()));
+            update.set("email_lower", Some(email.to_lowercase()));
         }
         for (column, value) in [
             ("first_name", &patch.first_name),
@@ -193,30 +187,17 @@ impl Store {
             ("company", &patch.company),
         ] {
             if let Some(value) = value {
-                set(column, value.clone());
+                update.set(column, value.clone());
             }
         }
         if let Some(tags) = &patch.tags {
-            set("tags", Some(json(tags)));
+            update.set("tags", Some(json(tags)));
         }
         if let Some(attributes) = &patch.attributes {
-            set("attributes", Some(json(attributes)));
+            update.set("attributes", Some(json(attributes)));
         }
-        let n = args.len() + 1;
-        let sql = format!(
-            "update contacts set {} where workspace_id = ${} and id = ${} returning {COLUMNS}",
-            sets.join(", "),
-            n + 1,
-            n + 2
-        );
-        let mut query = sqlx::query_as(&sql).bind(micros(now));
-        for value in args {
-            query = query.bind(value);
-        }
-        let row: Option<Row> = query
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(self.pool())
+        let row: Option<Row> = update
+            .apply(self, "contacts", COLUMNS, workspace_id, id, now)
             .await
             .on_unique(conflict(patch.email.as_deref().unwrap_or_default()))?;
         row.ok_or_else(|| Error::NotFound(format!("contact `{id}`")))?

@@ -206,3 +206,56 @@ pub(crate) fn from_micros(us: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
+
+/// A partial update of one row of a workspace: sets `updated_at` and only the
+/// columns given, in one statement, so concurrent updates of different columns
+/// never undo each other.
+#[derive(Default)]
+pub(crate) struct PartialUpdate {
+    sets: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+impl PartialUpdate {
+    /// Sets `column` (a name from our own code, never from input) to `value`.
+    pub(crate) fn set(&mut self, column: &str, value: Option<String>) {
+        self.values.push(value);
+        // $1 is updated_at.
+        self.sets
+            .push(format!("{column} = ${}", self.values.len() + 1));
+    }
+
+    /// Runs it on `table` for the row `id` of `workspace_id`, returning the
+    /// row's `columns` (`None` if there is no such row).
+    pub(crate) async fn apply<R>(
+        self,
+        store: &Store,
+        table: &str,
+        columns: &str,
+        workspace_id: &str,
+        id: &str,
+        now: time::OffsetDateTime,
+    ) -> std::result::Result<Option<R>, sqlx::Error>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let n = self.values.len() + 1;
+        let mut sets = vec!["updated_at = $1".to_owned()];
+        sets.extend(self.sets);
+        let sql = format!(
+            "update {table} set {} where workspace_id = ${} and id = ${} returning {columns}",
+            sets.join(", "),
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query_as::<_, R>(&sql).bind(micros(now));
+        for value in self.values {
+            query = query.bind(value);
+        }
+        query
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await
+    }
+}
