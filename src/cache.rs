@@ -54,17 +54,6 @@ impl TokenCache {
             entries.insert(key, verified);
         }
     }
-
-    pub fn len(&self) -> u64 {
-        self.entries.as_ref().map_or(0, |e| {
-            e.run_pending_tasks();
-            e.entry_count()
-        })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Each entry lives until its token expires (plus the leeway, during which

@@ -133,14 +133,6 @@ impl Revocations {
             .store(now_micros / 1_000_000, Ordering::Release);
         Ok(())
     }
-
-    pub fn len(&self) -> usize {
-        self.denylist.load().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

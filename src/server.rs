@@ -297,7 +297,7 @@ fn seconds(secs: i64) -> Duration {
 }
 
 fn micros(clock: &dyn Clock) -> i64 {
-    (clock.now().unix_timestamp_nanos() / 1_000) as i64
+    crate::store::micros(clock.now())
 }
 
 /// Runs `tick` every `period` (the first run after one period) until aborted.

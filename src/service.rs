@@ -8,9 +8,7 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::keys::{Generated, LiveKeys};
 use crate::store::{self, App, NewToken, Store, TokenRecord, Workspace};
-use crate::token::{
-    self, Denylist, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims, UnixTime,
-};
+use crate::token::{self, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims, UnixTime};
 use crate::{ids, keys};
 
 #[derive(Debug, thiserror::Error)]
@@ -237,13 +235,6 @@ impl Service {
     /// Revokes a token until it expires.
     pub async fn revoke_token(&self, token: &TokenRecord) -> Result<TokenRecord> {
         Ok(self.store.revoke_token(token, self.clock.now()).await?)
-    }
-
-    /// The denylist in force now. Entries stay while the leeway could still
-    /// accept their tokens.
-    pub async fn denylist(&self) -> Result<Denylist> {
-        let horizon = self.clock.unix().saturating_sub(self.policy.leeway);
-        Ok(self.store.load_denylist(horizon).await?)
     }
 }
 
