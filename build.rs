@@ -1,9 +1,15 @@
 //! Tests run on PostgreSQL too when `INFORMLY_TEST_POSTGRES_URL` is set at
-//! build time; otherwise those twins are compiled as ignored, so the test
-//! report shows them skipped rather than silently passing.
+//! build time, and the interoperability test (Python) when
+//! `INFORMLY_TEST_INTEROP=1`; otherwise they are compiled as ignored, so the
+//! test report shows them skipped rather than silently passing.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
+    println!("cargo::rustc-check-cfg=cfg(interop_tests)");
+    println!("cargo::rerun-if-env-changed=INFORMLY_TEST_INTEROP");
+    if std::env::var_os("INFORMLY_TEST_INTEROP").is_some_and(|v| v == "1") {
+        println!("cargo::rustc-cfg=interop_tests");
+    }
     println!("cargo::rerun-if-env-changed=INFORMLY_TEST_POSTGRES_URL");
     if std::env::var_os("INFORMLY_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=postgres_tests");
