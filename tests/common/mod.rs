@@ -269,11 +269,36 @@ impl Home {
 
     /// An admin token for a workspace (`default` if None).
     pub fn admin_token(&self, workspace: Option<&str>) -> String {
-        match workspace {
+        let token = match workspace {
             Some(ws) => self.run(&["admin-token", "--workspace", ws]),
             None => self.run(&["admin-token"]),
-        }
+        };
+        remember_secret(&token);
+        token
     }
+
+    /// The secret of every key file in the keys directory.
+    fn key_secrets(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.keys_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .filter_map(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .filter_map(|file| file["secret"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Every token the helpers handed out in this test binary: none may ever
+/// appear in a server's log.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub fn remember_secret(secret: &str) {
+    SECRETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(secret.to_owned());
 }
 
 /// A running `informly serve`, killed when dropped.
@@ -391,7 +416,11 @@ impl Server {
             .post(&format!("/v1/apps/{app}/tokens"), admin, &body)
             .await;
         assert_eq!(response.status(), 201, "issue token");
-        response.json().await.expect("json")
+        let issued: Value = response.json().await.expect("json");
+        if let Some(token) = issued["token"].as_str() {
+            remember_secret(token);
+        }
+        issued
     }
 
     /// Everything the server logged so far.
@@ -420,9 +449,29 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops the server, then checks that nothing it logged holds a token the
+    /// helpers handed out, or the secret of any key in its keys directory.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = self.logs();
+        let mut secrets = self.home.key_secrets();
+        secrets.extend(
+            SECRETS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        for secret in secrets {
+            assert!(
+                !logs.contains(&secret),
+                "the server logged a token or a key secret"
+            );
+        }
     }
 }
 
