@@ -3066,6 +3066,7 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 informly_postgres_twins! {
     tests: [
+        the_openapi_document_declares_problem_json_errors_on_every_protected_route,
         a_newcomer_goes_from_an_admin_token_to_an_app_tokens_and_contacts,
         requests_without_a_usable_token_get_401_with_the_bearer_challenge,
         malformed_json_bodies_are_400,
@@ -3110,4 +3111,48 @@ informly_postgres_twins! {
     sqlite_only: [
         a_request_blocked_on_a_locked_database_times_out_with_503_and_recovers: "locks the SQLite file; PostgreSQL faults are tested through a TCP proxy in tests/postgres.rs",
     ],
+}
+
+/// The error answers are documented where they can happen, as
+/// `application/problem+json` (what the server sends), not `application/json`.
+#[tokio::test]
+async fn the_openapi_document_declares_problem_json_errors_on_every_protected_route() {
+    let server = Server::start().await;
+    let doc: Value = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if operation.get("security").is_none() {
+                continue;
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            let mut codes = vec!["401", "403"];
+            if operation.get("requestBody").is_some() {
+                codes.extend(["413", "415", "422"]);
+            }
+            if path.contains('{') {
+                codes.push("404");
+            }
+            for code in codes {
+                let content = &responses
+                    .get(code)
+                    .unwrap_or_else(|| panic!("{method} {path}: no {code}"))["content"];
+                assert!(
+                    content.get("application/problem+json").is_some()
+                        && content.get("application/json").is_none(),
+                    "{method} {path} {code}: {content}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} protected operations");
 }

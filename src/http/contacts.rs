@@ -78,8 +78,10 @@ struct ContactList {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// 1–100, default 25.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// From the previous page's `next_cursor`.
+    #[param(min_length = 1)]
     cursor: Option<String>,
     /// Only the contact with this email (case-insensitive).
     email: Option<String>,
@@ -93,7 +95,8 @@ struct CreateContact {
     last_name: Option<String>,
     phone: Option<String>,
     company: Option<String>,
-    /// At most 50 strings.
+    /// At most 50 strings of 1 to 100 characters.
+    #[schema(schema_with = tags_schema)]
     tags: Option<Vec<String>>,
     /// A flat JSON object (no nested objects or arrays), at most 16 KiB.
     #[schema(value_type = Option<Object>)]
@@ -104,27 +107,43 @@ struct CreateContact {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateContact {
+    /// Cannot be cleared.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false)]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false)]
     company: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = tags_schema, required = false)]
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, required = false)]
     attributes: Option<Option<UniqueMap>>,
+}
+
+/// `tags`: up to 50 strings of 1–100 characters, or null.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_TAG_LEN)),
+        )
+        .max_items(Some(MAX_TAGS))
+        .build()
 }
 
 /// Collects every field error of a body before answering.

@@ -136,17 +136,100 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-/// The OpenAPI document of everything `app` serves.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, openapi) = api_router().split_for_parts();
-    openapi
+/// Documents the problem+json answers every route can give, from one place:
+/// 401/403 on protected routes, 400/413/415/422 where a body is read, 404 where
+/// the path names a resource, 400 for bad query strings and 503 when the
+/// database is unavailable; and gives every `Problem` response its real media
+/// type, `application/problem+json`.
+struct ProblemResponses;
+
+impl utoipa::Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        const PROBLEM: &str = "application/problem+json";
+        let problem = |why: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(why)
+                    .content(
+                        PROBLEM,
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for response in responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let is_problem = response.content.get("application/json").is_some_and(|c| {
+                        matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                    });
+                    if is_problem
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM.to_owned(), content);
+                    }
+                }
+                let protected = operation.security.is_some();
+                let body = operation.request_body.is_some();
+                let mut add = |code: &str, why: &str| {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(why));
+                };
+                if protected {
+                    add(
+                        "400",
+                        "malformed request (bad query string, two Authorization headers)",
+                    );
+                    add("401", "no token, or an invalid, expired or revoked one");
+                    add("403", "the token lacks the route's scope");
+                    add(
+                        "503",
+                        "the database is unavailable, or the request timed out",
+                    );
+                }
+                if body {
+                    add("400", "the body is not valid JSON");
+                    add("413", "the body is larger than 1 MiB");
+                    add("415", "the body is not sent as application/json");
+                    add("422", "invalid fields");
+                }
+                if path.contains('{') {
+                    add("404", "no such resource in the caller's workspace");
+                }
+            }
+        }
+    }
 }
 
+/// The OpenAPI document of everything `app` serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The routes with their documentation. The problem responses are added once
+/// every route is in (a modifier on `ApiDoc` would run before they are).
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
         .merge(apps::router())
-        .merge(contacts::router())
+        .merge(contacts::router());
+    let (router, mut openapi) = router.split_for_parts();
+    utoipa::Modify::modify(&ProblemResponses, &mut openapi);
+    OpenApiRouter::with_openapi(openapi).merge(OpenApiRouter::from(router))
 }
 
 /// Request ids: time-sortable, unique in this process, and cheap (no system
