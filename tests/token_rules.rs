@@ -523,7 +523,7 @@ fn padding_in_any_jwt_segment_is_non_canonical() {
     let kid = active(Format::Jwt).kid().to_owned();
     // A header of a length that needs padding: spaces are valid JSON whitespace.
     let mut header = header_for(&kid);
-    while header.len() % 3 == 0 {
+    while header.len().is_multiple_of(3) {
         header.insert(1, b' ');
     }
     let payload = payload_len_mod3(Format::Jwt, 0, 1);
@@ -589,7 +589,7 @@ fn non_zero_trailing_bits_in_any_paseto_segment_are_non_canonical() {
 fn non_zero_trailing_bits_in_any_jwt_segment_are_non_canonical() {
     let kid = active(Format::Jwt).kid().to_owned();
     let mut header = header_for(&kid);
-    while header.len() % 3 == 0 {
+    while header.len().is_multiple_of(3) {
         header.insert(1, b' ');
     }
     let payload = payload_len_mod3(Format::Jwt, 0, 1);
