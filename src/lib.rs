@@ -15,6 +15,7 @@
 //! - `cache`: verified tokens a server remembers, so repeat callers skip the
 //!   signature check (never the expiry, key or revocation checks).
 //! - `http`: the HTTP API (axum): auth, errors, one file per resource.
+//! - `logging`: the server's log lines, written to stderr in batches.
 //! - `server`: `informly serve`: startup, background refreshes, shutdown.
 //! - `cli`: the `informly` command line.
 
@@ -34,6 +35,8 @@ pub mod http;
 pub mod ids;
 #[cfg(feature = "server")]
 pub mod keys;
+#[cfg(feature = "server")]
+pub mod logging;
 #[cfg(feature = "server")]
 pub mod revocation;
 #[cfg(feature = "server")]

@@ -15,8 +15,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tower::limit::ConcurrencyLimit;
 
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock};
@@ -24,6 +26,7 @@ use crate::config::{Settings, duration};
 use crate::http::cursor::CursorKey;
 use crate::http::{AppState, app};
 use crate::keys::LiveKeys;
+use crate::logging::{self, FlushGuard};
 use crate::revocation::Revocations;
 use crate::service::Service;
 use crate::store::Store;
@@ -68,10 +71,22 @@ pub struct ServeArgs {
     /// connection is closed (slow clients cannot hold connections open).
     #[arg(long, env = "INFORMLY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub header_read_timeout: i64,
+
+    /// Connections served at once; more wait in the kernel's accept queue
+    /// until one closes. The open-files limit (`ulimit -n`) must allow this
+    /// many plus a few dozen.
+    #[arg(long, env = "INFORMLY_MAX_CONNECTIONS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Requests handled at once, over all connections; more wait their turn.
+    /// With the 1 MiB body limit, this bounds the memory bodies can take.
+    #[arg(long, env = "INFORMLY_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
-    init_logging();
+    // Held to the end: dropping it writes out the last log lines.
+    let _log_writer = init_logging();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = settings.policy();
 
@@ -205,6 +220,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     let limits = ConnectionLimits {
         header_read_timeout: seconds(args.header_read_timeout),
         grace: timeout + SHUTDOWN_SLACK,
+        max_connections: args.max_connections as usize,
+        max_in_flight: args.max_in_flight as usize,
     };
     serve(listener, router, shutdown_signal(), limits).await;
     for task in tasks {
@@ -215,18 +232,22 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// One line per event on stderr; `INFORMLY_LOG` (e.g. `debug`,
-/// `informly=debug,sqlx=warn`) filters, default `info`.
-fn init_logging() {
+/// One line per event on stderr, written in batches (see `logging`);
+/// `INFORMLY_LOG` (e.g. `debug`, `informly=debug,sqlx=warn`) filters, default
+/// `info`. Returns the guard that writes out the last lines.
+fn init_logging() -> FlushGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("INFORMLY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = logging::batched(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
+    guard
 }
 
 /// Time limits on connections.
@@ -236,6 +257,10 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// On shutdown, requests in flight get at most this long to finish.
     pub grace: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Requests handled at once.
+    pub max_in_flight: usize,
 }
 
 /// Accepts connections until `shutdown` resolves, then lets requests in flight
@@ -243,6 +268,11 @@ pub struct ConnectionLimits {
 /// request head within `limits.header_read_timeout` is closed, so a slow client
 /// can neither hold a connection open nor hold up shutdown for long (a request
 /// head begun before shutdown counts as in flight until that timeout).
+///
+/// Concurrency is bounded twice, so memory stays flat under overload: at most
+/// `limits.max_connections` connections are open (the next is accepted when
+/// one closes), and at most `limits.max_in_flight` requests are handled at
+/// once (HTTP/2 can carry many per connection); the rest wait, unread.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -254,32 +284,28 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off a little.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = TowerToHyperService::new(router.clone());
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // Client errors (resets, timeouts) end the connection, nothing more.
-                    let _ = connection.await;
-                });
-            }
+        let accepted = tokio::select! {
+            accepted = accept(&listener, &connections) => accepted,
             () = &mut shutdown => break,
-        }
+        };
+        let Some((stream, slot)) = accepted else {
+            continue;
+        };
+        let service = ConcurrencyLimit::with_semaphore(router.clone(), in_flight.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // Client errors (resets, timeouts) end the connection, nothing more.
+            let _ = connection.await;
+            drop(slot);
+        });
     }
     // Stop accepting: new connections are refused from here on.
     drop(listener);
@@ -287,6 +313,25 @@ pub async fn serve(
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.grace) => {
             tracing::warn!("requests still in flight after {:?}: closing them", limits.grace);
+        }
+    }
+}
+
+/// The next connection, once a connection slot is free; `None` after an
+/// accept error (out of file descriptors and the like), having backed off a
+/// little.
+async fn accept(
+    listener: &TcpListener,
+    connections: &Arc<Semaphore>,
+) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    // The semaphore is never closed, so this always gets a permit.
+    let slot = connections.clone().acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, _)) => Some((stream, slot)),
+        Err(e) => {
+            tracing::warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
         }
     }
 }

@@ -1668,6 +1668,47 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
     assert_eq!(health.status(), 200);
 }
 
+/// Past `--max-connections`, a new connection waits (in the kernel's accept
+/// queue) until one of the open ones closes, then is served: memory stays
+/// flat however many clients connect.
+#[tokio::test]
+async fn connections_past_the_limit_wait_for_a_free_slot_then_are_served() {
+    let server = Server::start_in(
+        Home::new(),
+        &[
+            ("INFORMLY_MAX_CONNECTIONS", "2"),
+            ("INFORMLY_HEADER_READ_TIMEOUT", "60s"),
+        ],
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(address(&server)).await.expect("connect"));
+    }
+    // Idle connections hold both slots (the kernel completes the handshake
+    // of a third connection, but the server does not accept it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = TcpStream::connect(address(&server)).await.expect("connect");
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(500), third.read_to_end(&mut answer)).await;
+    assert!(
+        early.is_err(),
+        "served past the limit: {}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    drop(held.pop());
+    let served = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer)).await;
+    assert!(served.is_ok(), "not served 5 s after a slot was freed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
 informly_postgres_twins! {
     tests: [
         a1_a_request_without_authorization_gets_401_with_the_bare_challenge,
@@ -1699,6 +1740,7 @@ informly_postgres_twins! {
         sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_in_its_request_head,
         every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed,
         j11_a_client_sending_its_request_head_too_slowly_is_disconnected,
+        connections_past_the_limit_wait_for_a_free_slot_then_are_served,
     ],
     sqlite_only: [
     ],

@@ -4,6 +4,7 @@
 //! - `auth`: the bearer-token extractor and route scopes;
 //! - `error`: `ApiError`, the one place that knows status codes;
 //! - `extract`: JSON and query extractors that answer problem+json;
+//! - `request_log`: request ids and one log line per request;
 //! - `system`, `apps`, `contacts`, `modules`: the routes, each beside its handlers.
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod extract;
 mod apps;
 mod contacts;
 mod modules;
+mod request_log;
 mod system;
 
 use std::sync::Arc;
@@ -22,16 +24,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, Response, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
-use tracing::Span;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -44,6 +41,7 @@ use crate::service::Service;
 use crate::store::Store;
 use cursor::CursorKey;
 use error::ApiError;
+use request_log::RequestLogLayer;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -232,56 +230,10 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi).merge(OpenApiRouter::from(router))
 }
 
-/// Request ids: a per-process counter starting at a random point, so ids are
-/// unique in practice, cost one atomic increment, and need no system call or
-/// lock per request. A client's own `x-request-id` is kept.
-#[derive(Clone, Copy)]
-struct MakeRequestCounter;
-
-static NEXT_REQUEST_ID: std::sync::LazyLock<std::sync::atomic::AtomicU64> =
-    std::sync::LazyLock::new(|| {
-        use rand_core::RngCore as _;
-        // The top bit clear leaves room to count for ever.
-        std::sync::atomic::AtomicU64::new(rand_core::OsRng.next_u64() >> 1)
-    });
-
-impl MakeRequestId for MakeRequestCounter {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = NEXT_REQUEST_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(RequestId::new(axum::http::HeaderValue::from(id)))
-    }
-}
-
 /// The whole service, with its limits, timeouts and request logging.
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     let (router, openapi) = api_router().split_for_parts();
     let openapi = Arc::new(openapi.to_json().unwrap_or_default());
-
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<_>| {
-            let id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            // The path only: a query string could carry a token a client put
-            // there by mistake, and tokens are never logged.
-            tracing::info_span!(
-                "request",
-                id = %id,
-                method = %request.method(),
-                path = %request.uri().path(),
-            )
-        })
-        .on_request(())
-        .on_response(|response: &Response<_>, latency: Duration, _: &Span| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                ms = latency.as_secs_f64() * 1000.0,
-                "served"
-            );
-        })
-        .on_failure(());
 
     router
         .route(
@@ -302,9 +254,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestCounter))
-                .layer(trace)
-                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(RequestLogLayer)
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal("a handler panicked".to_owned()).into_response()
                 }))
