@@ -272,14 +272,19 @@ pub struct ConnectionLimits {
 /// Concurrency is bounded twice, so memory stays flat under overload: at most
 /// `limits.max_connections` connections are open (the next is accepted when
 /// one closes), and at most `limits.max_in_flight` requests are handled at
-/// once (HTTP/2 can carry many per connection); the rest wait, unread.
+/// once; the rest wait, unread.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()>,
     limits: ConnectionLimits,
 ) {
-    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    // HTTP/1.1 only. Serving both versions means first reading a connection's
+    // opening bytes to tell them apart, with no timeout: a client that
+    // connected and sent nothing held its connection (and, under the
+    // connection limit, a slot) for ever. HTTP/1's header-read timeout runs
+    // from the first byte awaited, idle keep-alive included.
+    let mut builder = ConnBuilder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -298,7 +303,7 @@ pub async fn serve(
         };
         let service = ConcurrencyLimit::with_semaphore(router.clone(), in_flight.clone());
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -1668,6 +1668,43 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
     assert_eq!(health.status(), 200);
 }
 
+/// A client that connects and sends nothing, or only HTTP/2's opening bytes
+/// (the server speaks HTTP/1.1 only), is cut off like a slow one: silent
+/// sockets can neither pile up nor hold the connection slots.
+#[tokio::test]
+async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start_in(
+        Home::new(),
+        &[
+            ("INFORMLY_HEADER_READ_TIMEOUT", "1s"),
+            ("INFORMLY_MAX_CONNECTIONS", "2"),
+        ],
+    )
+    .await;
+    let mut silent = TcpStream::connect(address(&server)).await.expect("connect");
+    let mut h2 = TcpStream::connect(address(&server)).await.expect("connect");
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for (what, stream) in [("silent", &mut silent), ("h2 preface", &mut h2)] {
+        let mut buf = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+        assert!(closed.is_ok(), "{what}: still open 5 s later");
+    }
+    println!("silent clients disconnected after {:?}", started.elapsed());
+    // They held both slots meanwhile; once cut off, others are served.
+    let health = server
+        .client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+}
+
 /// Past `--max-connections`, a new connection waits (in the kernel's accept
 /// queue) until one of the open ones closes, then is served: memory stays
 /// flat however many clients connect.
@@ -1741,6 +1778,7 @@ informly_postgres_twins! {
         every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed,
         j11_a_client_sending_its_request_head_too_slowly_is_disconnected,
         connections_past_the_limit_wait_for_a_free_slot_then_are_served,
+        j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected,
     ],
     sqlite_only: [
     ],
