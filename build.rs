@@ -1,7 +1,8 @@
 //! Tests run on PostgreSQL too when `INFORMLY_TEST_POSTGRES_URL` is set at
-//! build time, and the interoperability test (Python) when
-//! `INFORMLY_TEST_INTEROP=1`; otherwise they are compiled as ignored, so the
-//! test report shows them skipped rather than silently passing.
+//! build time, the interoperability test (Python) when `INFORMLY_TEST_INTEROP=1`
+//! and the API conformance test when `INFORMLY_TEST_SCHEMATHESIS=1`; otherwise
+//! they are compiled as ignored, so the test report shows them skipped rather
+//! than silently passing.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
@@ -9,6 +10,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=INFORMLY_TEST_INTEROP");
     if std::env::var_os("INFORMLY_TEST_INTEROP").is_some_and(|v| v == "1") {
         println!("cargo::rustc-cfg=interop_tests");
+    }
+    println!("cargo::rustc-check-cfg=cfg(schemathesis_tests)");
+    println!("cargo::rerun-if-env-changed=INFORMLY_TEST_SCHEMATHESIS");
+    if std::env::var_os("INFORMLY_TEST_SCHEMATHESIS").is_some_and(|v| v == "1") {
+        println!("cargo::rustc-cfg=schemathesis_tests");
     }
     println!("cargo::rerun-if-env-changed=INFORMLY_TEST_POSTGRES_URL");
     if std::env::var_os("INFORMLY_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {

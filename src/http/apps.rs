@@ -16,7 +16,8 @@ use crate::clock::{rfc3339, rfc3339_precise};
 use crate::ids;
 use crate::service::IssueRequest;
 use crate::store::{App, TokenRecord};
-use crate::token::{Expiry, Format};
+use crate::token::expiry::MIN_LIFETIME;
+use crate::token::{Expiry, Format, Policy, Scope};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,20 +57,27 @@ struct AppList {
 #[serde(deny_unknown_fields)]
 struct CreateApp {
     /// 1–100 characters, unique in the workspace.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// At most 500 characters.
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateApp {
+    /// Cannot be cleared.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     name: Option<Option<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false, max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     description: Option<Option<String>>,
 }
 
@@ -214,17 +222,69 @@ struct TokenList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
+    /// 1–100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: Option<String>,
-    /// Scopes such as `contacts:read`.
+    /// App scopes such as `contacts:read`; at least one.
+    #[schema(schema_with = app_scopes_schema)]
     scopes: Vec<String>,
-    /// RFC 3339. Give this or `expires_in`.
+    /// RFC 3339, at least a minute and at most 366 days away. Give this or
+    /// `expires_in`.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
-    /// Seconds (a number), or a duration such as "30d", "12h", "15m".
-    #[schema(value_type = Option<String>)]
+    /// Seconds (a number), or a duration such as "30d", "12h", "15m"; at
+    /// least a minute and at most 366 days.
+    #[schema(schema_with = expires_in_schema)]
     expires_in: Option<ExpiresIn>,
     /// `paseto` (default) or `jwt`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, schema_with = format_schema)]
     format: Option<Format>,
+}
+
+/// `scopes`: at least one of the app scopes (`apps:*` are for admin tokens).
+fn app_scopes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names: Vec<&str> = Scope::all()
+        .filter(|scope| !scope.is_admin())
+        .map(Scope::as_str)
+        .collect();
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .build()
+}
+
+/// `expires_in`: whole seconds, or a duration string, or null.
+fn expires_in_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::Integer,
+            Type::String,
+            Type::Null,
+        ]))
+        .minimum(Some(MIN_LIFETIME))
+        .maximum(Some(Policy::DEFAULT_MAX_LIFETIME))
+        .build()
+}
+
+/// `format`: `paseto`, `jwt` or null.
+fn format_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            Format::ALL.iter().map(|f| Some(f.as_str())).chain([None]),
+        ))
+        .build()
 }
 
 #[derive(Deserialize)]

@@ -87,19 +87,30 @@ struct ListParams {
     email: Option<String>,
 }
 
+// The schemas below state every rule `Checks` applies that JSON Schema can
+// express, so clients (and schemathesis) know a body is valid before sending
+// it: lengths in characters, and no control characters (the `TEXT` pattern,
+// Unicode category Cc). The 16 KiB bound on `attributes` is checked only here.
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateContact {
+    /// Unique in the workspace, case-insensitively.
+    #[schema(format = Email, max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     email: String,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     phone: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     company: Option<String>,
     /// At most 50 strings of 1 to 100 characters.
     #[schema(schema_with = tags_schema)]
     tags: Option<Vec<String>>,
     /// A flat JSON object (no nested objects or arrays), at most 16 KiB.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = attributes_schema)]
     attributes: Option<UniqueMap>,
 }
 
@@ -109,27 +120,31 @@ struct CreateContact {
 struct UpdateContact {
     /// Cannot be cleared.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, required = false)]
+    #[schema(value_type = String, required = false, format = Email, max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(value_type = Option<String>, required = false, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     company: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = tags_schema, required = false)]
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Object>, required = false)]
+    #[schema(schema_with = attributes_schema, required = false)]
     attributes: Option<Option<UniqueMap>>,
 }
+
+/// Text with no control characters (Unicode category Cc), as `Checks::text`
+/// requires.
+const TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 
 /// `tags`: up to 50 strings of 1–100 characters, or null.
 fn tags_schema() -> utoipa::openapi::schema::Array {
@@ -140,9 +155,36 @@ fn tags_schema() -> utoipa::openapi::schema::Array {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(MAX_TAG_LEN)),
+                .max_length(Some(MAX_TAG_LEN))
+                .pattern(Some(TEXT)),
         )
         .max_items(Some(MAX_TAGS))
+        .build()
+}
+
+/// `attributes`: an object of scalar values whose keys are text of at most
+/// 200 characters and whose strings hold no NUL, or null.
+fn attributes_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let scalar = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::String,
+            Type::Number,
+            Type::Boolean,
+            Type::Null,
+        ]))
+        .pattern(Some(r"^[^\u0000]*$"));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_NAME_LEN))
+        .pattern(Some(TEXT));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "A flat JSON object (values are strings, numbers, booleans or null), at most 16 KiB.",
+        ))
+        .property_names(Some(key))
+        .additional_properties(Some(AdditionalProperties::RefOr(scalar.into())))
         .build()
 }
 

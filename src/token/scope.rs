@@ -59,6 +59,11 @@ impl Scope {
         ALL[self.0 as usize].1 == Kind::Admin
     }
 
+    /// Every scope, in bit order.
+    pub fn all() -> impl Iterator<Item = Scope> {
+        (0..ALL.len() as u8).map(Scope)
+    }
+
     /// Looks a scope up by its exact name: lowercase, no wildcards, no prefixes.
     pub fn lookup(name: &str) -> Option<Scope> {
         ALL.iter()
