@@ -571,3 +571,119 @@ pub fn through_port(url: &str, port: u16) -> String {
         userinfo.unwrap_or_default()
     )
 }
+
+// ---------------------------------------------------------------------------
+// The database's logical content (appended for tests/catalog.rs)
+// ---------------------------------------------------------------------------
+
+/// Every row of every table of a database, rendered as text and sorted, by
+/// table name: what "the database is unchanged" means in the tests.
+pub type Content = std::collections::BTreeMap<String, Vec<String>>;
+
+impl Home {
+    /// The logical content of the database: every row of every service table
+    /// (sqlx's migration bookkeeping aside), each rendered as `column=value`
+    /// text, sorted. Unlike [`Home::database_bytes`] this does not move when
+    /// nothing changed: SQLite's files change on reads (WAL, checkpoints, page
+    /// reuse) and a `pg_dump` is slow; two snapshots are equal exactly when no
+    /// row was added, removed or changed in between.
+    pub async fn content(&self) -> Content {
+        let tables_sql = match self.backend {
+            Backend::Sqlite => "select name from sqlite_master where type = 'table' order by name",
+            Backend::Postgres => {
+                "select tablename::text from pg_tables where schemaname = current_schema() order by 1"
+            }
+        };
+        let mut conn = self.read_connection().await;
+        let tables: Vec<String> = sqlx::query_scalar(tables_sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("list the tables");
+        let mut content = Content::new();
+        for table in tables {
+            if table.starts_with("_sqlx") || table.starts_with("sqlite_") {
+                continue;
+            }
+            let rows = sqlx::query(&format!("select * from {table}"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("read {table}: {e}"));
+            let mut lines: Vec<String> = rows.iter().map(row_text).collect();
+            lines.sort();
+            content.insert(table, lines);
+        }
+        let _ = sqlx::Connection::close(conn).await;
+        content
+    }
+
+    /// The first column of every row `sql` returns, as text (write the query
+    /// so that column is text on both backends, e.g. with `cast(… as text)`).
+    pub async fn query_column(&self, sql: &str) -> Vec<String> {
+        let mut conn = self.read_connection().await;
+        let values = sqlx::query_scalar(sql)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = sqlx::Connection::close(conn).await;
+        values
+    }
+
+    /// A connection of the test's own, through sqlx's `Any` driver (the
+    /// service's tables hold only text and integers); read-only on SQLite.
+    async fn read_connection(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        let url = match self.backend {
+            Backend::Sqlite => format!("{}?mode=ro", self.database_url),
+            Backend::Postgres => self.database_url.clone(),
+        };
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the database {url}: {e}"))
+    }
+}
+
+/// A row as `column=value` pairs, whatever the columns' types.
+fn row_text(row: &sqlx::any::AnyRow) -> String {
+    use sqlx::{Column as _, Row as _};
+    let value = |i: usize| {
+        if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+            return format!("{v:?}");
+        }
+        match row.try_get::<Option<Vec<u8>>, _>(i) {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("<{e}>"),
+        }
+    };
+    row.columns()
+        .iter()
+        .map(|column| format!("{}={}", column.name(), value(column.ordinal())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What differs between two [`Content`] snapshots, for a failure message
+/// (empty when they are equal).
+pub fn content_diff(before: &Content, after: &Content) -> String {
+    let mut out = Vec::new();
+    let tables: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let none = Vec::new();
+    for table in tables {
+        let (old, new) = (
+            before.get(table).unwrap_or(&none),
+            after.get(table).unwrap_or(&none),
+        );
+        for line in new.iter().filter(|l| !old.contains(l)) {
+            out.push(format!("{table}: + {line}"));
+        }
+        for line in old.iter().filter(|l| !new.contains(l)) {
+            out.push(format!("{table}: - {line}"));
+        }
+    }
+    out.join("\n")
+}
