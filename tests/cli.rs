@@ -252,7 +252,29 @@ fn run(cmd: &mut Command) -> (std::process::Output, Out) {
         stdout: String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8"),
         stderr: String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8"),
     };
+    // Every token printed is remembered, and what the CLI logs is kept: at
+    // the end of the test neither may hold a token or a key secret.
+    common::remember_tokens_in(&out.stdout);
+    CLI_STDERR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push_str(&out.stderr);
     (output, out)
+}
+
+/// Everything the CLI wrote to stderr in this test binary.
+static CLI_STDERR: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+impl Drop for Cli {
+    /// Nothing the CLI logged (here or in any earlier test of this binary)
+    /// holds a token it printed, or a secret of this installation's keys.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let logged = CLI_STDERR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        common::assert_no_secrets("the CLI's stderr", &logged, &self.home.key_secrets());
+    }
 }
 
 fn succeed(cmd: &mut Command) -> Out {
@@ -1695,6 +1717,23 @@ fn no_token_string_is_ever_stored_in_the_database() {
     }
 }
 
+/// The check every test ends with (no token or key secret in what the server
+/// or the CLI logged) does catch one: a token printed by the CLI, then found
+/// in a log, fails it; so does a key file's secret.
+#[test]
+fn the_log_check_catches_a_printed_token_or_a_key_secret_in_a_log() {
+    let cli = Cli::new();
+    let app = cli.create_app("leak");
+    let token = cli.issue(&app, "paseto");
+    let secret = cli.home.key_secrets().pop().expect("a key file");
+    let caught = |log: String, keys: Vec<String>| {
+        std::panic::catch_unwind(move || common::assert_no_secrets("a log", &log, &keys)).is_err()
+    };
+    assert!(caught(format!("INFO served token={token}"), Vec::new()));
+    assert!(caught(format!("secret={secret}"), vec![secret.clone()]));
+    assert!(!caught("INFO served status=200".to_owned(), vec![secret]));
+}
+
 informly_postgres_twins! {
     tests: [
         workspaces_and_apps_are_created_and_listed_in_text_and_json,
@@ -1732,5 +1771,6 @@ informly_postgres_twins! {
     ],
     sqlite_only: [
         key_files_and_the_database_file_are_created_with_mode_0600: "checks the mode of the SQLite file",
+        the_log_check_catches_a_printed_token_or_a_key_secret_in_a_log: "checks the test helpers, not the backend",
     ],
 }

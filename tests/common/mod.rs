@@ -254,12 +254,20 @@ impl Home {
     }
 
     /// Runs the CLI and returns stdout, panicking with stderr on failure.
+    /// Tokens it prints are remembered; what it logs must hold none, nor any
+    /// key secret.
     pub fn run(&self, args: &[&str]) -> String {
         let output = self.cli().args(args).output().expect("run informly");
         assert!(
             output.status.success(),
             "informly {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
+        );
+        remember_tokens_in(&String::from_utf8_lossy(&output.stdout));
+        assert_no_secrets(
+            "the CLI's stderr",
+            &String::from_utf8_lossy(&output.stderr),
+            &self.key_secrets(),
         );
         String::from_utf8(output.stdout)
             .expect("utf-8")
@@ -278,7 +286,7 @@ impl Home {
     }
 
     /// The secret of every key file in the keys directory.
-    fn key_secrets(&self) -> Vec<String> {
+    pub fn key_secrets(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.keys_dir()) else {
             return Vec::new();
         };
@@ -308,6 +316,7 @@ pub struct Server {
     pub client: Client,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -329,7 +338,7 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        {
+        let log_reader = {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -338,8 +347,8 @@ impl Server {
                     }
                     log.lock().unwrap().push(line);
                 }
-            });
-        }
+            })
+        };
         let address = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(address) => address,
             Err(_) => {
@@ -353,6 +362,7 @@ impl Server {
             client: Client::new(),
             child,
             log,
+            log_reader: Some(log_reader),
         }
     }
 
@@ -449,28 +459,54 @@ impl Server {
 }
 
 impl Drop for Server {
-    /// Stops the server, then checks that nothing it logged holds a token the
-    /// helpers handed out, or the secret of any key in its keys directory.
+    /// Stops the server (SIGTERM, so it writes out its last log lines; SIGKILL
+    /// if it has not stopped within 5 s), then checks that nothing it logged
+    /// holds a token the helpers handed out, or the secret of any key in its
+    /// keys directory.
     fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: plain kill(2) on our own child's pid, not yet reaped.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The server has exited: its stderr reaches end of file.
+        if let Some(reader) = self.log_reader.take() {
+            let _ = reader.join();
+        }
         if std::thread::panicking() {
             return;
         }
-        let logs = self.logs();
-        let mut secrets = self.home.key_secrets();
-        secrets.extend(
-            SECRETS
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .cloned(),
+        assert_no_secrets("the server's log", &self.logs(), &self.home.key_secrets());
+    }
+}
+
+/// Asserts that `text` (a log) holds no token the tests handed out or read
+/// from the CLI's output, and none of `key_secrets`.
+pub fn assert_no_secrets(what: &str, text: &str, key_secrets: &[String]) {
+    let tokens = SECRETS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for secret in tokens.iter().chain(key_secrets) {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} holds a token or a key secret"
         );
-        for secret in secrets {
-            assert!(
-                !logs.contains(&secret),
-                "the server logged a token or a key secret"
-            );
+    }
+}
+
+/// Remembers every token the CLI printed (PASETO `v4.public.…` or a JWT), so
+/// that no log may hold it later.
+pub fn remember_tokens_in(stdout: &str) {
+    let words = stdout.split(|c: char| c.is_whitespace() || c == '"' || c == ',');
+    for word in words {
+        let jwt = word.starts_with("eyJ") && word.matches('.').count() == 2;
+        if word.starts_with("v4.public.") || jwt {
+            remember_secret(word);
         }
     }
 }
