@@ -535,7 +535,7 @@ fn verify(
                 .with_context(|| format!("{}", path.display()))?;
             set
         }
-        (None, Some(paserk)) if paserk.starts_with("k4.") => {
+        (None, Some(paserk)) if looks_like_paserk(&paserk) => {
             let mut set = KeySet::new();
             set.insert(
                 PublicKey::from_paserk(&paserk).context("--paserk")?,
@@ -604,6 +604,13 @@ fn verify(
         "note: verified offline with public keys only; revocation is not checked (it needs the database)"
     );
     Ok(())
+}
+
+/// A PASERK string (`k<version>.<type>.…`) rather than a file path: a key of
+/// another version is then refused as a key, not looked for as a file.
+fn looks_like_paserk(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() > 3 && b[0] == b'k' && b[1].is_ascii_digit() && b[2] == b'.'
 }
 
 /// Reads a key document, refusing anything larger than a key document can be.

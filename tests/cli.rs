@@ -870,6 +870,11 @@ fn a_paseto_token_does_not_verify_with_only_the_jwks_and_a_jwt_not_with_only_the
             "the reason says the key is not there: {err}"
         );
     }
+    // A PASERK key of another version is refused as a key, not looked for
+    // as a file of that name.
+    let k3 = public_key.replacen("k4.", "k3.", 1);
+    let err = cli.fails(&["verify", &paseto, "--keys-dir", empty, "--paserk", &k3]);
+    assert_eq!(err, "error: --paserk: not a PASERK k4.public key");
 }
 
 // Keys.
