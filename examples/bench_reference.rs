@@ -3,7 +3,10 @@
 //!
 //! - `GET /health`: nothing (the HTTP floor);
 //! - `GET /floor`: one Ed25519 signature verification per request and nothing
-//!   else (the signature floor);
+//!   else (the signature floor), with ed25519-dalek (what our JWT path uses);
+//! - `GET /floor-mixed`: the same, alternating ed25519-compact (what pasetors
+//!   uses for PASETO) and ed25519-dalek request by request: the floor of a
+//!   half-PASETO, half-JWT mix of tokens;
 //! - `GET /opaque`: the opaque-key model of Stripe, GitHub or Unkey: hash the
 //!   bearer key (SHA-256) and look the hash up in the database, every request.
 //!
@@ -30,6 +33,9 @@ struct Reference {
     key: ed25519_dalek::VerifyingKey,
     message: Vec<u8>,
     signature: ed25519_dalek::Signature,
+    compact_key: ed25519_compact::PublicKey,
+    compact_signature: ed25519_compact::Signature,
+    turn: std::sync::atomic::AtomicU64,
 }
 
 #[tokio::main]
@@ -68,15 +74,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A token-sized message and its signature, verified on every /floor request.
     let signing = ed25519_dalek::SigningKey::from_bytes(&rand_bytes());
     let message = vec![b'x'; 480];
+    let compact = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(rand_bytes()));
     let state = Arc::new(Reference {
         pool,
         key: signing.verifying_key(),
         signature: signing.sign(&message),
+        compact_key: compact.pk,
+        compact_signature: compact.sk.sign(&message, None),
         message,
+        turn: std::sync::atomic::AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/floor", get(floor))
+        .route("/floor-mixed", get(floor_mixed))
         .route("/opaque", get(opaque))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen.parse::<SocketAddr>()?).await?;
@@ -89,6 +100,25 @@ async fn floor(State(state): State<Arc<Reference>>) -> StatusCode {
     match state.key.verify(&state.message, &state.signature) {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::UNAUTHORIZED,
+    }
+}
+
+async fn floor_mixed(State(state): State<Arc<Reference>>) -> StatusCode {
+    let turn = state
+        .turn
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let verified = if turn.is_multiple_of(2) {
+        state
+            .compact_key
+            .verify(&state.message, &state.compact_signature)
+            .is_ok()
+    } else {
+        state.key.verify(&state.message, &state.signature).is_ok()
+    };
+    if verified {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
     }
 }
 

@@ -36,7 +36,7 @@ trap cleanup EXIT
 
 mkdir -m 700 "$WORK/keys"
 export INFORMLY_DATABASE_URL="sqlite://$WORK/informly.db" INFORMLY_KEYS_DIR="$WORK/keys"
-export INFORMLY_LOG=warn
+# The server logs at its default level (a line per request, to a file here).
 API="http://127.0.0.1:$PORT"
 
 wait_for() { # URL -> seconds until it answers 200
@@ -122,6 +122,7 @@ wait_for "$REF_API/health" >/dev/null
 KEY=$(head -1 "$WORK/keys-sqlite.txt")
 run "reference: GET /health (bare axum)" "$REF_API/health"
 run "reference: one signature verify per request" "$REF_API/floor"
+run "reference: one signature verify per request, PASETO/JWT primitives in turn" "$REF_API/floor-mixed"
 run "opaque key, SQLite: one key" -H "Authorization: Bearer $KEY" "$REF_API/opaque"
 run "opaque key, SQLite: $TOKENS keys in turn" -s benches/load/cycle.lua "$REF_API/opaque" -- "$WORK/keys-sqlite.txt"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
