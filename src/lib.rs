@@ -3,8 +3,8 @@
 //! # Layout
 //!
 //! - [`token`]: the token core. Claims, scopes, issuing and verifying PASETO
-//!   v4.public and JWT; pure, no I/O. Built alone with
-//!   `--no-default-features --features verifier`.
+//!   v4.public and JWT, and reading the signed revocation feed; pure, no I/O.
+//!   Built alone with `--no-default-features --features verifier`.
 //! - `keys`: the key ring on disk: one file per key, states, rotation.
 //! - `store`: the database (SQLite embedded, PostgreSQL to scale out) behind one
 //!   handle.

@@ -8,7 +8,7 @@
 //! a token that may have been revoked meanwhile.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
@@ -18,7 +18,7 @@ use crate::token::{Denylist, TokenClaims, UnixTime};
 
 /// Records committed by other transactions can become visible a little after
 /// their timestamp; each incremental refresh looks back this far (µs).
-const OVERLAP_MICROS: i64 = 5_000_000;
+pub(crate) const OVERLAP_MICROS: i64 = 5_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
@@ -38,6 +38,8 @@ pub struct Revocations {
     staleness: i64,
     /// Serialises writers; readers never wait for it.
     writing: Mutex<()>,
+    /// Counts the changes to the denylist this instance has applied.
+    generation: AtomicU64,
 }
 
 impl Revocations {
@@ -55,6 +57,7 @@ impl Revocations {
             watermark: AtomicI64::new(now_micros - OVERLAP_MICROS),
             staleness,
             writing: Mutex::new(()),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -84,6 +87,13 @@ impl Revocations {
         let mut next = Denylist::clone(&self.denylist.load());
         change(&mut next);
         self.denylist.store(Arc::new(next));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes with every change to the denylist seen here: what is derived
+    /// from the denylist (the revocation feed's memo) is current while it is.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Reads entries recorded since the last refresh and merges them in.
@@ -129,6 +139,7 @@ impl Revocations {
         let _writing = self.writing.lock().await;
         let denylist = store.load_denylist(horizon).await?;
         self.denylist.store(Arc::new(denylist));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.refreshed_at
             .store(now_micros / 1_000_000, Ordering::Release);
         Ok(())

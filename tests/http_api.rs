@@ -2697,16 +2697,17 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         "{bearer}"
     );
 
-    let expected: [(&str, &[&str]); 11] = [
+    let expected: [(&str, &[&str]); 12] = [
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
         ("/.well-known/paserk.json", &["get"]),
+        ("/v1/revocations", &["get"]),
         ("/v1/token", &["get"]),
         ("/v1/apps", &["get", "post"]),
         ("/v1/apps/{app}", &["get", "patch", "delete"]),
         ("/v1/apps/{app}/tokens", &["get", "post"]),
-        ("/v1/apps/{app}/tokens/{token}", &["delete"]),
+        ("/v1/apps/{app}/tokens/{token_id}", &["delete"]),
         ("/v1/contacts", &["get", "post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
     ];
@@ -2739,6 +2740,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
                 "/ready",
                 "/.well-known/jwks.json",
                 "/.well-known/paserk.json",
+                "/v1/revocations",
             ];
             if public.contains(&path.as_str()) {
                 continue;

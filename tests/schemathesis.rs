@@ -51,7 +51,7 @@ fn the_server_conforms_to_its_openapi_document() {
             .env("NO_COLOR", "1")
             .args(["--config-file", config, "run"])
             .arg(server.url("/openapi.json"))
-            .args(["--checks", "all", "--workers", "2"])
+            .args(["--checks", "all", "--workers", "1"])
             .output()
             .expect("schemathesis runs");
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -368,8 +368,8 @@ async fn list_tokens(
 
 /// Revoke a token. It is rejected by this instance at once and by every other
 /// instance sharing the database within 2 s.
-#[utoipa::path(delete, path = "/v1/apps/{app}/tokens/{token}", tag = "tokens", security(("bearer" = ["apps:delete"])),
-    params(("app" = String, Path), ("token" = String, Path)),
+#[utoipa::path(delete, path = "/v1/apps/{app}/tokens/{token_id}", tag = "tokens", security(("bearer" = ["apps:delete"])),
+    params(("app" = String, Path), ("token_id" = String, Path, description = "The token's id (`tok_…`, the record's `id`), not the token string")),
     responses((status = 204), (status = 404, body = Problem)))]
 async fn revoke_token(
     State(state): State<AppState>,

@@ -5,7 +5,8 @@
 //! - `error`: `ApiError`, the one place that knows status codes;
 //! - `extract`: JSON and query extractors that answer problem+json;
 //! - `request_log`: request ids and one log line per request;
-//! - `system`, `apps`, `contacts`, `modules`: the routes, each beside its handlers.
+//! - `system`, `revocations`, `apps`, `contacts`, `modules`: the routes, each
+//!   beside its handlers.
 
 pub mod auth;
 pub mod cursor;
@@ -16,6 +17,7 @@ mod apps;
 mod contacts;
 mod modules;
 mod request_log;
+mod revocations;
 mod system;
 
 use std::sync::Arc;
@@ -56,6 +58,7 @@ struct Inner {
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
     token_cache: TokenCache,
+    feed_memo: revocations::FeedMemo,
 }
 
 impl AppState {
@@ -72,11 +75,16 @@ impl AppState {
             revocations,
             cursor_key,
             token_cache,
+            feed_memo: revocations::FeedMemo::default(),
         }))
     }
 
     pub fn token_cache(&self) -> &TokenCache {
         &self.0.token_cache
+    }
+
+    fn feed_memo(&self) -> &revocations::FeedMemo {
+        &self.0.feed_memo
     }
 
     pub fn cursor_key(&self) -> &CursorKey {
@@ -114,6 +122,7 @@ impl AppState {
     tags(
         (name = "system", description = "Health and readiness"),
         (name = "keys", description = "Public keys for offline verification"),
+        (name = "revocations", description = "The signed revocation feed, for offline verifiers"),
         (name = "apps", description = "Apps (admin tokens)"),
         (name = "tokens", description = "API tokens"),
         (name = "contacts", description = "The Contacts API"),
@@ -223,6 +232,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn api_router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
+        .merge(revocations::router())
         .merge(apps::router())
         .merge(contacts::router());
     let (router, mut openapi) = router.split_for_parts();

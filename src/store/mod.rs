@@ -27,7 +27,7 @@ use sqlx::{AnyPool, ConnectOptions};
 pub use apps::App;
 pub use contacts::{Contact, ContactFields, ContactPatch};
 pub use listen::DenylistListener;
-pub use revocations::DenylistChanges;
+pub use revocations::{DenylistChanges, FeedRows};
 pub use tokens::{NewToken, TokenRecord};
 pub use workspaces::Workspace;
 

@@ -52,6 +52,17 @@ pub struct DenylistChanges {
     pub latest: Option<i64>,
 }
 
+/// Denylist entries for the revocation feed, with their expiries.
+#[derive(Debug, Default)]
+pub struct FeedRows {
+    /// (token id, the token's `exp`).
+    pub tokens: Vec<(String, UnixTime)>,
+    /// (app id, cutoff, the entry's expiry).
+    pub cutoffs: Vec<(String, UnixTime, UnixTime)>,
+    /// The latest record time among them (unix microseconds), if any.
+    pub latest: Option<i64>,
+}
+
 impl Store {
     /// Entries recorded at or after `since` (unix microseconds).
     pub async fn denylist_changes(&self, since: i64) -> Result<DenylistChanges> {
@@ -75,6 +86,42 @@ impl Store {
         Ok(DenylistChanges {
             tokens: tokens.into_iter().map(|t| t.0).collect(),
             cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1)).collect(),
+            latest,
+        })
+    }
+
+    /// The denylist entries in force at `horizon` (their expiry is not before
+    /// it), recorded at or after `since` (unix microseconds; `None` for all),
+    /// for the revocation feed. Ordered by record time, then id, so equal
+    /// requests get equal pages.
+    pub async fn denylist_feed(&self, since: Option<i64>, horizon: UnixTime) -> Result<FeedRows> {
+        let since = since.unwrap_or(i64::MIN);
+        let tokens: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select token_id, expires_at_s, revoked_at from revoked_tokens
+             where expires_at_s >= $1 and revoked_at >= $2
+             order by revoked_at, token_id",
+        )
+        .bind(horizon)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let cutoffs: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "select app_id, cutoff_s, expires_at_s, created_at from app_cutoffs
+             where expires_at_s >= $1 and created_at >= $2
+             order by created_at, app_id",
+        )
+        .bind(horizon)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        let latest = tokens
+            .iter()
+            .map(|t| t.2)
+            .chain(cutoffs.iter().map(|c| c.3))
+            .max();
+        Ok(FeedRows {
+            tokens: tokens.into_iter().map(|t| (t.0, t.1)).collect(),
+            cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1, c.2)).collect(),
             latest,
         })
     }

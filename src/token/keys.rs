@@ -183,13 +183,27 @@ impl SigningKey {
             SigningInner::Paseto(secret) => {
                 let wire = claims.to_wire::<std::borrow::Cow<str>>(policy)?;
                 let payload = serde_json::to_vec(&wire).map_err(|_| Error::Signing)?;
-                paseto::sign(secret, &self.kid, &payload)
+                paseto::sign(secret, &self.kid, &payload, paseto::TOKEN_ASSERTION)
             }
             SigningInner::Jwt(key) => {
                 let wire = claims.to_wire::<i64>(policy)?;
                 let payload = serde_json::to_vec(&wire).map_err(|_| Error::Signing)?;
                 jwt::sign(key, &self.kid, &payload)
             }
+        }
+    }
+
+    /// Signs `payload` as a PASETO v4.public token with our `{"kid"}` footer and
+    /// the implicit assertion `implicit`: how documents other than access
+    /// tokens (the revocation feed) are signed. A JWT key refuses.
+    pub(super) fn sign_paseto_document(
+        &self,
+        payload: &[u8],
+        implicit: &[u8],
+    ) -> Result<String, Error> {
+        match &self.inner {
+            SigningInner::Paseto(secret) => paseto::sign(secret, &self.kid, payload, implicit),
+            SigningInner::Jwt(_) => Err(Error::WrongKeyFormat),
         }
     }
 
@@ -406,6 +420,25 @@ impl KeySet {
 
     pub fn get(&self, kid: &str) -> Option<(&PublicKey, KeyStatus)> {
         self.keys.get(kid).map(|(key, status)| (key, *status))
+    }
+
+    /// The key named by `kid`, if it exists, verifies, and is of `format`: the
+    /// one way from a token (or a feed) to a key.
+    pub(super) fn verifying_key(&self, kid: &str, format: Format) -> Result<&PublicInner, Error> {
+        let (key, status) = self.get(kid).ok_or(Error::UnknownKey)?;
+        if status == KeyStatus::Retired {
+            return Err(Error::RetiredKey);
+        }
+        if key.format() != format {
+            return Err(Error::WrongKeyFormat);
+        }
+        // A small-order or undecodable key verifies nothing (SECURITY.md B13);
+        // ed25519-compact refuses it for PASETO, ed25519-dalek's `verify` (JWT)
+        // does not.
+        if !key.is_usable() {
+            return Err(Error::BadSignature);
+        }
+        Ok(key.inner())
     }
 
     pub fn len(&self) -> usize {

@@ -1,6 +1,7 @@
 //! The token core: claims, scopes, issuing and verifying PASETO v4.public and
-//! JWT (RFC 9068) tokens. Pure: no I/O, no clock of its own (callers pass `now`),
-//! no async. This module is all a downstream verifier needs (feature `verifier`).
+//! JWT (RFC 9068) tokens, and reading the signed revocation feed. Pure: no I/O,
+//! no clock of its own (callers pass `now`), no async. This module is all a
+//! downstream verifier needs (feature `verifier`).
 //!
 //! ```
 //! use informly::token::{Format, KeySet, KeyStatus, Policy, Scope, ScopeSet, SigningKey,
@@ -32,6 +33,7 @@
 mod claims;
 mod denylist;
 pub mod expiry;
+mod feed;
 mod jwt;
 mod keys;
 mod paseto;
@@ -41,6 +43,7 @@ mod verify;
 pub use claims::{Policy, Subject, TokenClaims, UnixTime, is_prefixed_id};
 pub use denylist::Denylist;
 pub use expiry::{Expiry, ExpiryError};
+pub use feed::{AppCutoff, FEED_ASSERTION, FeedError, MAX_FEED_LEN, RevocationFeed, RevokedToken};
 pub use keys::{
     Jwk, Jwks, KeyError, KeySet, KeyStatus, PaserkKey, PaserkKeySet, PublicKey, SigningKey,
     jwt_kid, paseto_kid,

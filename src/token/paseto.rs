@@ -25,16 +25,23 @@ struct Footer<'a> {
     kid: Cow<'a, str>,
 }
 
+/// The implicit assertion (PASETO §"Implicit Assertions") of access tokens:
+/// none, i.e. empty. Other documents we sign, such as the revocation feed, bind
+/// a distinct one into the signature, so that one kind never verifies as the
+/// other.
+pub(super) const TOKEN_ASSERTION: &[u8] = b"";
+
 pub(super) fn sign(
     secret: &AsymmetricSecretKey<V4>,
     kid: &str,
     payload: &[u8],
+    implicit: &[u8],
 ) -> Result<String, Error> {
     let footer = serde_json::to_vec(&Footer {
         kid: Cow::Borrowed(kid),
     })
     .map_err(|_| Error::Signing)?;
-    sign_raw(secret, payload, &footer)
+    sign_asserting(secret, payload, &footer, implicit)
 }
 
 pub(super) fn sign_raw(
@@ -42,8 +49,17 @@ pub(super) fn sign_raw(
     payload: &[u8],
     footer: &[u8],
 ) -> Result<String, Error> {
+    sign_asserting(secret, payload, footer, TOKEN_ASSERTION)
+}
+
+pub(super) fn sign_asserting(
+    secret: &AsymmetricSecretKey<V4>,
+    payload: &[u8],
+    footer: &[u8],
+    implicit: &[u8],
+) -> Result<String, Error> {
     let footer = (!footer.is_empty()).then_some(footer);
-    PublicToken::sign(secret, payload, footer, None).map_err(|_| Error::Signing)
+    PublicToken::sign(secret, payload, footer, Some(implicit)).map_err(|_| Error::Signing)
 }
 
 /// Reads the key id from the footer, before the signature is checked. This is
@@ -87,11 +103,16 @@ fn is_pid(kid: &str) -> bool {
     })
 }
 
-/// Checks the signature; the trusted token holds the payload.
-pub(super) fn verify(key: &AsymmetricPublicKey<V4>, token: &str) -> Result<TrustedToken, Error> {
+/// Checks the signature, with the implicit assertion `implicit` (see
+/// [`TOKEN_ASSERTION`]); the trusted token holds the payload.
+pub(super) fn verify(
+    key: &AsymmetricPublicKey<V4>,
+    token: &str,
+    implicit: &[u8],
+) -> Result<TrustedToken, Error> {
     let untrusted = UntrustedToken::<Public, V4>::try_from(token).map_err(|e| match e {
         pasetors::errors::Error::Base64 => Error::NonCanonical,
         _ => Error::Malformed,
     })?;
-    PublicToken::verify(key, &untrusted, None, None).map_err(|_| Error::BadSignature)
+    PublicToken::verify(key, &untrusted, None, Some(implicit)).map_err(|_| Error::BadSignature)
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use super::claims::{TokenClaims, parse_wire};
 use super::keys::PublicInner;
-use super::{Error, Format, KeySet, KeyStatus, MAX_TOKEN_LEN, Policy, UnixTime, jwt, paseto};
+use super::{Error, Format, KeySet, MAX_TOKEN_LEN, Policy, UnixTime, jwt, paseto};
 
 /// A token that passed every rule but revocation (see [`super::Denylist`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl Verifier {
         let PublicInner::Paseto(key) = self.key(&kid, Format::Paseto)? else {
             return Err(Error::WrongKeyFormat);
         };
-        let trusted = paseto::verify(key, token)?;
+        let trusted = paseto::verify(key, token, paseto::TOKEN_ASSERTION)?;
         let wire = parse_wire::<Cow<str>>(trusted.payload().as_bytes())?;
         let claims = TokenClaims::from_wire(wire, &self.policy, now)?;
         Ok(Verified {
@@ -90,19 +90,6 @@ impl Verifier {
 
     /// The key named by `kid`, if it exists, verifies, and is of `format`.
     fn key(&self, kid: &str, format: Format) -> Result<&PublicInner, Error> {
-        let (key, status) = self.keys.get(kid).ok_or(Error::UnknownKey)?;
-        if status == KeyStatus::Retired {
-            return Err(Error::RetiredKey);
-        }
-        if key.format() != format {
-            return Err(Error::WrongKeyFormat);
-        }
-        // A small-order or undecodable key verifies nothing (SECURITY.md B13);
-        // ed25519-compact refuses it for PASETO, ed25519-dalek's `verify` (JWT)
-        // does not.
-        if !key.is_usable() {
-            return Err(Error::BadSignature);
-        }
-        Ok(key.inner())
+        self.keys.verifying_key(kid, format)
     }
 }
