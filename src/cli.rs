@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::{Settings, duration};
 use crate::keys::{KeyRing, LiveKeys};
+use crate::remote::RemoteVerifier;
 use crate::service::{IssueRequest, Service};
 use crate::store::{Store, Workspace};
 use crate::token::{
@@ -59,7 +60,9 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Verify a token offline with public keys only (no database, so no
-    /// revocation check). TOKEN `-` reads it from standard input.
+    /// revocation check), or as a downstream service does: keys and the
+    /// revocation feed fetched from URLs. TOKEN `-` reads it from standard
+    /// input.
     Verify {
         token: String,
         /// A JWKS file (JWT keys), e.g. from `keys export-public --jwks`.
@@ -69,6 +72,19 @@ pub enum Command {
         /// (`keys export-public --paserk`).
         #[arg(long)]
         paserk: Option<String>,
+        /// Fetch JWT keys from a JWKS URL
+        /// (`https://…/.well-known/jwks.json`).
+        #[arg(long)]
+        jwks_url: Option<String>,
+        /// Fetch PASETO keys from a PASERK key set URL
+        /// (`https://…/.well-known/paserk.json`).
+        #[arg(long)]
+        paserk_url: Option<String>,
+        /// Fetch the signed revocation feed (`https://…/v1/revocations`) and
+        /// check the token against it. The feed is signed with a PASETO key:
+        /// give `--paserk-url` (or `--paserk`) too.
+        #[arg(long)]
+        revocations_url: Option<String>,
     },
 }
 
@@ -189,7 +205,17 @@ impl Cli {
                 token,
                 jwks,
                 paserk,
-            } => verify(&settings, clock.as_ref(), &token, jwks, paserk),
+                jwks_url,
+                paserk_url,
+                revocations_url,
+            } => {
+                let urls = KeyUrls {
+                    jwks: jwks_url,
+                    paserk: paserk_url,
+                    revocations: revocations_url,
+                };
+                verify(&settings, clock, &token, jwks, paserk, urls).await
+            }
             Command::Keys(cmd) => keys(&settings, clock.as_ref(), cmd),
             command => {
                 let ctx = Ctx::open(settings, clock).await?;
@@ -508,12 +534,27 @@ fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
     Ok(())
 }
 
-fn verify(
+/// `verify --jwks-url/--paserk-url/--revocations-url`: where a downstream
+/// service would fetch keys and revocations from.
+struct KeyUrls {
+    jwks: Option<String>,
+    paserk: Option<String>,
+    revocations: Option<String>,
+}
+
+impl KeyUrls {
+    fn any(&self) -> bool {
+        self.jwks.is_some() || self.paserk.is_some() || self.revocations.is_some()
+    }
+}
+
+async fn verify(
     settings: &Settings,
-    clock: &dyn Clock,
+    clock: Arc<dyn Clock>,
     token: &str,
     jwks: Option<PathBuf>,
     paserk: Option<String>,
+    urls: KeyUrls,
 ) -> Result<()> {
     let token = if token == "-" {
         let mut buf = String::new();
@@ -552,8 +593,13 @@ fn verify(
                 .with_context(|| format!("{}", path.display()))?;
             set
         }
+        // Keys come from the URLs alone.
+        (None, None) if urls.any() => KeySet::new(),
         (None, None) => KeyRing::load(&settings.keys_dir)?.key_set(clock.now()),
     };
+    if urls.any() {
+        return verify_remote(settings, clock, &token, keys, urls).await;
+    }
     let verifier = Verifier::new(keys, settings.policy());
     let verified = verifier.verify(&token, now).map_err(|e| {
         let format = if token.starts_with("v4.") {
@@ -573,10 +619,60 @@ fn verify(
             e => anyhow::anyhow!("token rejected: {e}"),
         }
     })?;
+    print_verified(settings, &verified, false);
+    eprintln!(
+        "note: verified offline with public keys only; revocation is not checked (it needs the database, or --revocations-url)"
+    );
+    Ok(())
+}
+
+/// Verifies as a downstream service does, with [`RemoteVerifier`]: keys
+/// fetched from the URLs (plus any given as files), and the revocation feed
+/// fetched once, verified and applied.
+async fn verify_remote(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    token: &str,
+    keys: KeySet,
+    urls: KeyUrls,
+) -> Result<()> {
+    if urls.jwks.is_none() && urls.paserk.is_none() && keys.is_empty() {
+        bail!(
+            "--revocations-url needs keys: give --paserk-url (the feed is signed with a PASETO key)"
+        );
+    }
+    let mut builder = RemoteVerifier::builder()
+        .policy(settings.policy())
+        .clock(clock)
+        .keys(keys);
+    if let Some(url) = urls.jwks {
+        builder = builder.jwks_url(url);
+    }
+    if let Some(url) = urls.paserk {
+        builder = builder.paserk_url(url);
+    }
+    let checked = urls.revocations.is_some();
+    builder = match urls.revocations {
+        Some(url) => builder.revocations_url(url),
+        None => builder.without_revocations(),
+    };
+    let verifier = builder.build().await?;
+    let verified = verifier.verify(token).await;
+    verifier.shutdown();
+    let verified = verified.map_err(|e| anyhow::anyhow!("token rejected: {e}"))?;
+    print_verified(settings, &verified, checked);
+    if !checked {
+        eprintln!("note: revocation is not checked (give --revocations-url)");
+    }
+    Ok(())
+}
+
+/// Prints a verified token's claims (never the token itself).
+fn print_verified(settings: &Settings, verified: &token::Verified, revocation_checked: bool) {
     let claims = &verified.claims;
     let value = json!({
         "valid": true,
-        "revocation_checked": false,
+        "revocation_checked": revocation_checked,
         "format": verified.format,
         "kid": verified.kid,
         "token_id": claims.token_id,
@@ -600,10 +696,6 @@ fn verify(
             verified.kid,
         )
     });
-    eprintln!(
-        "note: verified offline with public keys only; revocation is not checked (it needs the database)"
-    );
-    Ok(())
 }
 
 /// A PASERK string (`k<version>.<type>.…`) rather than a file path: a key of

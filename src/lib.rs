@@ -5,6 +5,10 @@
 //! - [`token`]: the token core. Claims, scopes, issuing and verifying PASETO
 //!   v4.public and JWT, and reading the signed revocation feed; pure, no I/O.
 //!   Built alone with `--no-default-features --features verifier`.
+//! - [`remote`]: a verifier for downstream services: fetches the published
+//!   keys and follows the revocation feed in the background. Feature `remote`
+//!   (tokio and an HTTP client, no server, no database).
+//! - `clock`: where time comes from (the system, or a test's hand).
 //! - `keys`: the key ring on disk: one file per key, states, rotation.
 //! - `store`: the database (SQLite embedded, PostgreSQL to scale out) behind one
 //!   handle.
@@ -21,11 +25,14 @@
 
 pub mod token;
 
+#[cfg(feature = "remote")]
+pub mod remote;
+
 #[cfg(feature = "server")]
 pub mod cache;
 #[cfg(feature = "server")]
 pub mod cli;
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "remote"))]
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;

@@ -49,7 +49,7 @@ pub use keys::{
     jwt_kid, paseto_kid,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};
-pub use verify::{Verified, Verifier};
+pub use verify::{MissingScope, Verified, Verifier};
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use super::claims::{TokenClaims, parse_wire};
 use super::keys::PublicInner;
-use super::{Error, Format, KeySet, MAX_TOKEN_LEN, Policy, UnixTime, jwt, paseto};
+use super::{Error, Format, KeySet, MAX_TOKEN_LEN, Policy, Scope, ScopeSet, UnixTime, jwt, paseto};
 
 /// A token that passed every rule but revocation (see [`super::Denylist`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,38 @@ pub struct Verified {
     pub format: Format,
     pub kid: String,
 }
+
+impl Verified {
+    /// The app the token speaks for; `None` for an admin token.
+    pub fn app_id(&self) -> Option<&str> {
+        self.claims.subject.app_id()
+    }
+
+    /// The workspace the token belongs to.
+    pub fn workspace(&self) -> &str {
+        &self.claims.workspace
+    }
+
+    pub fn scopes(&self) -> ScopeSet {
+        self.claims.scopes
+    }
+
+    /// One call for a route's requirement: `Err` names the missing scope, so
+    /// a service can answer 403 `insufficient_scope` with it.
+    pub fn require(&self, scope: Scope) -> Result<&Verified, MissingScope> {
+        if self.claims.scopes.contains(scope) {
+            Ok(self)
+        } else {
+            Err(MissingScope(scope))
+        }
+    }
+}
+
+/// A verified token lacks the scope a route requires (HTTP 403, not 401: the
+/// token is fine, it just does not allow this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token lacks the scope {0}")]
+pub struct MissingScope(pub Scope);
 
 /// Verifies tokens against a set of public keys and a policy.
 #[derive(Debug, Clone)]
