@@ -1,0 +1,7 @@
+//! `footer_kid`: see `targets::footer_kid` and fuzz/README.md.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::footer_kid(data));

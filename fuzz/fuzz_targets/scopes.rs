@@ -1,0 +1,7 @@
+//! `scopes`: see `targets::scopes` and fuzz/README.md.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::scopes(data));

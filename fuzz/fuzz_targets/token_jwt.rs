@@ -1,0 +1,7 @@
+//! `token_jwt`: see `targets::token_jwt` and fuzz/README.md.
+#![no_main]
+
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::token_jwt(data));
