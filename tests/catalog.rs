@@ -634,10 +634,6 @@ fn assert_rows_pass(section: &str, failures: &[String]) {
 // Raw HTTP/1.1
 // ===========================================================================
 
-fn address(server: &Server) -> String {
-    server.base.trim_start_matches("http://").to_owned()
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -675,7 +671,7 @@ async fn raw_exchange(
     request: Vec<u8>,
     watch_close: bool,
 ) -> Result<Answer, String> {
-    let stream = TcpStream::connect(address(server))
+    let stream = TcpStream::connect(server.address())
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let (mut reader, mut writer) = stream.into_split();
@@ -721,7 +717,7 @@ async fn raw_exchange(
 fn raw_head(server: &Server, method: &str, path: &str, extra: &str) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}\r\n",
-        address(server)
+        server.address()
     )
 }
 
@@ -2755,7 +2751,7 @@ async fn j_resource_rows() {
 
     // J11: a client sending its request head one byte per second is
     // disconnected by the header-read timeout (2 s here).
-    let mut slow = TcpStream::connect(address(server)).await.expect("connect");
+    let mut slow = TcpStream::connect(server.address()).await.expect("connect");
     let started = Instant::now();
     let head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnopqrstuvwxyz\r\n\r\n";
     let mut closed_after = None;

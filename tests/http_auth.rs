@@ -247,11 +247,6 @@ fn flip_signature(token: &str) -> String {
     parts.join(".")
 }
 
-/// `host:port` of a server.
-fn address(server: &Server) -> String {
-    server.base.trim_start_matches("http://").to_owned()
-}
-
 /// Key ids the server publishes: PASERK `(kid, status)` and JWKS kids.
 async fn published(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
     let paserk: Value = server
@@ -389,7 +384,7 @@ enum Outcome {
 /// Sends `request` on a new connection while reading the answer (the server
 /// may answer, and close, before the request is fully written).
 async fn raw_exchange(server: &Server, request: Vec<u8>) -> Outcome {
-    let stream = TcpStream::connect(address(server)).await.expect("connect");
+    let stream = TcpStream::connect(server.address()).await.expect("connect");
     let (mut reader, mut writer) = stream.into_split();
     // The write half is handed back, not dropped: dropping it would half-close
     // the connection.
@@ -411,7 +406,7 @@ async fn raw_exchange(server: &Server, request: Vec<u8>) -> Outcome {
 fn get_head(server: &Server, extra: &str) -> String {
     format!(
         "GET /v1/token HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-        address(server)
+        server.address()
     )
 }
 
@@ -1318,12 +1313,12 @@ struct InFlight {
 }
 
 async fn in_flight_post(server: &Server, token: &str, email: &str) -> InFlight {
-    let mut stream = TcpStream::connect(address(server)).await.expect("connect");
+    let mut stream = TcpStream::connect(server.address()).await.expect("connect");
     let body = json!({"email": email, "first_name": "Slow"}).to_string();
     let head = format!(
         "POST /v1/contacts HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
-        address(server),
+        server.address(),
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -1506,7 +1501,7 @@ async fn sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_
     let server = Server::start_in(Home::new(), &[("INFORMLY_HEADER_READ_TIMEOUT", "2s")]).await;
     // A client that sent the start of a request head and nothing more (a slow
     // or dead client). It is no request in flight: nothing was received.
-    let mut stuck = TcpStream::connect(address(&server)).await.expect("connect");
+    let mut stuck = TcpStream::connect(server.address()).await.expect("connect");
     stuck
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: 1")
         .await
@@ -1643,7 +1638,7 @@ async fn every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed(
 async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
     use tokio::io::AsyncReadExt;
     let server = Server::start_in(Home::new(), &[("INFORMLY_HEADER_READ_TIMEOUT", "1s")]).await;
-    let mut slow = TcpStream::connect(address(&server)).await.expect("connect");
+    let mut slow = TcpStream::connect(server.address()).await.expect("connect");
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
@@ -1682,8 +1677,8 @@ async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_dis
         ],
     )
     .await;
-    let mut silent = TcpStream::connect(address(&server)).await.expect("connect");
-    let mut h2 = TcpStream::connect(address(&server)).await.expect("connect");
+    let mut silent = TcpStream::connect(server.address()).await.expect("connect");
+    let mut h2 = TcpStream::connect(server.address()).await.expect("connect");
     h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         .await
         .unwrap();
@@ -1720,12 +1715,12 @@ async fn connections_past_the_limit_wait_for_a_free_slot_then_are_served() {
     .await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        held.push(TcpStream::connect(address(&server)).await.expect("connect"));
+        held.push(TcpStream::connect(server.address()).await.expect("connect"));
     }
     // Idle connections hold both slots (the kernel completes the handshake
     // of a third connection, but the server does not accept it).
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut third = TcpStream::connect(address(&server)).await.expect("connect");
+    let mut third = TcpStream::connect(server.address()).await.expect("connect");
     third
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await

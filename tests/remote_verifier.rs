@@ -50,7 +50,7 @@ impl Relay {
     async fn start(server: &Server) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let upstream = Arc::new(Mutex::new(Some(address_of(server))));
+        let upstream = Arc::new(Mutex::new(Some(server.address())));
         let current = upstream.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
@@ -72,7 +72,7 @@ impl Relay {
     }
 
     fn point_at(&self, server: Option<&Server>) {
-        *self.upstream.lock().unwrap() = server.map(address_of);
+        *self.upstream.lock().unwrap() = server.map(Server::address);
     }
 }
 
@@ -80,10 +80,6 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.accept.abort();
     }
-}
-
-fn address_of(server: &Server) -> String {
-    server.base.trim_start_matches("http://").to_owned()
 }
 
 /// A server with an admin token and one app.

@@ -366,6 +366,11 @@ impl Server {
         }
     }
 
+    /// `host:port`, for raw TCP clients.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
