@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::{Settings, duration};
@@ -49,6 +50,9 @@ pub enum Command {
     /// Issue, list and revoke app tokens.
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Manage dashboard users: who can sign in at /dashboard.
+    #[command(subcommand)]
+    Users(UsersCmd),
     /// Mint an admin token (apps:read apps:write apps:delete) for a workspace.
     AdminToken {
         #[arg(long, default_value = "default")]
@@ -97,6 +101,30 @@ pub enum WorkspacesCmd {
     },
     /// List workspaces.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCmd {
+    /// Add a dashboard user to a workspace. The password is asked for on the
+    /// terminal (twice), or read from standard input with --password-stdin;
+    /// never from a flag, which would leave it in the shell history.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// Workspace id or name.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the dashboard users of a workspace.
+    List {
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// Remove a dashboard user; their sessions end at once.
+    Remove { email: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -398,6 +426,42 @@ impl Ctx {
                 let token = self.store().get_token(ws.as_deref(), &token_id).await?;
                 let token = self.service.revoke_token(&token).await?;
                 print(json, &token, || format!("revoked token {}", token.id));
+            }
+            Command::Users(UsersCmd::Add {
+                email,
+                workspace,
+                password_stdin,
+            }) => {
+                let ws = self.workspace(&workspace).await?;
+                let password = if password_stdin {
+                    password_from_stdin()?
+                } else {
+                    password_from_terminal()?
+                };
+                let user = self.service.add_user(&ws, &email, password).await?;
+                print(json, &user, || {
+                    format!(
+                        "added dashboard user {} ({}) to workspace {}",
+                        user.id, user.email, ws.name
+                    )
+                });
+            }
+            Command::Users(UsersCmd::List { workspace }) => {
+                let ws = self.workspace(&workspace).await?;
+                let list = self.store().list_users(&ws.id).await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "EMAIL", "CREATED"],
+                        list.iter()
+                            .map(|u| vec![u.id.clone(), u.email.clone(), date(&u.created_at)]),
+                    )
+                });
+            }
+            Command::Users(UsersCmd::Remove { email }) => {
+                let user = self.store().remove_user(&email).await?;
+                print(json, &user, || {
+                    format!("removed dashboard user {} ({})", user.id, user.email)
+                });
             }
             Command::AdminToken {
                 workspace,
@@ -706,6 +770,34 @@ fn looks_like_paserk(value: &str) -> bool {
 }
 
 /// Reads a key document, refusing anything larger than a key document can be.
+/// A password piped in: the first line of standard input.
+fn password_from_stdin() -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(4096)
+        .read_to_end(&mut bytes)
+        .context("cannot read the password from standard input")?;
+    let text = std::str::from_utf8(&bytes).context("the password is not UTF-8")?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// A password typed at the terminal, without echo, twice.
+fn password_from_terminal() -> Result<Zeroizing<String>> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("no terminal to ask for the password on: pipe it in with --password-stdin");
+    }
+    let first = Zeroizing::new(rpassword::prompt_password("Password: ")?);
+    let again = Zeroizing::new(rpassword::prompt_password("Password again: ")?);
+    if first != again {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
 fn read_small(path: &std::path::Path) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     std::fs::File::open(path)

@@ -1,5 +1,5 @@
 //! Opaque, time-sortable ids with a type prefix: `ws_…`, `app_…`, `tok_…`,
-//! `ct_…` (a ULID underneath, so ids sort by creation time).
+//! `ct_…`, `usr_…` (a ULID underneath, so ids sort by creation time).
 
 use std::sync::Mutex;
 
@@ -7,6 +7,7 @@ pub const WORKSPACE: &str = "ws_";
 pub const APP: &str = "app_";
 pub const TOKEN: &str = "tok_";
 pub const CONTACT: &str = "ct_";
+pub const USER: &str = "usr_";
 
 /// Monotonic within this process: ids made in the same millisecond still sort
 /// in the order they were made.

@@ -19,6 +19,8 @@
 //! - `cache`: verified tokens a server remembers, so repeat callers skip the
 //!   signature check (never the expiry, key or revocation checks).
 //! - `http`: the HTTP API (axum): auth, errors, one file per resource.
+//! - `dashboard`: Settings › Apps in the browser (server-rendered HTML at
+//!   `/dashboard`): dashboard users, sessions, CSRF, the pages.
 //! - `logging`: the server's log lines, written to stderr in batches.
 //! - `server`: `informly serve`: startup, background refreshes, shutdown.
 //! - `cli`: the `informly` command line.
@@ -36,6 +38,8 @@ pub mod cli;
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
+pub mod dashboard;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
@@ -18,11 +20,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 use tower::limit::ConcurrencyLimit;
 
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
+use crate::dashboard;
 use crate::http::cursor::CursorKey;
 use crate::http::{AppState, app};
 use crate::keys::LiveKeys;
@@ -32,8 +36,9 @@ use crate::service::Service;
 use crate::store::Store;
 use crate::token::Format;
 
-/// How often expired denylist entries are pruned, here and in the database.
-const DENYLIST_PRUNE: Duration = Duration::from_secs(60);
+/// How often expired denylist entries are pruned, here and in the database,
+/// and ended dashboard sessions deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// On shutdown, requests in flight get the request timeout plus this.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
@@ -82,6 +87,14 @@ pub struct ServeArgs {
     /// With the 1 MiB body limit, this bounds the memory bodies can take.
     #[arg(long, env = "INFORMLY_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
+
+    /// A dashboard session unused this long ends.
+    #[arg(long, env = "INFORMLY_SESSION_IDLE", default_value = "30m", value_parser = duration)]
+    pub session_idle: i64,
+
+    /// A dashboard session ends this long after sign-in, however busy.
+    #[arg(long, env = "INFORMLY_SESSION_LIFETIME", default_value = "12h", value_parser = duration)]
+    pub session_lifetime: i64,
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
@@ -133,12 +146,15 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
 
     let service = Service::new(store.clone(), policy, clock.clone());
     let token_cache = TokenCache::new(args.token_cache, settings.leeway);
+    let dashboard =
+        dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
     let state = AppState::new(
         service,
         keys.clone(),
         revocations.clone(),
         cursor_key,
         token_cache,
+        dashboard.clone(),
     );
     let timeout = seconds(args.request_timeout);
     let router = app(state, timeout);
@@ -173,12 +189,16 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
                 }
             }
         }),
-        spawn_every(DENYLIST_PRUNE, {
+        spawn_every(PRUNE_EVERY, {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             let leeway = settings.leeway;
             move || {
-                let (store, revocations, clock) =
-                    (store.clone(), revocations.clone(), clock.clone());
+                let (store, revocations, clock, dashboard) = (
+                    store.clone(),
+                    revocations.clone(),
+                    clock.clone(),
+                    dashboard.clone(),
+                );
                 async move {
                     let horizon = clock.unix() - leeway;
                     match store.prune_denylist(horizon).await {
@@ -191,6 +211,14 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
                         .await
                     {
                         tracing::warn!(error = %e, "cannot reload the denylist");
+                    }
+                    let idle = time::Duration::try_from(dashboard.session_idle)
+                        .unwrap_or(time::Duration::ZERO);
+                    if let Err(e) = store
+                        .prune_dashboard(clock.now(), idle, dashboard::LOGIN_WINDOW_S)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "cannot prune ended dashboard sessions");
                     }
                 }
             }
@@ -298,10 +326,11 @@ pub async fn serve(
             accepted = accept(&listener, &connections) => accepted,
             () = &mut shutdown => break,
         };
-        let Some((stream, slot)) = accepted else {
+        let Some((stream, peer, slot)) = accepted else {
             continue;
         };
-        let service = ConcurrencyLimit::with_semaphore(router.clone(), in_flight.clone());
+        let router = router.clone().map_request(with_peer(peer));
+        let service = ConcurrencyLimit::with_semaphore(router, in_flight.clone());
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
@@ -322,17 +351,26 @@ pub async fn serve(
     }
 }
 
+/// Gives each request its connection's peer address, as axum's
+/// `ConnectInfo` (the dashboard counts failed sign-ins per client).
+fn with_peer<B>(peer: SocketAddr) -> impl Fn(Request<B>) -> Request<B> + Clone {
+    move |mut request| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
+}
+
 /// The next connection, once a connection slot is free; `None` after an
 /// accept error (out of file descriptors and the like), having backed off a
 /// little.
 async fn accept(
     listener: &TcpListener,
     connections: &Arc<Semaphore>,
-) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
     // The semaphore is never closed, so this always gets a permit.
     let slot = connections.clone().acquire_owned().await.ok()?;
     match listener.accept().await {
-        Ok((stream, _)) => Some((stream, slot)),
+        Ok((stream, peer)) => Some((stream, peer, slot)),
         Err(e) => {
             tracing::warn!(error = %e, "accept failed");
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
+use crate::dashboard::password;
 use crate::keys::{Generated, LiveKeys};
-use crate::store::{self, App, NewToken, Store, TokenRecord, Workspace};
+use crate::store::{self, App, NewToken, Store, TokenRecord, User, Workspace};
 use crate::token::{self, Expiry, Format, Policy, ScopeSet, Subject, TokenClaims, UnixTime};
 use crate::{ids, keys};
 
@@ -27,6 +28,8 @@ pub enum Error {
     NoSigningKey(Format),
     #[error("could not sign the token: {0}")]
     Token(#[from] token::Error),
+    #[error("could not hash the password: {0}")]
+    Password(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -232,10 +235,41 @@ impl Service {
         })
     }
 
+    /// Adds a dashboard user to a workspace; the password is stored as an
+    /// Argon2id hash, hashed off the async runtime.
+    pub async fn add_user(
+        &self,
+        workspace: &Workspace,
+        email: &str,
+        password: Zeroizing<String>,
+    ) -> Result<User> {
+        check_email(email)?;
+        password::check(&password).map_err(|message| invalid("password", message))?;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+            .await
+            .map_err(|e| Error::Password(e.to_string()))?
+            .map_err(|e| Error::Password(e.to_string()))?;
+        Ok(self
+            .store
+            .create_user(&workspace.id, email, &hash, self.clock.now())
+            .await?)
+    }
+
     /// Revokes a token until it expires.
     pub async fn revoke_token(&self, token: &TokenRecord) -> Result<TokenRecord> {
         Ok(self.store.revoke_token(token, self.clock.now()).await?)
     }
+}
+
+/// The longest email address accepted (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// An email address: RFC 5321/5322 syntax, at most [`MAX_EMAIL_LEN`] bytes.
+pub fn check_email(value: &str) -> Result<()> {
+    if value.len() > MAX_EMAIL_LEN || !email_address::EmailAddress::is_valid(value) {
+        return Err(invalid("email", "must be a valid email address"));
+    }
+    check_text("email", value, 1, MAX_EMAIL_LEN)
 }
 
 /// Text fields: a length in characters, and no control characters (which

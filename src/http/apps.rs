@@ -168,8 +168,7 @@ async fn delete_app(
     Path(app): Path<String>,
 ) -> ApiResult<StatusCode> {
     let app = find_app(&state, principal.workspace(), &app).await?;
-    let cutoff = state.service().delete_app(&app).await?;
-    state.revocations().set_cutoff(&app.id, cutoff).await;
+    state.delete_app(&app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -388,7 +387,6 @@ async fn revoke_token(
     if record.app_id.as_deref() != Some(app.id.as_str()) {
         return Err(not_found());
     }
-    state.service().revoke_token(&record).await?;
-    state.revocations().revoke_token(&record.id).await;
+    state.revoke_token(&record).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -216,6 +216,7 @@ mod tests {
                 revocations.clone(),
                 CursorKey::new(vec![1; 32]),
                 TokenCache::new(capacity, policy.leeway),
+                crate::dashboard::Config::default(),
             )
         };
         let twins = Twins {

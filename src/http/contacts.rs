@@ -30,7 +30,6 @@ const MAX_LIMIT: u32 = 100;
 const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 100;
 const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
-const MAX_EMAIL_LEN: usize = 254;
 const MAX_NAME_LEN: usize = 200;
 const MAX_PHONE_LEN: usize = 50;
 
@@ -219,10 +218,10 @@ impl Checks {
     }
 
     fn email(&mut self, value: &str) {
-        if value.len() > MAX_EMAIL_LEN || !email_address::EmailAddress::is_valid(value) {
+        if crate::service::check_email(value).is_err() {
             self.fail("email", "must be a valid email address");
         } else {
-            self.text("email", value, MAX_EMAIL_LEN);
+            self.text("email", value, crate::service::MAX_EMAIL_LEN);
         }
     }
 

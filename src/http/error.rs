@@ -194,7 +194,9 @@ impl From<store::Error> for ApiError {
     }
 }
 
-fn is_unavailable(e: &sqlx::Error) -> bool {
+/// Whether a database error means the database is unreachable (503), not
+/// that the query was wrong.
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::PoolTimedOut

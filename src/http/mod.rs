@@ -39,8 +39,8 @@ use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
-use crate::service::Service;
-use crate::store::Store;
+use crate::service::{self, Service};
+use crate::store::{App, Store, TokenRecord};
 use cursor::CursorKey;
 use error::ApiError;
 use request_log::RequestLogLayer;
@@ -54,6 +54,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     service: Service,
+    dashboard: crate::dashboard::Config,
     keys: Arc<LiveKeys>,
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
@@ -68,9 +69,11 @@ impl AppState {
         revocations: Arc<Revocations>,
         cursor_key: CursorKey,
         token_cache: TokenCache,
+        dashboard: crate::dashboard::Config,
     ) -> AppState {
         AppState(Arc::new(Inner {
             service,
+            dashboard,
             keys,
             revocations,
             cursor_key,
@@ -109,6 +112,25 @@ impl AppState {
 
     pub fn revocations(&self) -> &Revocations {
         &self.0.revocations
+    }
+
+    pub fn dashboard(&self) -> &crate::dashboard::Config {
+        &self.0.dashboard
+    }
+
+    /// Revokes a token: on record, and on this instance's denylist at once
+    /// (other instances follow within the denylist refresh).
+    pub async fn revoke_token(&self, record: &TokenRecord) -> Result<(), service::Error> {
+        self.service().revoke_token(record).await?;
+        self.revocations().revoke_token(&record.id).await;
+        Ok(())
+    }
+
+    /// Deletes an app; every token it had is rejected here at once.
+    pub async fn delete_app(&self, app: &App) -> Result<(), service::Error> {
+        let cutoff = self.service().delete_app(app).await?;
+        self.revocations().set_cutoff(&app.id, cutoff).await;
+        Ok(())
     }
 }
 
@@ -259,6 +281,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             }),
         )
         .merge(modules::router())
+        .nest("/dashboard", crate::dashboard::router())
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -79,6 +79,36 @@ impl Store {
         Ok(rows.into_iter().map(App::from).collect())
     }
 
+    /// The workspace's apps, each with how many of its tokens are active
+    /// (neither revoked nor expired at `now_s`).
+    pub async fn list_apps_with_active_tokens(
+        &self,
+        workspace_id: &str,
+        now_s: i64,
+    ) -> Result<Vec<(App, i64)>> {
+        #[derive(sqlx::FromRow)]
+        struct Counted {
+            #[sqlx(flatten)]
+            app: Row,
+            active_tokens: i64,
+        }
+        let rows: Vec<Counted> = sqlx::query_as(&format!(
+            "select {COLUMNS},
+                    (select count(*) from tokens t
+                     where t.app_id = apps.id and t.revoked_at is null and t.expires_at_s > $2)
+                    as active_tokens
+             from apps where workspace_id = $1 order by id"
+        ))
+        .bind(workspace_id)
+        .bind(now_s)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (App::from(row.app), row.active_tokens))
+            .collect())
+    }
+
     /// An app by id, within `workspace_id` when given. Another workspace's app is
     /// reported as not found.
     pub async fn get_app(&self, workspace_id: Option<&str>, app_id: &str) -> Result<App> {

@@ -8,6 +8,7 @@
 
 mod apps;
 mod contacts;
+mod dashboard;
 mod listen;
 mod revocations;
 mod tokens;
@@ -26,6 +27,7 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use apps::App;
 pub use contacts::{Contact, ContactFields, ContactPatch};
+pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;
 pub use revocations::{DenylistChanges, FeedRows};
 pub use tokens::{NewToken, TokenRecord};

@@ -1,0 +1,335 @@
+//! Settings › Apps and Keys: the handlers. Each reads through the same store
+//! and service calls as the API, within the signed-in user's workspace only;
+//! another workspace's ids are not found.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+use serde::Deserialize;
+use time::{Date, OffsetDateTime, Time};
+
+use super::session::{CurrentUser, Posted};
+use super::views::{self, AppForm, Flash, KeyRow, TokenForm, TokenStatus};
+use super::{Error, HOME, Result};
+use crate::http::AppState;
+use crate::ids;
+use crate::service::{self, IssueRequest};
+use crate::store::{self, App, TokenRecord};
+use crate::token::{Expiry, Format};
+
+/// `GET /dashboard/settings/apps`.
+pub async fn apps(State(state): State<AppState>, user: CurrentUser, uri: Uri) -> Result<Markup> {
+    render_apps(&state, &user, &AppForm::default(), Flash::from_uri(&uri)).await
+}
+
+async fn render_apps(
+    state: &AppState,
+    user: &CurrentUser,
+    form: &AppForm,
+    flash: Option<Flash>,
+) -> Result<Markup> {
+    let apps = state
+        .store()
+        .list_apps_with_active_tokens(user.workspace_id(), state.clock().unix())
+        .await?;
+    Ok(views::apps(&user.session, &apps, form, flash))
+}
+
+/// `POST /dashboard/settings/apps`.
+pub async fn create_app(
+    State(state): State<AppState>,
+    Posted { user, form }: Posted<AppForm>,
+) -> Result<Response> {
+    if form.name.trim().is_empty() {
+        let form = form.with_error(("name", "Give the app a name.".to_owned()));
+        let page = render_apps(&state, &user, &form, None).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let workspace = state.store().find_workspace(user.workspace_id()).await?;
+    let description = Some(form.description.trim()).filter(|d| !d.is_empty());
+    match state
+        .service()
+        .create_app(&workspace, form.name.trim(), description)
+        .await
+    {
+        Ok(app) => Ok(see(&format!("{}?done=app-created", app_url(&app.id))).into_response()),
+        Err(e) => {
+            let form = form.with_error(field_error(e, "name")?);
+            let page = render_apps(&state, &user, &form, None).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `GET /dashboard/settings/apps/{app}`.
+pub async fn app(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(app): Path<String>,
+    uri: Uri,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    let now = state.clock().unix();
+    let tokens: Vec<(TokenRecord, TokenStatus)> = state
+        .store()
+        .list_tokens(&app.workspace_id, &app.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let status = TokenStatus::of(&t, now);
+            (t, status)
+        })
+        .collect();
+    Ok(views::app(
+        &user.session,
+        &app,
+        &tokens,
+        Flash::from_uri(&uri),
+    ))
+}
+
+/// `GET /dashboard/settings/apps/{app}/tokens/new`.
+pub async fn new_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    Ok(views::new_token(
+        &user.session,
+        &app,
+        &TokenForm::default(),
+        state.clock().now().date(),
+    ))
+}
+
+/// `POST /dashboard/settings/apps/{app}/tokens`: issues the token and shows
+/// it, this once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Posted { user, form }: Posted<TokenForm>,
+) -> Result<Response> {
+    let app = find_app(&state, &user, &app).await?;
+    let now = state.clock().now();
+    let invalid = |form: TokenForm| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            views::new_token(&user.session, &app, &form, now.date()),
+        )
+            .into_response()
+    };
+
+    let mut errors = Vec::new();
+    let name = form.name.trim();
+    if name.is_empty() {
+        errors.push(("name", "Give the token a name.".to_owned()));
+    }
+    if form.scope.is_empty() {
+        errors.push(("scopes", "Choose at least one permission.".to_owned()));
+    }
+    let expiry = match expiry(&form, now) {
+        Ok(expiry) => Some(expiry),
+        Err(message) => {
+            errors.push(("expiry", message));
+            None
+        }
+    };
+    let format = match form.format.as_str() {
+        "" | "paseto" => Some(Format::Paseto),
+        "jwt" => Some(Format::Jwt),
+        _ => {
+            errors.push(("format", "Choose PASETO or JWT.".to_owned()));
+            None
+        }
+    };
+    let (Some(expiry), Some(format), true) = (expiry, format, errors.is_empty()) else {
+        return Ok(invalid(form.with_errors(errors)));
+    };
+
+    let request = IssueRequest {
+        name: Some(name.to_owned()),
+        scopes: form.scope.clone(),
+        expiry,
+        format,
+    };
+    match state
+        .service()
+        .issue_token(state.keys(), &app, request)
+        .await
+    {
+        Ok(issued) => {
+            if let Some(generated) = &issued.generated_key {
+                tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
+            }
+            let page = views::token_created(&user.session, &app, &issued.record, &issued.token);
+            Ok((StatusCode::CREATED, page).into_response())
+        }
+        Err(e) => Ok(invalid(form.with_errors(vec![field_error(e, "name")?]))),
+    }
+}
+
+/// The expiry a token form asks for: a preset, or the end (UTC) of a chosen
+/// day.
+fn expiry(form: &TokenForm, now: OffsetDateTime) -> Result<Expiry, String> {
+    const DAY: i64 = 24 * 60 * 60;
+    match form.expiry.as_str() {
+        "7d" => Ok(Expiry::In(7 * DAY)),
+        "" | "30d" => Ok(Expiry::In(30 * DAY)),
+        "90d" => Ok(Expiry::In(90 * DAY)),
+        "custom" => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let day = Date::parse(form.expires_on.trim(), &format)
+                .map_err(|_| "Choose the day the token expires.".to_owned())?;
+            let end = day
+                .next_day()
+                .ok_or_else(|| "Choose an earlier day.".to_owned())?
+                .with_time(Time::MIDNIGHT)
+                .assume_utc();
+            if end <= now {
+                return Err("Choose a day in the future.".to_owned());
+            }
+            Ok(Expiry::At(end.unix_timestamp()))
+        }
+        _ => Err("Choose when the token expires.".to_owned()),
+    }
+}
+
+/// `GET …/tokens/{token}/revoke`: asks first.
+pub async fn confirm_revoke(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((app, token)): Path<(String, String)>,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    let token = find_token(&state, &app, &token).await?;
+    Ok(views::confirm_revoke(&user.session, &app, &token))
+}
+
+/// `POST …/tokens/{token}/revoke`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path((app, token)): Path<(String, String)>,
+    Posted { user, .. }: Posted<Confirmed>,
+) -> Result<Redirect> {
+    let app = find_app(&state, &user, &app).await?;
+    let token = find_token(&state, &app, &token).await?;
+    state.revoke_token(&token).await?;
+    tracing::info!(user = %user.session.user.id, token = %token.id, "token revoked from the dashboard");
+    Ok(see(&format!("{}?done=token-revoked", app_url(&app.id))))
+}
+
+/// `GET …/apps/{app}/delete`: asks first.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    let active = state
+        .store()
+        .list_tokens(&app.workspace_id, &app.id)
+        .await?
+        .iter()
+        .filter(|t| TokenStatus::of(t, state.clock().unix()) == TokenStatus::Active)
+        .count();
+    Ok(views::confirm_delete(&user.session, &app, active))
+}
+
+/// `POST …/apps/{app}/delete`: every token of the app is refused from now on.
+pub async fn delete_app(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Posted { user, .. }: Posted<Confirmed>,
+) -> Result<Redirect> {
+    let app = find_app(&state, &user, &app).await?;
+    state.delete_app(&app).await?;
+    tracing::info!(user = %user.session.user.id, app = %app.id, "app deleted from the dashboard");
+    Ok(see(&format!("{HOME}?done=app-deleted")))
+}
+
+/// A confirmation form: its CSRF token is all it carries.
+#[derive(Deserialize)]
+pub struct Confirmed {}
+
+/// `GET /dashboard/settings/keys`: the key ring, read-only.
+pub async fn keys(State(state): State<AppState>, user: CurrentUser) -> Markup {
+    let now = state.clock().now();
+    let snapshot = state.keys().snapshot();
+    let ring = &snapshot.ring;
+    let mut rows: Vec<KeyRow> = ring
+        .entries()
+        .iter()
+        .map(|entry| KeyRow {
+            kid: entry.kid().to_owned(),
+            format: entry.format(),
+            status: ring.status(entry, now),
+            created_at: entry.created_at,
+            activates_at: entry.activates_at,
+            retired_at: entry.retired_at,
+        })
+        .collect();
+    rows.sort_by(|a, b| (a.format.as_str(), b.created_at).cmp(&(b.format.as_str(), a.created_at)));
+    views::keys(&user.session, &rows)
+}
+
+pub fn app_url(app_id: &str) -> String {
+    format!("{HOME}/{app_id}")
+}
+
+/// 303 See Other: the browser follows with a GET.
+fn see(location: &str) -> Redirect {
+    Redirect::to(location)
+}
+
+/// An app of the user's workspace; anything else is not found.
+async fn find_app(state: &AppState, user: &CurrentUser, id: &str) -> Result<App> {
+    if !ids::is_valid(id, ids::APP) {
+        return Err(Error::NotFound);
+    }
+    Ok(state.store().get_app(Some(user.workspace_id()), id).await?)
+}
+
+/// A token of `app`; anything else is not found.
+async fn find_token(state: &AppState, app: &App, id: &str) -> Result<TokenRecord> {
+    if !ids::is_valid(id, ids::TOKEN) {
+        return Err(Error::NotFound);
+    }
+    let token = state.store().get_token(Some(&app.workspace_id), id).await?;
+    if token.app_id.as_deref() != Some(app.id.as_str()) {
+        return Err(Error::NotFound);
+    }
+    Ok(token)
+}
+
+/// A service error a form shows beside a field (`conflict_field` for a name
+/// already taken); anything else ends the request.
+fn field_error(e: service::Error, conflict_field: &'static str) -> Result<(&'static str, String)> {
+    match e {
+        service::Error::Invalid { field, message } => {
+            let field = match field {
+                "expires_at" | "expires_in" => "expiry",
+                other => other,
+            };
+            Ok((field, sentence(&message)))
+        }
+        service::Error::Store(store::Error::Conflict(message)) => {
+            Ok((conflict_field, sentence(&message)))
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// A service message as a sentence: capitalised, with a full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}

@@ -1,0 +1,384 @@
+//! Signing in and out, sessions, CSRF and the sign-in limits.
+//!
+//! - A session is a database row keyed by the SHA-256 of a random 256-bit
+//!   secret; the secret lives only in the cookie (HttpOnly, SameSite=Strict,
+//!   and `Secure` with the `__Host-` prefix behind https). A session ends
+//!   after [`Config::session_idle`] unused or [`Config::session_lifetime`]
+//!   after sign-in, whichever comes first, or at sign-out.
+//! - Every form carries a CSRF token: the session's own, compared in constant
+//!   time; the sign-in form's is a random value also set as a cookie (double
+//!   submit), so a third-party page cannot sign a victim into its account.
+//! - Failed sign-ins are counted in the database per email (5 per 15 min) and
+//!   per client address (20 per 15 min), whether or not the email exists, and
+//!   the answer is the same either way; an unknown email costs the same
+//!   Argon2 check as a wrong password.
+//!
+//! [`Config::session_idle`]: super::Config::session_idle
+//! [`Config::session_lifetime`]: super::Config::session_lifetime
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request, State,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand_core::{OsRng, RngCore};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::{Error, HOME, LOGIN, Result, password, views};
+use crate::http::AppState;
+use crate::store::{NewSession, Session};
+
+/// Failed sign-ins counted per window, per email and per client address.
+pub const LOGIN_WINDOW_S: i64 = 15 * 60;
+const FAILURES_PER_EMAIL: i64 = 5;
+const FAILURES_PER_CLIENT: i64 = 20;
+/// `last_seen_at` is written at most this often (not on every page view).
+const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
+
+const SESSION_COOKIE: &str = "informly_session";
+const SECURE_SESSION_COOKIE: &str = "__Host-informly_session";
+const LOGIN_CSRF_COOKIE: &str = "informly_login_csrf";
+
+/// A signed-in user's session, checked against its idle and absolute limits.
+pub struct CurrentUser {
+    pub session: Session,
+    id_hash: String,
+}
+
+impl CurrentUser {
+    pub fn workspace_id(&self) -> &str {
+        &self.session.user.workspace_id
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let secret = session_secret(&parts.headers).ok_or(Error::LoginRequired)?;
+        let id_hash = digest(&secret);
+        let store = state.store();
+        let session = store
+            .find_session(&id_hash)
+            .await?
+            .ok_or(Error::LoginRequired)?;
+        let now = state.clock().now();
+        let config = state.dashboard();
+        let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::ZERO);
+        if now >= session.expires_at || now - session.last_seen_at >= idle {
+            store.delete_session(&id_hash).await?;
+            return Err(Error::LoginRequired);
+        }
+        if now - session.last_seen_at >= TOUCH_EVERY {
+            store.touch_session(&id_hash, now).await?;
+        }
+        Ok(CurrentUser { session, id_hash })
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>> {
+        match <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Some(user)),
+            Err(Error::LoginRequired) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A form posted by a signed-in user, its CSRF token checked before anything
+/// else is read.
+pub struct Posted<T> {
+    pub user: CurrentUser,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self> {
+        let (mut parts, body) = req.into_parts();
+        let user =
+            <CurrentUser as FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+                .await?;
+        let body = form_body(Request::from_parts(parts, body), state).await?;
+        check_csrf(&body, &user.session.csrf_token)?;
+        let form = parse_form(&body)?;
+        Ok(Posted { user, form })
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+fn check_csrf(body: &Bytes, expected: &str) -> Result<()> {
+    let sent = serde_html_form::from_bytes::<CsrfField>(body)
+        .ok()
+        .and_then(|f| f.csrf)
+        .ok_or(Error::Csrf)?;
+    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(Error::Csrf);
+    }
+    Ok(())
+}
+
+fn parse_form<T: DeserializeOwned>(body: &Bytes) -> Result<T> {
+    serde_html_form::from_bytes(body)
+        .map_err(|e| Error::BadRequest(format!("The form could not be read: {e}.")))
+}
+
+/// The body of a form post: `application/x-www-form-urlencoded`, within the
+/// body limit.
+async fn form_body(req: Request, state: &AppState) -> Result<Bytes> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(Error::BadRequest(
+            "Dashboard forms are sent as application/x-www-form-urlencoded.".to_owned(),
+        ));
+    }
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e| Error::BadRequest(e.body_text()))
+}
+
+/// `GET /dashboard`: the apps, or the sign-in page.
+pub async fn home(user: Option<CurrentUser>) -> Redirect {
+    Redirect::to(if user.is_some() { HOME } else { LOGIN })
+}
+
+/// `GET /dashboard/login`.
+pub async fn login_page(headers: HeaderMap, user: Option<CurrentUser>) -> Response {
+    if user.is_some() {
+        return Redirect::to(HOME).into_response();
+    }
+    let csrf = random_secret();
+    let jar = CookieJar::new().add(login_csrf_cookie(&csrf, is_https(&headers)));
+    (jar, views::login(&csrf, "", None)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Zeroizing<String>,
+}
+
+/// `POST /dashboard/login`.
+pub async fn login(State(state): State<AppState>, req: Request) -> Result<Response> {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    let headers = req.headers().clone();
+    let https = is_https(&headers);
+    let body = form_body(req, &state).await?;
+    let jar = CookieJar::from_headers(&headers);
+    let expected = jar.get(LOGIN_CSRF_COOKIE).map(Cookie::value).unwrap_or("");
+    check_csrf(&body, expected)?;
+    let form: LoginForm = parse_form(&body)?;
+    let email = form.email.trim();
+    let csrf = expected.to_owned();
+
+    // The limits apply to the email as typed, existing or not.
+    let store = state.store();
+    let now_s = state.clock().unix();
+    let email_key = format!("email:{}", email.to_lowercase());
+    let client_key = client.map(|ip| format!("client:{ip}"));
+    let mut retry_at = None;
+    for (key, limit) in [
+        (Some(&email_key), FAILURES_PER_EMAIL),
+        (client_key.as_ref(), FAILURES_PER_CLIENT),
+    ] {
+        let Some(key) = key else { continue };
+        if let Some((failures, until)) = store.login_failures(key, now_s, LOGIN_WINDOW_S).await?
+            && failures >= limit
+        {
+            retry_at = retry_at.max(Some(until));
+        }
+    }
+    if let Some(until) = retry_at {
+        let wait_s = (until - now_s).max(1);
+        let minutes = (wait_s + 59) / 60;
+        let message = format!(
+            "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            views::login(&csrf, email, Some(&message)),
+        )
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait_s.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+
+    let credentials = store.find_credentials(email).await?;
+    let password = form.password;
+    let user = {
+        // Bounded: each check holds 19 MiB and a core.
+        let _permit = state
+            .dashboard()
+            .password_checks
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || match credentials {
+            Some(c) if password::verify(&password, &c.password_hash) => Some(c.user),
+            Some(_) => None,
+            None => {
+                password::verify_nobody(&password);
+                None
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+    };
+
+    let Some(user) = user else {
+        for key in [Some(&email_key), client_key.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            store
+                .record_login_failure(key, now_s, LOGIN_WINDOW_S)
+                .await?;
+        }
+        tracing::info!("dashboard sign-in failed");
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            views::login(&csrf, email, Some("Incorrect email or password.")),
+        )
+            .into_response());
+    };
+
+    store.clear_login_failures(&email_key).await?;
+    let secret = random_secret();
+    let now = state.clock().now();
+    let lifetime = time::Duration::try_from(state.dashboard().session_lifetime)
+        .unwrap_or(time::Duration::ZERO);
+    store
+        .create_session(&NewSession {
+            id_hash: &digest(&secret),
+            user: &user,
+            csrf_token: &random_secret(),
+            now,
+            expires_at: now + lifetime,
+        })
+        .await?;
+    tracing::info!(user = %user.id, workspace = %user.workspace_id, "dashboard sign-in");
+    let jar = CookieJar::new()
+        .add(session_cookie(secret, https, lifetime))
+        .add(expired(LOGIN_CSRF_COOKIE, "/dashboard"));
+    Ok((jar, Redirect::to(HOME)).into_response())
+}
+
+/// `POST /dashboard/logout`: ends the session here and for every instance.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    posted: Posted<Empty>,
+) -> Result<Response> {
+    state.store().delete_session(&posted.user.id_hash).await?;
+    let (name, path) = session_cookie_name(is_https(&headers));
+    let jar = CookieJar::new().add(expired(name, path));
+    Ok((jar, Redirect::to(LOGIN)).into_response())
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// Whether the request reached us over https, as the proxy in front says.
+/// Believing a client here is harmless: the worst it gets is a `Secure`
+/// cookie it cannot send back over http.
+fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The session cookie's name and path: `__Host-` (Secure, Path=/) behind
+/// https; a plain cookie scoped to the dashboard over http (local use).
+fn session_cookie_name(https: bool) -> (&'static str, &'static str) {
+    if https {
+        (SECURE_SESSION_COOKIE, "/")
+    } else {
+        (SESSION_COOKIE, "/dashboard")
+    }
+}
+
+fn session_secret(headers: &HeaderMap) -> Option<String> {
+    let (name, _) = session_cookie_name(is_https(headers));
+    let jar = CookieJar::from_headers(headers);
+    let value = jar.get(name)?.value();
+    // A secret is 43 base64url characters; anything else is not one of ours.
+    (value.len() == 43).then(|| value.to_owned())
+}
+
+fn session_cookie(secret: String, https: bool, lifetime: time::Duration) -> Cookie<'static> {
+    let (name, path) = session_cookie_name(https);
+    Cookie::build((name, secret))
+        .path(path)
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
+        .max_age(lifetime)
+        .build()
+}
+
+fn login_csrf_cookie(value: &str, https: bool) -> Cookie<'static> {
+    Cookie::build((LOGIN_CSRF_COOKIE, value.to_owned()))
+        .path("/dashboard")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
+        .build()
+}
+
+fn expired(name: &'static str, path: &'static str) -> Cookie<'static> {
+    Cookie::build((name, ""))
+        .path(path)
+        .max_age(time::Duration::ZERO)
+        .build()
+}
+
+/// 256 random bits, base64url.
+fn random_secret() -> String {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
+    URL_SAFE_NO_PAD.encode(bytes.as_ref())
+}
+
+/// What a session secret is stored as.
+fn digest(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}

@@ -1,0 +1,717 @@
+//! The dashboard's HTML (maud: compile-time templates, every value escaped).
+//!
+//! Accessibility: every control has a label, groups are fieldsets with
+//! legends, errors are linked to their field (`aria-describedby`,
+//! `aria-invalid`) and announced (`role="alert"`), the current page is marked
+//! in the navigation, and a skip link leads to the content. Forms validate on
+//! the server (`novalidate`), so every error reads the same way.
+
+use axum::http::Uri;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use time::{Date, Duration, OffsetDateTime};
+
+use super::pages::app_url;
+use super::{HOME, LOGIN};
+use crate::store::{App, Session, TokenRecord};
+use crate::token::{Format, KeyStatus, Scope, UnixTime};
+
+const KEYS: &str = "/dashboard/settings/keys";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nav {
+    Apps,
+    Keys,
+}
+
+/// The page around every screen.
+fn layout(title: &str, session: Option<(&Session, Nav)>, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Informly" }
+                link rel="stylesheet" href="/dashboard/static/dashboard.css";
+                script src="/dashboard/static/dashboard.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href=(HOME) { "Informly" }
+                    @if let Some((session, current)) = session {
+                        nav.primary aria-label="Settings" {
+                            a href=(HOME) aria-current=[(current == Nav::Apps).then_some("page")] { "Apps" }
+                            a href=(KEYS) aria-current=[(current == Nav::Keys).then_some("page")] { "Keys" }
+                        }
+                        div.account {
+                            span.who {
+                                span #current-user { (session.user.email) }
+                                span.workspace { (session.workspace_name) }
+                            }
+                            form #logout-form method="post" action="/dashboard/logout" {
+                                (csrf(session))
+                                button.link type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main #main tabindex="-1" { (main) }
+            }
+        }
+    }
+}
+
+fn csrf(session: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf_token); }
+}
+
+fn breadcrumb(items: &[(&str, Option<&str>)]) -> Markup {
+    html! {
+        nav.breadcrumb aria-label="Breadcrumb" {
+            ol {
+                li { "Settings" }
+                @for (label, href) in items {
+                    li {
+                        @if let Some(href) = href { a href=(href) { (label) } } @else { span aria-current="page" { (label) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's error paragraph, if it has one.
+fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(error) = error {
+            p.error id=(id) role="alert" { (error) }
+        }
+    }
+}
+
+fn described_by(ids: &[Option<&str>]) -> Option<String> {
+    let ids: Vec<&str> = ids.iter().flatten().copied().collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// A confirmation after a redirect, named in the query string (`?done=…`),
+/// so it can only ever say one of these.
+#[derive(Clone, Copy)]
+pub enum Flash {
+    AppCreated,
+    AppDeleted,
+    TokenRevoked,
+}
+
+impl Flash {
+    pub fn from_uri(uri: &Uri) -> Option<Flash> {
+        #[derive(Deserialize)]
+        struct Done {
+            done: Option<String>,
+        }
+        let done = serde_html_form::from_str::<Done>(uri.query()?).ok()?.done?;
+        match done.as_str() {
+            "app-created" => Some(Flash::AppCreated),
+            "app-deleted" => Some(Flash::AppDeleted),
+            "token-revoked" => Some(Flash::TokenRevoked),
+            _ => None,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Flash::AppCreated => "App created.",
+            Flash::AppDeleted => "App deleted. Its tokens no longer work.",
+            Flash::TokenRevoked => "Token revoked.",
+        }
+    }
+}
+
+fn flash(flash: Option<Flash>) -> Markup {
+    html! {
+        @if let Some(flash) = flash {
+            p #flash .flash role="status" { (flash.message()) }
+        }
+    }
+}
+
+/// Dates as people read them, always in UTC.
+fn day(t: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
+    t.format(&format).unwrap_or_default()
+}
+
+fn moment(t: OffsetDateTime) -> Markup {
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    html! {
+        time datetime=(crate::clock::rfc3339_precise(t)) { (t.format(&format).unwrap_or_default()) }
+    }
+}
+
+fn unix_moment(t: UnixTime) -> Markup {
+    moment(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
+// ---------------------------------------------------------------- sign-in
+
+pub fn login(csrf: &str, email: &str, error: Option<&str>) -> Markup {
+    let main = html! {
+        div.narrow {
+            h1 { "Sign in" }
+            p.lead { "to manage your workspace's apps and API tokens." }
+            @if let Some(error) = error {
+                p #form-error .error.banner role="alert" { (error) }
+            }
+            form #login-form .card method="post" action=(LOGIN) novalidate {
+                input type="hidden" name="csrf" value=(csrf);
+                div.field {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) autocomplete="username" required autofocus[email.is_empty()];
+                }
+                div.field {
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required autofocus[!email.is_empty()];
+                }
+                button #login-submit .primary type="submit" { "Log in" }
+            }
+            p.hint { "Accounts are created by an administrator with " code { "informly users add" } "." }
+        }
+    };
+    layout("Sign in", None, main)
+}
+
+// ---------------------------------------------------------------- apps
+
+/// The create-app form as typed, with its errors.
+#[derive(Default, Deserialize)]
+pub struct AppForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(skip)]
+    errors: Vec<(&'static str, String)>,
+}
+
+impl AppForm {
+    pub fn with_error(mut self, error: (&'static str, String)) -> AppForm {
+        self.errors.push(error);
+        self
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        error_for(&self.errors, field)
+    }
+}
+
+fn error_for<'a>(errors: &'a [(&'static str, String)], field: &str) -> Option<&'a str> {
+    errors
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, m)| m.as_str())
+}
+
+pub fn apps(
+    session: &Session,
+    apps: &[(App, i64)],
+    form: &AppForm,
+    flash_message: Option<Flash>,
+) -> Markup {
+    let name_error = form.error("name");
+    let description_error = form.error("description");
+    let main = html! {
+        (breadcrumb(&[("Apps", None)]))
+        h1 { "Apps" }
+        p.lead { "An app is an integration that calls the Informly API. Each app has its own tokens and permissions." }
+        (flash(flash_message))
+        @if apps.is_empty() {
+            p #apps-empty .empty { "No apps yet. Create the first one below." }
+        } @else {
+            div.table-wrap {
+                table #apps-table {
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Description" }
+                            th scope="col" .num { "Active tokens" }
+                            th scope="col" { "Created" }
+                        }
+                    }
+                    tbody {
+                        @for (app, active) in apps {
+                            tr data-app-id=(app.id) {
+                                td.app-name data-label="Name" { a href=(app_url(&app.id)) { (app.name) } }
+                                td.app-description data-label="Description" {
+                                    @if let Some(description) = &app.description { (description) } @else { span.muted { "—" } }
+                                }
+                                td.app-tokens.num data-label="Active tokens" { (active) }
+                                td data-label="Created" { (moment(app.created_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card aria-labelledby="create-app-title" {
+            h2 #create-app-title { "Create an app" }
+            form #create-app-form method="post" action=(HOME) novalidate {
+                (csrf(session))
+                div.field {
+                    label for="app-name" { "Name" }
+                    input #app-name type="text" name="name" value=(form.name) maxlength="100" required autocomplete="off"
+                        aria-invalid=[name_error.map(|_| "true")]
+                        aria-describedby=[name_error.map(|_| "app-name-error")];
+                    (field_error("app-name-error", name_error))
+                }
+                div.field {
+                    label for="app-description" { "Description " span.optional { "(optional)" } }
+                    textarea #app-description name="description" rows="2" maxlength="500"
+                        aria-invalid=[description_error.map(|_| "true")]
+                        aria-describedby=[description_error.map(|_| "app-description-error")] { (form.description) }
+                    (field_error("app-description-error", description_error))
+                }
+                button.primary type="submit" { "Create app" }
+            }
+        }
+    };
+    layout("Apps", Some((session, Nav::Apps)), main)
+}
+
+/// Where a token stands now.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    pub fn of(token: &TokenRecord, now: UnixTime) -> TokenStatus {
+        if token.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if token.expires_at <= now {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Paseto => "PASETO",
+        Format::Jwt => "JWT",
+    }
+}
+
+pub fn app(
+    session: &Session,
+    app: &App,
+    tokens: &[(TokenRecord, TokenStatus)],
+    flash_message: Option<Flash>,
+) -> Markup {
+    let url = app_url(&app.id);
+    let main = html! {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, None)]))
+        div.title-row {
+            h1 { (app.name) }
+            a #generate-token .button.primary href={ (url) "/tokens/new" } { "Generate token" }
+        }
+        @if let Some(description) = &app.description { p.lead { (description) } }
+        p.meta { "App id " code #app-id { (app.id) } " · created " (moment(app.created_at)) }
+        (flash(flash_message))
+        h2 { "Tokens" }
+        @if tokens.is_empty() {
+            p #tokens-empty .empty { "No tokens yet. Generate one to let this app call the API." }
+        } @else {
+            div.table-wrap {
+                table #tokens-table {
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Permissions" }
+                            th scope="col" { "Format" }
+                            th scope="col" { "Created" }
+                            th scope="col" { "Expires" }
+                            th scope="col" { "Status" }
+                            th scope="col" { span.visually-hidden { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @for (token, status) in tokens {
+                            tr data-token-id=(token.id) {
+                                td.token-name data-label="Name" {
+                                    (token.name.as_deref().unwrap_or("—"))
+                                    br; code.small { (token.id) }
+                                }
+                                td.token-scopes data-label="Permissions" {
+                                    @for scope in &token.scopes { code.scope { (scope) } " " }
+                                }
+                                td.token-format data-label="Format" { (format_name(token.format)) }
+                                td.token-created data-label="Created" { (unix_moment(token.created_at)) }
+                                td.token-expires data-label="Expires" { (unix_moment(token.expires_at)) }
+                                td data-label="Status" {
+                                    span class={ "token-status status status-" (status.as_str()) } { (status.as_str()) }
+                                }
+                                td.actions {
+                                    @if *status == TokenStatus::Active {
+                                        a.revoke-token.danger-link href={ (url) "/tokens/" (token.id) "/revoke" } {
+                                            "Revoke" span.visually-hidden { " " (token.name.as_deref().unwrap_or(&token.id)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card.danger-zone aria-labelledby="danger-title" {
+            h2 #danger-title { "Delete this app" }
+            p { "Deleting the app revokes every token it has. This cannot be undone." }
+            a #delete-app .button.danger href={ (url) "/delete" } { "Delete app…" }
+        }
+    };
+    layout(&app.name, Some((session, Nav::Apps)), main)
+}
+
+// ---------------------------------------------------------------- tokens
+
+/// The generate-token form as submitted, with its errors.
+#[derive(Default, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub name: String,
+    /// One entry per ticked checkbox.
+    #[serde(default)]
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub expiry: String,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default)]
+    pub format: String,
+    #[serde(skip)]
+    errors: Vec<(&'static str, String)>,
+}
+
+impl TokenForm {
+    pub fn with_errors(mut self, errors: Vec<(&'static str, String)>) -> TokenForm {
+        self.errors.extend(errors);
+        self
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        error_for(&self.errors, field)
+    }
+}
+
+/// The app scopes, grouped by module in the order the scope list gives.
+fn modules() -> Vec<(&'static str, Vec<Scope>)> {
+    let mut modules: Vec<(&'static str, Vec<Scope>)> = Vec::new();
+    for scope in Scope::all().filter(|s| !s.is_admin()) {
+        let module = scope.as_str().split(':').next().unwrap_or_default();
+        match modules.last_mut() {
+            Some((name, scopes)) if *name == module => scopes.push(scope),
+            _ => modules.push((module, vec![scope])),
+        }
+    }
+    modules
+}
+
+/// Modules the API serves today; the rest answer 501 until they ship.
+const LIVE_MODULES: [&str; 1] = ["contacts"];
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) -> Markup {
+    let url = app_url(&app.id);
+    let name_error = form.error("name");
+    let scope_error = form.error("scopes");
+    let expiry_error = form.error("expiry");
+    let format_error = form.error("format");
+    let expiry = if form.expiry.is_empty() {
+        "30d"
+    } else {
+        form.expiry.as_str()
+    };
+    let format = if form.format.is_empty() {
+        "paseto"
+    } else {
+        form.format.as_str()
+    };
+    let midnight = today.midnight().assume_utc();
+    let presets = [("7d", 7), ("30d", 30), ("90d", 90)];
+    let main = html! {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
+        h1 { "Generate a token" }
+        p.lead { "For " strong { (app.name) } ". The token is shown once, when it is created." }
+        form #token-form .card method="post" action={ (url) "/tokens" } novalidate {
+            (csrf(session))
+            div.field {
+                label for="token-name" { "Name" }
+                p.hint #token-name-hint { "So you can recognise it later, e.g. “CRM sync”." }
+                input #token-name type="text" name="name" value=(form.name) maxlength="100" required autocomplete="off"
+                    aria-invalid=[name_error.map(|_| "true")]
+                    aria-describedby=(described_by(&[Some("token-name-hint"), name_error.map(|_| "token-name-error")]).unwrap_or_default());
+                (field_error("token-name-error", name_error))
+            }
+            fieldset #scopes aria-describedby=[scope_error.map(|_| "scope-error")] {
+                legend { "Permissions" }
+                p.hint { "Grant only what the integration needs." }
+                (field_error("scope-error", scope_error))
+                div.modules {
+                    @for (module, scopes) in modules() {
+                        fieldset.scope-module {
+                            legend {
+                                (capitalised(module))
+                                @if !LIVE_MODULES.contains(&module) { " " span.badge { "coming soon" } }
+                            }
+                            @for scope in scopes {
+                                @let name = scope.as_str();
+                                @let id = format!("scope-{}", name.replace(':', "-"));
+                                @let action = name.split(':').nth(1).unwrap_or_default();
+                                div.check {
+                                    input type="checkbox" name="scope" value=(name) id=(id) checked[form.scope.iter().any(|s| s == name)];
+                                    label for=(id) { (capitalised(action)) " " code.small { (name) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            fieldset #expiry aria-describedby=[expiry_error.map(|_| "expiry-error")] {
+                legend { "Expiration" }
+                p.hint { "Every token expires. Times are UTC." }
+                (field_error("expiry-error", expiry_error))
+                @for (value, days) in presets {
+                    @let id = format!("expiry-{value}");
+                    div.check {
+                        input type="radio" name="expiry" value=(value) id=(id) checked[expiry == value];
+                        label for=(id) { (days) " days " span.muted { "(" (day(midnight + Duration::days(days))) ")" } }
+                    }
+                }
+                div.check {
+                    input #expiry-custom type="radio" name="expiry" value="custom" checked[expiry == "custom"];
+                    label for="expiry-custom" { "Custom date" }
+                }
+                div.field.indent {
+                    label for="expires-on" { "Expires at the end of" }
+                    input #expires-on type="date" name="expires_on" value=(form.expires_on)
+                        min=(today.to_string()) max=((today + Duration::days(365)).to_string());
+                }
+            }
+            fieldset #format aria-describedby=[format_error.map(|_| "format-error")] {
+                legend { "Format" }
+                (field_error("format-error", format_error))
+                div.check {
+                    input #format-paseto type="radio" name="format" value="paseto" checked[format == "paseto"];
+                    label for="format-paseto" { "PASETO v4.public " span.muted { "(recommended)" } }
+                }
+                div.check {
+                    input #format-jwt type="radio" name="format" value="jwt" checked[format == "jwt"];
+                    label for="format-jwt" { "JWT " span.muted { "(RFC 9068, EdDSA) for JWT libraries" } }
+                }
+            }
+            div.actions {
+                button #generate-submit .primary type="submit" { "Generate token" }
+                a href=(url) { "Cancel" }
+            }
+        }
+    };
+    layout("Generate a token", Some((session, Nav::Apps)), main)
+}
+
+pub fn token_created(session: &Session, app: &App, record: &TokenRecord, token: &str) -> Markup {
+    let url = app_url(&app.id);
+    let main = html! {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
+        h1 { "Copy your new token" }
+        div #token-warning .callout.warning role="note" {
+            strong { "Copy it now. " }
+            "You will not be able to see it again: it is not stored anywhere. "
+            "If you lose it, generate a new one and revoke this one."
+        }
+        div.card {
+            label for="new-token" { "Token “" (record.name.as_deref().unwrap_or_default()) "”" }
+            div.copy-row {
+                input #new-token type="text" readonly value=(token) spellcheck="false" autocomplete="off";
+                button #copy-token .secondary type="button" data-copy="new-token" hidden { "Copy" }
+            }
+            p #copy-status .hint role="status" aria-live="polite" {}
+            dl.summary {
+                dt { "Permissions" } dd { @for scope in &record.scopes { code.scope { (scope) } " " } }
+                dt { "Format" } dd { (format_name(record.format)) }
+                dt { "Expires" } dd { (unix_moment(record.expires_at)) }
+                dt { "Token id" } dd { code { (record.id) } }
+            }
+            p.hint { "Send it as " code { "Authorization: Bearer <token>" } "." }
+        }
+        a #done .button.primary href=(url) { "Done" }
+    };
+    layout("Copy your new token", Some((session, Nav::Apps)), main)
+}
+
+fn confirm(
+    session: &Session,
+    app: &App,
+    title: &str,
+    message: Markup,
+    action: &str,
+    button: &str,
+) -> Markup {
+    let url = app_url(&app.id);
+    let main = html! {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), (title, None)]))
+        h1 { (title) }
+        div.card {
+            (message)
+            form #confirm-form method="post" action=(action) {
+                (csrf(session))
+                div.actions {
+                    button #confirm-submit .danger type="submit" { (button) }
+                    a #cancel href=(url) { "Cancel" }
+                }
+            }
+        }
+    };
+    layout(title, Some((session, Nav::Apps)), main)
+}
+
+pub fn confirm_revoke(session: &Session, app: &App, token: &TokenRecord) -> Markup {
+    let url = app_url(&app.id);
+    let message = html! {
+        p {
+            "The token " strong { (token.name.as_deref().unwrap_or("without a name")) }
+            " (" code { (token.id) } ") of " strong { (app.name) }
+            " will be rejected by the API at once. This cannot be undone."
+        }
+    };
+    confirm(
+        session,
+        app,
+        "Revoke this token?",
+        message,
+        &format!("{url}/tokens/{}/revoke", token.id),
+        "Revoke token",
+    )
+}
+
+pub fn confirm_delete(session: &Session, app: &App, active_tokens: usize) -> Markup {
+    let url = app_url(&app.id);
+    let message = html! {
+        p {
+            "The app " strong { (app.name) } " will be deleted, and every token it ever had will be rejected by the API at once"
+            @if active_tokens > 0 { " (" (active_tokens) " active)" }
+            ". This cannot be undone."
+        }
+    };
+    confirm(
+        session,
+        app,
+        "Delete this app?",
+        message,
+        &format!("{url}/delete"),
+        "Delete app",
+    )
+}
+
+// ---------------------------------------------------------------- keys
+
+pub struct KeyRow {
+    pub kid: String,
+    pub format: Format,
+    pub status: KeyStatus,
+    pub created_at: OffsetDateTime,
+    pub activates_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+pub fn keys(session: &Session, keys: &[KeyRow]) -> Markup {
+    let main = html! {
+        (breadcrumb(&[("Keys", None)]))
+        h1 { "Signing keys" }
+        p.lead {
+            "Tokens are signed with these keys. Services verify tokens offline with the public keys, published at "
+            a href="/.well-known/paserk.json" { code { "/.well-known/paserk.json" } } " and "
+            a href="/.well-known/jwks.json" { code { "/.well-known/jwks.json" } } "."
+        }
+        @if keys.is_empty() {
+            p.empty { "No keys yet: the first ones are made when the server starts." }
+        } @else {
+            div.table-wrap {
+                table #keys-table {
+                    thead {
+                        tr {
+                            th scope="col" { "Key id" }
+                            th scope="col" { "Format" }
+                            th scope="col" { "State" }
+                            th scope="col" { "Created" }
+                            th scope="col" { "Signs from" }
+                            th scope="col" { "Retired" }
+                        }
+                    }
+                    tbody {
+                        @for key in keys {
+                            tr data-kid=(key.kid) {
+                                td data-label="Key id" { code.small { (key.kid) } }
+                                td data-label="Format" { (format_name(key.format)) }
+                                td data-label="State" {
+                                    span class={ "key-state status status-" (key.status.as_str()) } { (key.status.as_str()) }
+                                }
+                                td data-label="Created" { (moment(key.created_at)) }
+                                td data-label="Signs from" { (moment(key.activates_at)) }
+                                td data-label="Retired" {
+                                    @if let Some(retired) = key.retired_at { (moment(retired)) } @else { span.muted { "—" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card aria-labelledby="rotate-title" {
+            h2 #rotate-title { "Rotating keys" }
+            p { "Keys change from the command line on the server, not from here. A new key can wait before signing, so verifiers fetch it first; a retired key's tokens are rejected at once." }
+            pre #rotate-commands {
+                code {
+                    "informly keys list\n"
+                    "informly keys rotate --format all --activate-after 15m   # add keys; they sign in 15 minutes\n"
+                    "informly keys retire KID                                  # once its tokens may be refused"
+                }
+            }
+        }
+    };
+    layout("Signing keys", Some((session, Nav::Keys)), main)
+}
+
+// ---------------------------------------------------------------- errors
+
+pub fn error_page(title: &str, detail: &str) -> Markup {
+    let main = html! {
+        div.narrow #error-page {
+            h1 { (title) }
+            p { (detail) }
+            p { a href=(HOME) { "Back to apps" } }
+        }
+    };
+    layout(title, None, main)
+}

@@ -1,0 +1,292 @@
+//! The dashboard's tables: users, their sessions, and failed sign-ins.
+//!
+//! Sessions are rows, so any instance sharing the database serves them; the
+//! cookie's secret is never stored, only its SHA-256.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{Error, Result, ResultExt, Store, from_micros, micros};
+use crate::ids;
+
+/// A dashboard user. The password hash stays in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub workspace_id: String,
+    pub email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    workspace_id: String,
+    email: String,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            email: row.email,
+            created_at: from_micros(row.created_at),
+        }
+    }
+}
+
+/// A user with the password hash to check a sign-in against.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A live session and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub workspace_name: String,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a new session is stored as.
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user: &'a User,
+    pub csrf_token: &'a str,
+    pub now: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    user_id: String,
+    workspace_id: String,
+    email: String,
+    user_created_at: i64,
+    workspace_name: String,
+    csrf_token: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(row: SessionRow) -> Self {
+        Session {
+            user: User {
+                id: row.user_id,
+                workspace_id: row.workspace_id,
+                email: row.email,
+                created_at: from_micros(row.user_created_at),
+            },
+            workspace_name: row.workspace_name,
+            csrf_token: row.csrf_token,
+            created_at: from_micros(row.created_at),
+            last_seen_at: from_micros(row.last_seen_at),
+            expires_at: from_micros(row.expires_at),
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, workspace_id, email, created_at";
+
+impl Store {
+    /// Adds a dashboard user. The email must already be validated and the
+    /// password hashed; an email is unique over all workspaces, ignoring case.
+    pub async fn create_user(
+        &self,
+        workspace_id: &str,
+        email: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<User> {
+        let row: UserRow = sqlx::query_as(&format!(
+            "insert into dashboard_users (id, workspace_id, email, email_lower, password_hash, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $6) returning {USER_COLUMNS}"
+        ))
+        .bind(ids::new(ids::USER))
+        .bind(workspace_id)
+        .bind(email)
+        .bind(email.to_lowercase())
+        .bind(password_hash)
+        .bind(micros(now))
+        .fetch_one(self.pool())
+        .await
+        .on_unique(|| format!("a dashboard user with the email `{email}` already exists"))?;
+        Ok(row.into())
+    }
+
+    /// The users of a workspace, oldest first.
+    pub async fn list_users(&self, workspace_id: &str) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "select {USER_COLUMNS} from dashboard_users where workspace_id = $1 order by id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// Removes a user; their sessions end with them.
+    pub async fn remove_user(&self, email: &str) -> Result<User> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "delete from dashboard_users where email_lower = $1 returning {USER_COLUMNS}"
+        ))
+        .bind(email.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(User::from)
+            .ok_or_else(|| Error::NotFound(format!("dashboard user `{email}`")))
+    }
+
+    /// The user an email signs in as, with their password hash.
+    pub async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+            "select id, workspace_id, email, created_at, password_hash
+             from dashboard_users where email_lower = $1",
+        )
+        .bind(email.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(
+            |(id, workspace_id, email, created_at, password_hash)| Credentials {
+                user: User {
+                    id,
+                    workspace_id,
+                    email,
+                    created_at: from_micros(created_at),
+                },
+                password_hash,
+            },
+        ))
+    }
+
+    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<()> {
+        sqlx::query(
+            "insert into dashboard_sessions (id_hash, user_id, workspace_id, csrf_token, created_at, last_seen_at, expires_at)
+             values ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(session.id_hash)
+        .bind(&session.user.id)
+        .bind(&session.user.workspace_id)
+        .bind(session.csrf_token)
+        .bind(micros(session.now))
+        .bind(micros(session.expires_at))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session stored under `id_hash`, whatever its age: the caller
+    /// decides whether it is still valid.
+    pub async fn find_session(&self, id_hash: &str) -> Result<Option<Session>> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "select u.id as user_id, u.workspace_id, u.email, u.created_at as user_created_at,
+                    w.name as workspace_name,
+                    s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
+             from dashboard_sessions s
+             join dashboard_users u on u.id = s.user_id
+             join workspaces w on w.id = u.workspace_id
+             where s.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(Session::from))
+    }
+
+    /// Records activity on a session (for the idle timeout).
+    pub async fn touch_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<()> {
+        sqlx::query("update dashboard_sessions set last_seen_at = $1 where id_hash = $2")
+            .bind(micros(now))
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("delete from dashboard_sessions where id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a failed sign-in against `key` and returns the failures in its
+    /// current window: a window opens at the first failure and lasts
+    /// `window_s` seconds, in one statement so instances never lose a count.
+    pub async fn record_login_failure(&self, key: &str, now_s: i64, window_s: i64) -> Result<i64> {
+        let (failures,): (i64,) = sqlx::query_as(
+            "insert into dashboard_login_failures (key, window_start, failures) values ($1, $2, 1)
+             on conflict (key) do update set
+                 failures = case when dashboard_login_failures.window_start <= $3
+                                 then 1 else dashboard_login_failures.failures + 1 end,
+                 window_start = case when dashboard_login_failures.window_start <= $3
+                                     then $2 else dashboard_login_failures.window_start end
+             returning failures",
+        )
+        .bind(key)
+        .bind(now_s)
+        .bind(now_s - window_s)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(failures)
+    }
+
+    /// The failures counted against `key` in its current window, and when that
+    /// window closes (unix seconds).
+    pub async fn login_failures(
+        &self,
+        key: &str,
+        now_s: i64,
+        window_s: i64,
+    ) -> Result<Option<(i64, i64)>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "select failures, window_start from dashboard_login_failures
+             where key = $1 and window_start > $2",
+        )
+        .bind(key)
+        .bind(now_s - window_s)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(failures, start)| (failures, start + window_s)))
+    }
+
+    pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("delete from dashboard_login_failures where key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes sessions past their absolute or idle limit and closed
+    /// failure windows. Returns how many rows went.
+    pub async fn prune_dashboard(
+        &self,
+        now: OffsetDateTime,
+        idle: time::Duration,
+        window_s: i64,
+    ) -> Result<u64> {
+        let sessions = sqlx::query(
+            "delete from dashboard_sessions where expires_at <= $1 or last_seen_at <= $2",
+        )
+        .bind(micros(now))
+        .bind(micros(now - idle))
+        .execute(self.pool())
+        .await?;
+        let failures = sqlx::query("delete from dashboard_login_failures where window_start <= $1")
+            .bind(now.unix_timestamp() - window_s)
+            .execute(self.pool())
+            .await?;
+        Ok(sessions.rows_affected() + failures.rows_affected())
+    }
+}
