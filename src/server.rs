@@ -95,6 +95,13 @@ pub struct ServeArgs {
     /// A dashboard session ends this long after sign-in, however busy.
     #[arg(long, env = "INFORMLY_SESSION_LIFETIME", default_value = "12h", value_parser = duration)]
     pub session_lifetime: i64,
+
+    /// Behind a reverse proxy: count failed dashboard sign-ins per client by
+    /// the last `X-Forwarded-For` address (the proxy's view of the client)
+    /// rather than per connection, which would be the proxy itself. Only
+    /// when every request comes through a proxy that sets that header.
+    #[arg(long, env = "INFORMLY_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {

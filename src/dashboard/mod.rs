@@ -43,6 +43,9 @@ pub struct Config {
     pub session_idle: Duration,
     /// A session ends this long after sign-in, however busy.
     pub session_lifetime: Duration,
+    /// Count failed sign-ins per client by the last `X-Forwarded-For` entry
+    /// (the one our own proxy added) instead of the connection's address.
+    pub trust_forwarded_for: bool,
     /// Argon2 checks run at once (each takes 19 MiB and a core for tens of
     /// milliseconds); more sign-ins wait their turn.
     password_checks: Arc<Semaphore>,
@@ -57,6 +60,7 @@ impl Config {
         Config {
             session_idle,
             session_lifetime,
+            trust_forwarded_for: false,
             password_checks: Arc::new(Semaphore::new(cores)),
         }
     }

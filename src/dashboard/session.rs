@@ -9,14 +9,15 @@
 //!   time; the sign-in form's is a random value also set as a cookie (double
 //!   submit), so a third-party page cannot sign a victim into its account.
 //! - Failed sign-ins are counted in the database per email (5 per 15 min) and
-//!   per client address (20 per 15 min), whether or not the email exists, and
+//!   per client address (20 per 15 min; behind a proxy, see
+//!   `--trust-forwarded-for`), whether or not the email exists, and
 //!   the answer is the same either way; an unknown email costs the same
 //!   Argon2 check as a wrong password.
 //!
 //! [`Config::session_idle`]: super::Config::session_idle
 //! [`Config::session_lifetime`]: super::Config::session_lifetime
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{
@@ -189,11 +190,8 @@ pub struct LoginForm {
 
 /// `POST /dashboard/login`.
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Response> {
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip());
     let headers = req.headers().clone();
+    let client = client_address(&req, state.dashboard().trust_forwarded_for);
     let https = is_https(&headers);
     let body = form_body(req, &state).await?;
     let jar = CookieJar::from_headers(&headers);
@@ -314,6 +312,25 @@ pub async fn logout(
 /// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
 pub struct Empty {}
+
+/// The client a sign-in comes from: the connection's peer, or, behind a
+/// proxy we were told to trust, the address that proxy appended last to
+/// `X-Forwarded-For` (earlier entries are the client's to invent).
+fn client_address(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        return req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok());
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+}
 
 /// Whether the request reached us over https, as the proxy in front says.
 /// Believing a client here is harmless: the worst it gets is a `Secure`

@@ -34,6 +34,10 @@ struct Dashboard {
 impl Dashboard {
     /// A dashboard with one user, `alice@example.com`, and the given limits.
     async fn start(idle: Duration, lifetime: Duration) -> Dashboard {
+        Dashboard::with_config(Config::new(idle, lifetime)).await
+    }
+
+    async fn with_config(config: Config) -> Dashboard {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys_dir = dir.path().join("keys");
         std::fs::create_dir(&keys_dir).expect("keys dir");
@@ -66,7 +70,7 @@ impl Dashboard {
             revocations,
             CursorKey::new(vec![7; 32]),
             TokenCache::new(0, policy.leeway),
-            Config::new(idle, lifetime),
+            config,
         );
         Dashboard {
             _dir: dir,
@@ -100,6 +104,16 @@ impl Dashboard {
     /// Signs in (`password` for alice) and returns the status and the
     /// session cookie, if one was set.
     async fn sign_in(&self, email: &str, password: &str) -> (StatusCode, Option<String>) {
+        self.sign_in_from(None, email, password).await
+    }
+
+    /// Signs in with an `X-Forwarded-For` header, if given.
+    async fn sign_in_from(
+        &self,
+        forwarded_for: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, Option<String>) {
         let (_, cookies, page) = self.send(get("/dashboard/login", None)).await;
         let csrf_cookie = cookies.into_iter().next().expect("login csrf cookie");
         let csrf = field_value(&page, "csrf");
@@ -109,11 +123,13 @@ impl Dashboard {
             ("password", password),
         ])
         .expect("form");
-        let request = Request::post("/dashboard/login")
+        let mut request = Request::post("/dashboard/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, csrf_cookie)
-            .body(Body::from(body))
-            .expect("request");
+            .header(header::COOKIE, csrf_cookie);
+        if let Some(forwarded_for) = forwarded_for {
+            request = request.header("x-forwarded-for", forwarded_for);
+        }
+        let request = request.body(Body::from(body)).expect("request");
         let (status, cookies, _) = self.send(request).await;
         let session = cookies
             .into_iter()
@@ -247,4 +263,42 @@ async fn pruning_deletes_ended_sessions_and_closed_windows_only() {
         dashboard.apps_page(&old.expect("cookie")).await,
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failures_count_per_forwarded_client() {
+    let dashboard = Dashboard::with_config(Config {
+        trust_forwarded_for: true,
+        ..Config::default()
+    })
+    .await;
+    // 20 failures over 20 emails from one client (spoofed entries first:
+    // only the proxy's last one counts).
+    for i in 0..20 {
+        let (status, _) = dashboard
+            .sign_in_from(
+                Some("9.9.9.9, 203.0.113.7"),
+                &format!("u{i}@example.com"),
+                "wrong password!",
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = dashboard
+        .sign_in_from(Some("203.0.113.7"), "alice@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "that client is locked"
+    );
+    let (status, session) = dashboard
+        .sign_in_from(
+            Some("203.0.113.7, 198.51.100.2"),
+            "alice@example.com",
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "another client is not");
+    assert!(session.is_some());
 }
