@@ -1278,6 +1278,7 @@ impl Api {
                 Arc::new(revocations),
                 CursorKey::new(vec![7; 32]),
                 TokenCache::new(16, policy.leeway),
+                informly::dashboard::Config::default(),
             );
             let router = informly::http::app(state, Duration::from_secs(30));
             (router, format!("Bearer {}", issued.token.as_str()))

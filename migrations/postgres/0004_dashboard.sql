@@ -1,4 +1,4 @@
--- The dashboard: its users, their sessions, and failed sign-ins.
+-- The dashboard: its users, their sessions, and sign-in attempts.
 
 -- A dashboard user belongs to one workspace; an email names one user overall,
 -- so signing in needs no workspace.
@@ -31,11 +31,12 @@ create table dashboard_sessions (
 create index dashboard_sessions_user_idx on dashboard_sessions (user_id);
 create index dashboard_sessions_expiry_idx on dashboard_sessions (expires_at);
 
--- Failed sign-ins per key (`email:…` or `client:…`) in a fixed window.
-create table dashboard_login_failures (
+-- Sign-in attempts per key (`email:…` or `client:…`) in a fixed window; a
+-- successful attempt is taken back.
+create table dashboard_login_attempts (
     key           text    not null,
     window_start  bigint  not null,  -- unix seconds
-    failures      bigint  not null,
-    constraint dashboard_login_failures_pk primary key (key)
+    attempts      bigint  not null,
+    constraint dashboard_login_attempts_pk primary key (key)
 );
-create index dashboard_login_failures_window_idx on dashboard_login_failures (window_start);
+create index dashboard_login_attempts_window_idx on dashboard_login_attempts (window_start);

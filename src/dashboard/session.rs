@@ -8,7 +8,7 @@
 //! - Every form carries a CSRF token: the session's own, compared in constant
 //!   time; the sign-in form's is a random value also set as a cookie (double
 //!   submit), so a third-party page cannot sign a victim into its account.
-//! - Failed sign-ins are counted in the database per email (5 per 15 min) and
+//! - Sign-in attempts are counted in the database per email (5 per 15 min) and
 //!   per client address (20 per 15 min; behind a proxy, see
 //!   `--trust-forwarded-for`), whether or not the email exists, and
 //!   the answer is the same either way; an unknown email costs the same
@@ -201,7 +201,10 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     let email = form.email.trim();
     let csrf = expected.to_owned();
 
-    // The limits apply to the email as typed, existing or not.
+    // The limits apply to the email as typed, existing or not. Each attempt
+    // is counted before its password is checked, in one statement per key,
+    // so attempts sent at once cannot all slip under the limit; a successful
+    // one is taken back below.
     let store = state.store();
     let now_s = state.clock().unix();
     let email_key = format!("email:{}", email.to_lowercase());
@@ -212,10 +215,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
         (client_key.as_ref(), FAILURES_PER_CLIENT),
     ] {
         let Some(key) = key else { continue };
-        if let Some((failures, until)) = store.login_failures(key, now_s, LOGIN_WINDOW_S).await?
-            && failures >= limit
-        {
-            retry_at = retry_at.max(Some(until));
+        let (attempts, window_start) = store
+            .count_login_attempt(key, now_s, LOGIN_WINDOW_S)
+            .await?;
+        if attempts > limit {
+            retry_at = retry_at.max(Some(window_start + LOGIN_WINDOW_S));
         }
     }
     if let Some(until) = retry_at {
@@ -260,14 +264,6 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     };
 
     let Some(user) = user else {
-        for key in [Some(&email_key), client_key.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            store
-                .record_login_failure(key, now_s, LOGIN_WINDOW_S)
-                .await?;
-        }
         tracing::info!("dashboard sign-in failed");
         return Ok((
             StatusCode::UNAUTHORIZED,
@@ -276,7 +272,10 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
             .into_response());
     };
 
-    store.clear_login_failures(&email_key).await?;
+    store.clear_login_attempts(&email_key).await?;
+    if let Some(client_key) = &client_key {
+        store.forgive_login_attempt(client_key).await?;
+    }
     let secret = random_secret();
     let now = state.clock().now();
     let lifetime = time::Duration::try_from(state.dashboard().session_lifetime)
@@ -293,7 +292,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     tracing::info!(user = %user.id, workspace = %user.workspace_id, "dashboard sign-in");
     let jar = CookieJar::new()
         .add(session_cookie(secret, https, lifetime))
-        .add(expired(LOGIN_CSRF_COOKIE, "/dashboard"));
+        .add(expired(LOGIN_CSRF_COOKIE, "/dashboard", https));
     Ok((jar, Redirect::to(HOME)).into_response())
 }
 
@@ -304,8 +303,9 @@ pub async fn logout(
     posted: Posted<Empty>,
 ) -> Result<Response> {
     state.store().delete_session(&posted.user.id_hash).await?;
-    let (name, path) = session_cookie_name(is_https(&headers));
-    let jar = CookieJar::new().add(expired(name, path));
+    let https = is_https(&headers);
+    let (name, path) = session_cookie_name(https);
+    let jar = CookieJar::new().add(expired(name, path, https));
     Ok((jar, Redirect::to(LOGIN)).into_response())
 }
 
@@ -381,9 +381,14 @@ fn login_csrf_cookie(value: &str, https: bool) -> Cookie<'static> {
         .build()
 }
 
-fn expired(name: &'static str, path: &'static str) -> Cookie<'static> {
+/// A cookie that deletes the one it names. Browsers only accept it with the
+/// attributes that cookie was set with (`Secure` for `__Host-`).
+fn expired(name: &'static str, path: &'static str, https: bool) -> Cookie<'static> {
     Cookie::build((name, ""))
         .path(path)
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
         .max_age(time::Duration::ZERO)
         .build()
 }

@@ -1,4 +1,4 @@
-//! The dashboard's tables: users, their sessions, and failed sign-ins.
+//! The dashboard's tables: users, their sessions, and sign-in attempts.
 //!
 //! Sessions are rows, so any instance sharing the database serves them; the
 //! cookie's secret is never stored, only its SHA-256.
@@ -220,48 +220,48 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a failed sign-in against `key` and returns the failures in its
-    /// current window: a window opens at the first failure and lasts
-    /// `window_s` seconds, in one statement so instances never lose a count.
-    pub async fn record_login_failure(&self, key: &str, now_s: i64, window_s: i64) -> Result<i64> {
-        let (failures,): (i64,) = sqlx::query_as(
-            "insert into dashboard_login_failures (key, window_start, failures) values ($1, $2, 1)
+    /// Counts a sign-in attempt against `key` and returns the attempts in
+    /// its current window with the window's start (unix seconds). A window
+    /// opens at the first attempt and lasts `window_s` seconds; one statement,
+    /// so concurrent attempts, on any instance, each get their own count.
+    pub async fn count_login_attempt(
+        &self,
+        key: &str,
+        now_s: i64,
+        window_s: i64,
+    ) -> Result<(i64, i64)> {
+        let row: (i64, i64) = sqlx::query_as(
+            "insert into dashboard_login_attempts (key, window_start, attempts) values ($1, $2, 1)
              on conflict (key) do update set
-                 failures = case when dashboard_login_failures.window_start <= $3
-                                 then 1 else dashboard_login_failures.failures + 1 end,
-                 window_start = case when dashboard_login_failures.window_start <= $3
-                                     then $2 else dashboard_login_failures.window_start end
-             returning failures",
+                 attempts = case when dashboard_login_attempts.window_start <= $3
+                                 then 1 else dashboard_login_attempts.attempts + 1 end,
+                 window_start = case when dashboard_login_attempts.window_start <= $3
+                                     then $2 else dashboard_login_attempts.window_start end
+             returning attempts, window_start",
         )
         .bind(key)
         .bind(now_s)
         .bind(now_s - window_s)
         .fetch_one(self.pool())
         .await?;
-        Ok(failures)
+        Ok(row)
     }
 
-    /// The failures counted against `key` in its current window, and when that
-    /// window closes (unix seconds).
-    pub async fn login_failures(
-        &self,
-        key: &str,
-        now_s: i64,
-        window_s: i64,
-    ) -> Result<Option<(i64, i64)>> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "select failures, window_start from dashboard_login_failures
-             where key = $1 and window_start > $2",
+    /// Takes back one attempt counted against `key` (it succeeded).
+    pub async fn forgive_login_attempt(&self, key: &str) -> Result<()> {
+        sqlx::query(
+            "update dashboard_login_attempts set attempts = attempts - 1
+             where key = $1 and attempts > 0",
         )
         .bind(key)
-        .bind(now_s - window_s)
-        .fetch_optional(self.pool())
+        .execute(self.pool())
         .await?;
-        Ok(row.map(|(failures, start)| (failures, start + window_s)))
+        Ok(())
     }
 
-    pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("delete from dashboard_login_failures where key = $1")
+    /// Forgets the attempts counted against `key`.
+    pub async fn clear_login_attempts(&self, key: &str) -> Result<()> {
+        sqlx::query("delete from dashboard_login_attempts where key = $1")
             .bind(key)
             .execute(self.pool())
             .await?;
@@ -269,7 +269,7 @@ impl Store {
     }
 
     /// Deletes sessions past their absolute or idle limit and closed
-    /// failure windows. Returns how many rows went.
+    /// attempt windows. Returns how many rows went.
     pub async fn prune_dashboard(
         &self,
         now: OffsetDateTime,
@@ -283,10 +283,10 @@ impl Store {
         .bind(micros(now - idle))
         .execute(self.pool())
         .await?;
-        let failures = sqlx::query("delete from dashboard_login_failures where window_start <= $1")
+        let attempts = sqlx::query("delete from dashboard_login_attempts where window_start <= $1")
             .bind(now.unix_timestamp() - window_s)
             .execute(self.pool())
             .await?;
-        Ok(sessions.rows_affected() + failures.rows_affected())
+        Ok(sessions.rows_affected() + attempts.rows_affected())
     }
 }
