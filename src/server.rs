@@ -153,8 +153,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
 
     let service = Service::new(store.clone(), policy, clock.clone());
     let token_cache = TokenCache::new(args.token_cache, settings.leeway);
-    let dashboard =
+    let mut dashboard =
         dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
+    dashboard.trust_forwarded_for = args.trust_forwarded_for;
     let state = AppState::new(
         service,
         keys.clone(),

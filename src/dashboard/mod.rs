@@ -95,6 +95,14 @@ pub fn router() -> Router<AppState> {
         .route("/static/dashboard.css", get(stylesheet))
         .route("/static/dashboard.js", get(script))
         .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(middleware::map_response(security_headers))
+}
+
+/// `/dashboard/`, which the nested router does not see: to `/dashboard`.
+pub fn trailing_slash() -> axum::routing::MethodRouter<AppState> {
+    get(|| async { Redirect::to("/dashboard") })
+        .fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::map_response(security_headers))
 }
 
@@ -160,8 +168,12 @@ pub enum Error {
     Csrf,
     /// Not found, or another workspace's (the same thing, on purpose).
     NotFound,
+    /// A method the page does not answer.
+    MethodNotAllowed,
     /// A request no dashboard form sends (wrong content type, bad encoding).
     BadRequest(String),
+    /// A form larger than the body limit.
+    TooLarge,
     /// The database is unavailable.
     Unavailable,
     /// Logged once, here; the page says nothing internal.
@@ -186,7 +198,17 @@ impl IntoResponse for Error {
                 "Not found",
                 "There is nothing here, or it belongs to another workspace.".to_owned(),
             ),
+            Error::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "This page does not answer that kind of request.".to_owned(),
+            ),
             Error::BadRequest(why) => (StatusCode::BAD_REQUEST, "Bad request", why),
+            Error::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                "The form is larger than the service accepts. Nothing was changed.".to_owned(),
+            ),
             Error::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again shortly",

@@ -160,9 +160,13 @@ async fn form_body(req: Request, state: &AppState) -> Result<Bytes> {
             "Dashboard forms are sent as application/x-www-form-urlencoded.".to_owned(),
         ));
     }
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|e| Error::BadRequest(e.body_text()))
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge
+        } else {
+            Error::BadRequest(e.body_text())
+        }
+    })
 }
 
 /// `GET /dashboard`: the apps, or the sign-in page.
@@ -207,7 +211,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     // one is taken back below.
     let store = state.store();
     let now_s = state.clock().unix();
-    let email_key = format!("email:{}", email.to_lowercase());
+    // Keyed by a digest: fixed-length keys, and no stranger's typed email kept.
+    let email_key = format!("email:{}", digest(&email.to_lowercase()));
     let client_key = client.map(|ip| format!("client:{ip}"));
     let mut retry_at = None;
     for (key, limit) in [
@@ -317,19 +322,22 @@ pub struct Empty {}
 /// proxy we were told to trust, the address that proxy appended last to
 /// `X-Forwarded-For` (earlier entries are the client's to invent).
 fn client_address(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        return req
-            .headers()
+    let forwarded = || {
+        req.headers()
             .get_all("x-forwarded-for")
             .iter()
             .next_back()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let peer = || {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip())
+    };
+    // Without the header, the connection's address is all there is.
+    trust_forwarded_for.then(forwarded).flatten().or_else(peer)
 }
 
 /// Whether the request reached us over https, as the proxy in front says.

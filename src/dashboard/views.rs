@@ -41,7 +41,7 @@ fn layout(title: &str, session: Option<(&Session, Nav)>, main: Markup) -> Markup
                 header.top {
                     a.brand href=(HOME) { "Informly" }
                     @if let Some((session, current)) = session {
-                        nav.primary aria-label="Settings" {
+                        nav.site-nav aria-label="Settings" {
                             a href=(HOME) aria-current=[(current == Nav::Apps).then_some("page")] { "Apps" }
                             a href=(KEYS) aria-current=[(current == Nav::Keys).then_some("page")] { "Keys" }
                         }
@@ -153,7 +153,20 @@ fn moment(t: OffsetDateTime) -> Markup {
 }
 
 fn unix_moment(t: UnixTime) -> Markup {
-    moment(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    moment(unix(t))
+}
+
+fn unix(t: UnixTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A day in a table cell; the exact time is in the element (and its
+/// tooltip), to keep tables narrow.
+fn short(t: OffsetDateTime) -> Markup {
+    let format = time::macros::format_description!("[hour]:[minute] UTC");
+    html! {
+        time datetime=(crate::clock::rfc3339_precise(t)) title={ (day(t)) ", " (t.format(&format).unwrap_or_default()) } { (day(t)) }
+    }
 }
 
 // ---------------------------------------------------------------- sign-in
@@ -161,7 +174,7 @@ fn unix_moment(t: UnixTime) -> Markup {
 pub fn login(csrf: &str, email: &str, error: Option<&str>) -> Markup {
     let main = html! {
         div.narrow {
-            h1 { "Sign in" }
+            h1 { "Log in" }
             p.lead { "to manage your workspace's apps and API tokens." }
             @if let Some(error) = error {
                 p #form-error .error.banner role="alert" { (error) }
@@ -181,7 +194,7 @@ pub fn login(csrf: &str, email: &str, error: Option<&str>) -> Markup {
             p.hint { "Accounts are created by an administrator with " code { "informly users add" } "." }
         }
     };
-    layout("Sign in", None, main)
+    layout("Log in", None, main)
 }
 
 // ---------------------------------------------------------------- apps
@@ -249,7 +262,7 @@ pub fn apps(
                                     @if let Some(description) = &app.description { (description) } @else { span.muted { "—" } }
                                 }
                                 td.app-tokens.num data-label="Active tokens" { (active) }
-                                td data-label="Created" { (moment(app.created_at)) }
+                                td data-label="Created" { (short(app.created_at)) }
                             }
                         }
                     }
@@ -360,12 +373,12 @@ pub fn app(
                                     @for scope in &token.scopes { code.scope { (scope) } " " }
                                 }
                                 td.token-format data-label="Format" { (format_name(token.format)) }
-                                td.token-created data-label="Created" { (unix_moment(token.created_at)) }
-                                td.token-expires data-label="Expires" { (unix_moment(token.expires_at)) }
+                                td.token-created data-label="Created" { (short(unix(token.created_at))) }
+                                td.token-expires data-label="Expires" { (short(unix(token.expires_at))) }
                                 td data-label="Status" {
                                     span class={ "token-status status status-" (status.as_str()) } { (status.as_str()) }
                                 }
-                                td.actions {
+                                td.row-actions {
                                     @if *status == TokenStatus::Active {
                                         a.revoke-token.danger-link href={ (url) "/tokens/" (token.id) "/revoke" } {
                                             "Revoke" span.visually-hidden { " " (token.name.as_deref().unwrap_or(&token.id)) }
@@ -677,10 +690,10 @@ pub fn keys(session: &Session, keys: &[KeyRow]) -> Markup {
                                 td data-label="State" {
                                     span class={ "key-state status status-" (key.status.as_str()) } { (key.status.as_str()) }
                                 }
-                                td data-label="Created" { (moment(key.created_at)) }
-                                td data-label="Signs from" { (moment(key.activates_at)) }
+                                td data-label="Created" { (short(key.created_at)) }
+                                td data-label="Signs from" { (short(key.activates_at)) }
                                 td data-label="Retired" {
-                                    @if let Some(retired) = key.retired_at { (moment(retired)) } @else { span.muted { "—" } }
+                                    @if let Some(retired) = key.retired_at { (short(retired)) } @else { span.muted { "—" } }
                                 }
                             }
                         }
@@ -694,8 +707,8 @@ pub fn keys(session: &Session, keys: &[KeyRow]) -> Markup {
             pre #rotate-commands {
                 code {
                     "informly keys list\n"
-                    "informly keys rotate --format all --activate-after 15m   # add keys; they sign in 15 minutes\n"
-                    "informly keys retire KID                                  # once its tokens may be refused"
+                    "informly keys rotate --format all --activate-after 15m  # new keys, signing in 15 minutes\n"
+                    "informly keys retire KID                                # its tokens are refused from then on"
                 }
             }
         }

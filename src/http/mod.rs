@@ -282,6 +282,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         )
         .merge(modules::router())
         .nest("/dashboard", crate::dashboard::router())
+        .route("/dashboard/", crate::dashboard::trailing_slash())
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
