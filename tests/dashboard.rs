@@ -27,6 +27,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Home, Server, content_diff, remember_secret};
@@ -540,6 +541,16 @@ impl Visitor {
 }
 
 /// A visitor signed in as `email`.
+/// A server whose `default` workspace has the dashboard user
+/// alice@example.com, and her password.
+async fn alice_and_a_server() -> (Arc<Home>, Server, String) {
+    let home = Home::new();
+    let password = new_password();
+    add_user(&home, "alice@example.com", "default", &password);
+    let server = Server::start_in(home.clone(), &[]).await;
+    (home, server, password)
+}
+
 async fn signed_in(server: &Server, email: &str, password: &str) -> Visitor {
     let mut visitor = Visitor::new(server);
     visitor.sign_in(email, password).await.expect_redirect(APPS);
@@ -826,10 +837,7 @@ async fn users_remove_removes_the_user_and_ends_their_sessions_at_once() {
 
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_session_cookie_and_a_host_prefixed_one_behind_https() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (home, server, password) = alice_and_a_server().await;
 
     // Over plain http (local use): cookies scoped to /dashboard, not Secure.
     let mut plain = Visitor::new(&server);
@@ -937,10 +945,7 @@ async fn sign_in_sets_a_strict_http_only_session_cookie_and_a_host_prefixed_one_
 
 #[tokio::test]
 async fn sign_in_without_the_login_csrf_or_with_a_wrong_one_gets_403_and_no_session() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (home, server, password) = alice_and_a_server().await;
     let before = home.content().await;
 
     let mut visitor = Visitor::new(&server);
@@ -1017,10 +1022,7 @@ fn comparable(page: &Page, email: &str) -> (u16, Vec<(String, String)>, String) 
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (_home, server, _password) = alice_and_a_server().await;
 
     // Emails of the same length, so even Content-Length must match.
     let wrong_password = fail_sign_in(&server, "alice@example.com").await;
@@ -1179,10 +1181,7 @@ async fn sign_in_attempts_sent_at_once_get_no_more_than_five_password_checks_per
 
 #[tokio::test]
 async fn every_state_changing_form_refuses_a_missing_or_foreign_csrf_token_and_changes_nothing() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (home, server, password) = alice_and_a_server().await;
     let mut alice = signed_in(&server, "alice@example.com", &password).await;
     let mut other_session = signed_in(&server, "alice@example.com", &password).await;
     let app = alice.create_app("CSRF target").await;
@@ -1308,10 +1307,7 @@ async fn logging_out_deletes_the_session_so_a_replayed_cookie_goes_back_to_sign_
 /// test: it lacked `Secure`).
 #[tokio::test]
 async fn signing_out_behind_https_drops_the_host_cookie_with_the_attributes_browsers_require() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (_home, server, password) = alice_and_a_server().await;
     let mut alice = Visitor::behind_https(&server);
     alice
         .sign_in("alice@example.com", &password)
@@ -1339,10 +1335,7 @@ async fn signing_out_behind_https_drops_the_host_cookie_with_the_attributes_brow
 
 #[tokio::test]
 async fn app_and_token_names_are_escaped_on_every_page() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (_home, server, password) = alice_and_a_server().await;
     let mut alice = signed_in(&server, "alice@example.com", &password).await;
     let name = r#"<img src=x onerror=alert(1)>"'&"#;
     let description = "</textarea><script>alert(2)</script>";
@@ -1625,10 +1618,7 @@ async fn another_workspaces_app_and_token_are_not_found_on_every_page_and_form()
 
 #[tokio::test]
 async fn the_app_form_refuses_a_missing_long_control_or_taken_name_with_422_and_keeps_the_input() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (home, server, password) = alice_and_a_server().await;
     let mut alice = signed_in(&server, "alice@example.com", &password).await;
     alice.create_app("Taken").await;
     let csrf = alice.csrf().await;
@@ -1720,10 +1710,7 @@ async fn the_app_form_refuses_a_missing_long_control_or_taken_name_with_422_and_
 
 #[tokio::test]
 async fn the_token_form_refuses_bad_permissions_expiries_and_names_with_422_and_keeps_the_input() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (home, server, password) = alice_and_a_server().await;
     let mut alice = signed_in(&server, "alice@example.com", &password).await;
     let app = alice.create_app("Forms").await;
     let csrf = alice.csrf().await;
@@ -1934,10 +1921,7 @@ async fn the_token_form_refuses_bad_permissions_expiries_and_names_with_422_and_
 
 #[tokio::test]
 async fn a_token_is_shown_once_works_with_its_scopes_only_and_stops_when_revoked_or_its_app_goes() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (_home, server, password) = alice_and_a_server().await;
     let mut alice = signed_in(&server, "alice@example.com", &password).await;
     let app = alice.create_app("CRM sync").await;
 
@@ -2054,10 +2038,7 @@ async fn a_token_is_shown_once_works_with_its_scopes_only_and_stops_when_revoked
 
 #[tokio::test]
 async fn every_dashboard_answer_carries_the_security_headers_and_unknown_paths_are_html_404s() {
-    let home = Home::new();
-    let password = new_password();
-    add_user(&home, "alice@example.com", "default", &password);
-    let server = Server::start_in(home.clone(), &[]).await;
+    let (_home, server, password) = alice_and_a_server().await;
 
     // Signed out.
     let mut visitor = Visitor::new(&server);
