@@ -29,7 +29,9 @@
 //! cache honouring the feed's `Cache-Control: public, max-age=5` may answer
 //! the page from before it for 5 s more, and the next poll after that brings
 //! it (docs/revocation-feed.md, "Freshness"; add any clock skew between server
-//! instances beyond the feed's 5 s look-back).
+//! instances beyond the feed's 5 s look-back). Every 10 minutes a poll asks
+//! for the full list instead of the changes, which also mends anything a page
+//! of changes could miss (a server instance whose clock is far behind).
 //!
 //! While the server is unreachable the last keys and denylist keep answering,
 //! so tokens verify as before; once no feed page has verified for longer than
@@ -60,6 +62,10 @@ pub const REVOCATIONS_PATH: &str = "/v1/revocations";
 
 /// Key documents longer than this are refused: a few keys take a few KiB.
 const MAX_KEYS_LEN: usize = 1024 * 1024;
+
+/// How often a poll asks for the full list rather than the changes since
+/// the cursor (docs/revocation-feed.md, "Freshness").
+const FULL_LIST_EVERY_S: UnixTime = 600;
 
 /// What the feed endpoint answers: the signed page, plus the JSON around it.
 const MAX_ENVELOPE_LEN: usize = MAX_FEED_LEN + 1024;
@@ -450,6 +456,8 @@ struct FeedState {
     /// The `iat` of the last page applied: an older page is refused (a
     /// replayed full page would otherwise drop newer entries).
     issued_at: Option<UnixTime>,
+    /// Clock seconds when the last full list was applied.
+    full_at: Option<UnixTime>,
 }
 
 /// The `GET /v1/revocations` answer.
@@ -547,7 +555,10 @@ impl Shared {
             return Ok(());
         };
         let mut state = self.feed.lock().await;
-        let asked = state.cursor.clone();
+        let full_due = state
+            .full_at
+            .is_none_or(|at| self.clock.unix().saturating_sub(at) >= FULL_LIST_EVERY_S);
+        let asked = if full_due { None } else { state.cursor.clone() };
         let body = match self.get(url, asked.as_deref(), MAX_ENVELOPE_LEN).await {
             // A cursor the server no longer accepts (e.g. its database was
             // replaced): start again from the full list.
@@ -583,6 +594,9 @@ impl Shared {
         page.apply(&mut denylist);
         denylist.prune(now.saturating_sub(self.policy.leeway));
         self.denylist.store(Arc::new(denylist));
+        if page.full {
+            state.full_at = Some(now);
+        }
         state.cursor = Some(page.next);
         state.issued_at = Some(page.issued_at);
         self.feed_verified_at.store(now, Ordering::Release);
@@ -939,6 +953,33 @@ mod tests {
                 Err(VerifyError::Token(token::Error::Revoked))
             );
             assert_eq!(verifier.status().denylist_entries, 2);
+        });
+    }
+
+    #[test]
+    fn every_ten_minutes_a_poll_takes_the_full_list_which_replaces_the_denylist() {
+        let s = setup();
+        runtime().block_on(async {
+            let verifier = s.builder().build().await.unwrap();
+            let a = token(&paseto_key(1), TOK_A);
+            s.published.lock().unwrap().denylist = vec![RevokedToken {
+                token_id: TOK_A.to_owned(),
+                expires_at: NOW + 3600,
+            }];
+            verifier.poll_revocations().await.unwrap();
+            // The entry is gone from the server (say its database was
+            // restored): pages of changes only ever add, so it stays here...
+            s.published.lock().unwrap().denylist.clear();
+            s.clock.advance(FULL_LIST_EVERY_S - 1);
+            verifier.poll_revocations().await.unwrap();
+            assert_eq!(
+                verifier.verify(&a).await,
+                Err(VerifyError::Token(token::Error::Revoked))
+            );
+            // ...until the next full list, which is the server's whole truth.
+            s.clock.advance(1);
+            verifier.poll_revocations().await.unwrap();
+            assert!(verifier.verify(&a).await.is_ok());
         });
     }
 
