@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::claims::TimeClaim;
+use super::json::Object;
 use super::keys::PublicInner;
 use super::{
     Denylist, Error, Format, KeySet, Policy, SigningKey, UnixTime, is_prefixed_id, paseto,
@@ -109,15 +110,26 @@ struct WireFeed<'a> {
     iat: Cow<'a, str>,
     #[serde(borrow)]
     exp: Cow<'a, str>,
-    #[serde(borrow)]
+    /// Always present (`null` without a cursor): a missing member is refused.
+    #[serde(deserialize_with = "present")]
     since: Option<Cow<'a, str>>,
     #[serde(borrow)]
     next: Cow<'a, str>,
     full: bool,
     #[serde(borrow)]
-    revoked: Vec<WireRevoked<'a>>,
+    revoked: Vec<Object<WireRevoked<'a>>>,
     #[serde(borrow)]
-    cutoffs: Vec<WireCutoff<'a>>,
+    cutoffs: Vec<Object<WireCutoff<'a>>>,
+}
+
+/// serde's derive reads a missing `Option` member as `None`; a member read
+/// through this must be there (`null` is `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,21 +181,21 @@ impl RevocationFeed {
                 .revoked
                 .iter()
                 .map(|r| {
-                    Ok(WireRevoked {
+                    Ok(Object(WireRevoked {
                         jti: Cow::Borrowed(&r.token_id),
                         exp: write_time(r.expires_at)?,
-                    })
+                    }))
                 })
                 .collect::<Result<_, Error>>()?,
             cutoffs: self
                 .cutoffs
                 .iter()
                 .map(|c| {
-                    Ok(WireCutoff {
+                    Ok(Object(WireCutoff {
                         client_id: Cow::Borrowed(&c.client_id),
                         cutoff: write_time(c.cutoff)?,
                         exp: write_time(c.expires_at)?,
-                    })
+                    }))
                 })
                 .collect::<Result<_, Error>>()?,
         };
@@ -250,7 +262,7 @@ impl RevocationFeed {
         let revoked = wire
             .revoked
             .iter()
-            .map(|r| {
+            .map(|Object(r)| {
                 if !is_prefixed_id(&r.jti, "tok_") {
                     return Err(FeedError::Invalid);
                 }
@@ -263,7 +275,7 @@ impl RevocationFeed {
         let cutoffs = wire
             .cutoffs
             .iter()
-            .map(|c| {
+            .map(|Object(c)| {
                 if !is_prefixed_id(&c.client_id, "app_") {
                     return Err(FeedError::Invalid);
                 }
@@ -521,6 +533,23 @@ mod tests {
             ),
             ("full as a string", edit(&|v| v["full"] = "true".into())),
             ("an array", "[]".to_owned()),
+            (
+                "no since (it is null when there is no cursor, never missing)",
+                edit(&|v| {
+                    v.as_object_mut().unwrap().remove("since");
+                }),
+            ),
+            (
+                "an entry as an array of its values",
+                edit(&|v| v["revoked"][0] = serde_json::json!([TOKEN, "2027-01-15T09:00:00Z"])),
+            ),
+            (
+                "a cutoff as an array of its values",
+                edit(&|v| {
+                    v["cutoffs"][0] =
+                        serde_json::json!([APP, "2027-01-15T07:00:00Z", "2028-01-15T07:00:00Z"])
+                }),
+            ),
             (
                 "a duplicate field",
                 good.to_string()

@@ -34,6 +34,7 @@ mod claims;
 mod denylist;
 pub mod expiry;
 mod feed;
+pub(crate) mod json;
 mod jwt;
 mod keys;
 mod paseto;
