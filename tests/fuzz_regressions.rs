@@ -14,12 +14,13 @@ type Target = fn(&[u8]);
 
 /// Every target, with its function: the fuzz binaries and these must agree
 /// (checked below).
-const TARGETS: [(&str, Target); 5] = [
+const TARGETS: [(&str, Target); 6] = [
     ("token_paseto", targets::token_paseto),
     ("token_jwt", targets::token_jwt),
     ("scopes", targets::scopes),
     ("footer_kid", targets::footer_kid),
     ("contacts_body", targets::contacts_body),
+    ("revocation_feed", targets::revocation_feed),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -87,6 +88,11 @@ fn footer_kid_regressions_pass() {
 #[test]
 fn contacts_body_regressions_pass() {
     replay("contacts_body");
+}
+
+#[test]
+fn revocation_feed_regressions_pass() {
+    replay("revocation_feed");
 }
 
 #[test]
