@@ -23,6 +23,17 @@ pub fn new(prefix: &str) -> String {
     format!("{prefix}{ulid}")
 }
 
+/// A fresh secret: 256 random bits from the OS, base64url (43 characters).
+/// For secrets that are stored or sent as text: cookie and CSRF values,
+/// shared server keys.
+pub fn secret() -> String {
+    use base64::Engine as _;
+    use rand_core::RngCore as _;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    rand_core::OsRng.fill_bytes(bytes.as_mut());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_slice())
+}
+
 /// Whether `s` is an id of the given type (prefix and ULID body).
 pub fn is_valid(s: &str, prefix: &str) -> bool {
     crate::token::is_prefixed_id(s, prefix)

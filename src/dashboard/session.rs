@@ -29,7 +29,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -38,6 +37,7 @@ use zeroize::Zeroizing;
 
 use super::{Error, HOME, LOGIN, Result, password, views};
 use crate::http::AppState;
+use crate::ids;
 use crate::store::{NewSession, Session};
 
 /// Failed sign-ins counted per window, per email and per client address.
@@ -179,7 +179,7 @@ pub async fn login_page(headers: HeaderMap, user: Option<CurrentUser>) -> Respon
     if user.is_some() {
         return Redirect::to(HOME).into_response();
     }
-    let csrf = random_secret();
+    let csrf = ids::secret();
     let jar = CookieJar::new().add(login_csrf_cookie(&csrf, is_https(&headers)));
     (jar, views::login(&csrf, "", None)).into_response()
 }
@@ -281,7 +281,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     if let Some(client_key) = &client_key {
         store.forgive_login_attempt(client_key).await?;
     }
-    let secret = random_secret();
+    let secret = ids::secret();
     let now = state.clock().now();
     let lifetime = time::Duration::try_from(state.dashboard().session_lifetime)
         .unwrap_or(time::Duration::ZERO);
@@ -289,7 +289,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
         .create_session(&NewSession {
             id_hash: &digest(&secret),
             user: &user,
-            csrf_token: &random_secret(),
+            csrf_token: &ids::secret(),
             now,
             expires_at: now + lifetime,
         })
@@ -399,13 +399,6 @@ fn expired(name: &'static str, path: &'static str, https: bool) -> Cookie<'stati
         .same_site(SameSite::Strict)
         .max_age(time::Duration::ZERO)
         .build()
-}
-
-/// 256 random bits, base64url.
-fn random_secret() -> String {
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    OsRng.fill_bytes(bytes.as_mut());
-    URL_SAFE_NO_PAD.encode(bytes.as_ref())
 }
 
 /// What a session secret is stored as.

@@ -24,10 +24,7 @@ impl CursorKey {
 
     /// A fresh random key, base64url, for the store.
     pub fn generate() -> String {
-        use rand_core::RngCore as _;
-        let mut key = Zeroizing::new([0u8; 32]);
-        rand_core::OsRng.fill_bytes(key.as_mut());
-        URL_SAFE_NO_PAD.encode(key.as_slice())
+        crate::ids::secret()
     }
 
     fn mac(&self, purpose: &str, workspace: &str, id: &str) -> Hmac<Sha256> {
