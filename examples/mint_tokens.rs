@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for _ in 0..count.parse::<usize>()? {
         let claims = TokenClaims {
-            token_id: informly::ids::new(informly::ids::TOKEN),
+            token_id: informly::ids::TokenId::generate().to_string(),
             workspace: workspace.clone(),
             subject: Subject::App(app.clone()),
             scopes: ScopeSet::parse_for_app(["contacts:read"])?,

@@ -12,10 +12,11 @@ use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::{Settings, duration};
-use crate::keys::{KeyRing, LiveKeys};
+use crate::ids::{AppId, TokenId};
+use crate::keys::KeyRing;
 use crate::remote::RemoteVerifier;
-use crate::service::{IssueRequest, Service};
-use crate::store::{Store, Workspace};
+use crate::service::{Actor, IssueRequest, Service};
+use crate::store::Store;
 use crate::token::{
     self, Expiry, Format, Jwks, KeySet, KeyStatus, PaserkKeySet, PublicKey, ScopeSet, Verifier,
 };
@@ -224,9 +225,13 @@ pub enum KeysCmd {
 }
 
 impl Cli {
+    /// Runs the command: one exhaustive dispatch. Commands that need the
+    /// database open it first (`Ctx`); `serve`, `verify` and the read-only key
+    /// commands do without.
     pub async fn run(self) -> Result<()> {
         let settings = self.settings;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let json = settings.json;
         match self.command {
             Command::Serve(args) => crate::server::run(settings, args).await,
             Command::Verify {
@@ -244,20 +249,47 @@ impl Cli {
                 };
                 verify(&settings, clock, &token, jwks, paserk, urls).await
             }
-            Command::Keys(cmd) => keys(&settings, clock.as_ref(), cmd),
-            command => {
+            Command::Keys(KeysCmd::List) => list_keys(&settings, clock.as_ref()),
+            Command::Keys(KeysCmd::ExportPublic { jwks, paserk: _ }) => {
+                export_keys(&settings, clock.as_ref(), jwks)
+            }
+            Command::Migrate => {
+                // Opening the database migrates it.
+                Ctx::open(settings, clock).await?.close().await;
+                print(json, &json!({"migrated": true}), || {
+                    "database is up to date".to_owned()
+                });
+                Ok(())
+            }
+            Command::Workspaces(cmd) => Ctx::open(settings, clock).await?.workspaces(cmd).await,
+            Command::Apps(cmd) => Ctx::open(settings, clock).await?.apps(cmd).await,
+            Command::Tokens(cmd) => Ctx::open(settings, clock).await?.tokens(cmd).await,
+            Command::Users(cmd) => Ctx::open(settings, clock).await?.users(cmd).await,
+            Command::Keys(cmd) => Ctx::open(settings, clock).await?.keys(cmd).await,
+            Command::AdminToken {
+                workspace,
+                expires_in,
+            } => {
                 let ctx = Ctx::open(settings, clock).await?;
-                let result = ctx.run(command).await;
-                ctx.service.store.close().await;
+                let result = async {
+                    let expiry = Expiry::parse_in(&expires_in)?;
+                    let actor = ctx.actor(&workspace).await?;
+                    let issued = ctx.service.issue_admin_token(&actor, expiry).await?;
+                    print_issued(json, &issued);
+                    Ok(())
+                }
+                .await;
+                ctx.close().await;
                 result
             }
         }
     }
 }
 
-/// What database commands share.
+/// What database commands share: the service, acting as the operator at
+/// this command line.
 struct Ctx {
-    settings: Settings,
+    json: bool,
     service: Service,
 }
 
@@ -266,85 +298,114 @@ impl Ctx {
         let store = Store::open(&settings.database_url)
             .await
             .with_context(|| format!("cannot open database {}", settings.database_url))?;
-        store.ensure_default_workspace(clock.now()).await?;
-        let service = Service::new(store, settings.policy(), clock);
-        Ok(Ctx { settings, service })
-    }
-
-    fn store(&self) -> &Store {
-        &self.service.store
-    }
-
-    async fn workspace(&self, id_or_name: &str) -> Result<Workspace> {
-        Ok(self.store().find_workspace(id_or_name).await?)
-    }
-
-    async fn optional_workspace(&self, id_or_name: Option<&str>) -> Result<Option<String>> {
-        Ok(match id_or_name {
-            Some(w) => Some(self.workspace(w).await?.id),
-            None => None,
+        let service = Service::offline(store, settings.keys_dir.clone(), settings.policy(), clock);
+        service.ensure_default_workspace().await?;
+        Ok(Ctx {
+            json: settings.json,
+            service,
         })
     }
 
-    fn live_keys(&self) -> Result<LiveKeys> {
-        Ok(LiveKeys::open(
-            &self.settings.keys_dir,
-            self.service.policy.clone(),
-            self.service.clock.now(),
-        )?)
+    async fn close(&self) {
+        self.service.store().close().await;
     }
 
-    async fn run(&self, command: Command) -> Result<()> {
-        let json = self.settings.json;
-        match command {
-            Command::Migrate => {
-                // Ctx::open has migrated already.
-                print(json, &json!({"migrated": true}), || {
-                    "database is up to date".to_owned()
-                });
-            }
-            Command::Workspaces(WorkspacesCmd::Create { name }) => {
-                let ws = self.service.create_workspace(&name).await?;
+    /// The operator, acting in the workspace named by id or name.
+    async fn actor(&self, workspace: &str) -> Result<Actor> {
+        let workspace = self.service.store().find_workspace(workspace).await?;
+        Ok(Actor::cli(workspace.id))
+    }
+
+    /// The operator acting on `app`: in `workspace` when one is named, else in
+    /// the app's own workspace (the command line reaches every workspace).
+    async fn actor_for_app(&self, workspace: Option<&str>, app: &str) -> Result<(Actor, AppId)> {
+        let id = AppId::parse(app).with_context(|| format!("app `{app}` not found"))?;
+        let actor = match workspace {
+            Some(workspace) => self.actor(workspace).await?,
+            None => Actor::cli(self.service.store().app_workspace(&id).await?),
+        };
+        Ok((actor, id))
+    }
+
+    /// The same for a token.
+    async fn actor_for_token(
+        &self,
+        workspace: Option<&str>,
+        token: &str,
+    ) -> Result<(Actor, TokenId)> {
+        let id = TokenId::parse(token).with_context(|| format!("token `{token}` not found"))?;
+        let actor = match workspace {
+            Some(workspace) => self.actor(workspace).await?,
+            None => Actor::cli(self.service.store().token_workspace(&id).await?),
+        };
+        Ok((actor, id))
+    }
+
+    async fn workspaces(self, cmd: WorkspacesCmd) -> Result<()> {
+        let result = self.run_workspaces(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_workspaces(&self, cmd: WorkspacesCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            WorkspacesCmd::Create { name } => {
+                let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+                let ws = self.service.create_workspace(&actor, &name).await?;
                 print(json, &ws, || {
                     format!("created workspace {} ({})", ws.id, ws.name)
                 });
             }
-            Command::Workspaces(WorkspacesCmd::List) => {
-                let list = self.store().list_workspaces().await?;
+            WorkspacesCmd::List => {
+                let list = self.service.workspaces().await?;
                 print(json, &list, || {
                     table(
                         &["ID", "NAME", "CREATED"],
                         list.iter()
-                            .map(|w| vec![w.id.clone(), w.name.clone(), date(&w.created_at)]),
+                            .map(|w| vec![w.id.to_string(), w.name.clone(), date(&w.created_at)]),
                     )
                 });
             }
-            Command::Apps(AppsCmd::Create {
+        }
+        Ok(())
+    }
+
+    async fn apps(self, cmd: AppsCmd) -> Result<()> {
+        let result = self.run_apps(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_apps(&self, cmd: AppsCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            AppsCmd::Create {
                 name,
                 description,
                 workspace,
-            }) => {
-                let ws = self.workspace(&workspace).await?;
+            } => {
+                let actor = self.actor(&workspace).await?;
                 let app = self
                     .service
-                    .create_app(&ws, &name, description.as_deref())
+                    .create_app(&actor, &name, description.as_deref())
                     .await?;
                 print(json, &app, || {
                     format!(
                         "created app {} ({}) in workspace {}",
-                        app.id, app.name, ws.name
+                        app.id, app.name, workspace
                     )
                 });
             }
-            Command::Apps(AppsCmd::List { workspace }) => {
-                let ws = self.workspace(&workspace).await?;
-                let list = self.store().list_apps(&ws.id).await?;
+            AppsCmd::List { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                let list = self.service.apps(&actor).await?;
                 print(json, &list, || {
                     table(
                         &["ID", "NAME", "CREATED", "DESCRIPTION"],
                         list.iter().map(|a| {
                             vec![
-                                a.id.clone(),
+                                a.id.to_string(),
                                 a.name.clone(),
                                 date(&a.created_at),
                                 a.description.clone().unwrap_or_default(),
@@ -353,18 +414,27 @@ impl Ctx {
                     )
                 });
             }
-            Command::Apps(AppsCmd::Delete { app, workspace }) => {
-                let ws = self.optional_workspace(workspace.as_deref()).await?;
-                let app = self.store().get_app(ws.as_deref(), &app).await?;
-                self.service.delete_app(&app).await?;
-                print(json, &json!({"deleted": app.id}), || {
-                    format!(
-                        "deleted app {}; its tokens are rejected from now on",
-                        app.id
-                    )
+            AppsCmd::Delete { app, workspace } => {
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                self.service.delete_app(&actor, &app).await?;
+                print(json, &json!({"deleted": app}), || {
+                    format!("deleted app {app}; its tokens are rejected from now on")
                 });
             }
-            Command::Tokens(TokensCmd::Issue {
+        }
+        Ok(())
+    }
+
+    async fn tokens(self, cmd: TokensCmd) -> Result<()> {
+        let result = self.run_tokens(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_tokens(&self, cmd: TokensCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            TokensCmd::Issue {
                 app,
                 scopes,
                 expires_in,
@@ -372,7 +442,7 @@ impl Ctx {
                 format,
                 name,
                 workspace,
-            }) => {
+            } => {
                 let expiry = match (expires_in, expires_at) {
                     (Some(d), _) => Expiry::parse_in(&d)?,
                     (None, Some(t)) => Expiry::parse_at(&t)?,
@@ -380,23 +450,20 @@ impl Ctx {
                 };
                 // Validate what needs no database before touching keys.
                 ScopeSet::parse_for_app(&scopes)?;
-                let ws = self.optional_workspace(workspace.as_deref()).await?;
-                let app = self.store().get_app(ws.as_deref(), &app).await?;
-                let keys = self.live_keys()?;
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
                 let request = IssueRequest {
                     name,
                     scopes,
                     expiry,
                     format,
                 };
-                let issued = self.service.issue_token(&keys, &app, request).await?;
+                let issued = self.service.issue_token(&actor, &app, request).await?;
                 print_issued(json, &issued);
             }
-            Command::Tokens(TokensCmd::List { app, workspace }) => {
-                let ws = self.optional_workspace(workspace.as_deref()).await?;
-                let app = self.store().get_app(ws.as_deref(), &app).await?;
-                let list = self.store().list_tokens(&app.workspace_id, &app.id).await?;
-                let now = self.service.clock.unix();
+            TokensCmd::List { app, workspace } => {
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                let list = self.service.tokens(&actor, &app).await?;
+                let now = self.service.clock().unix();
                 print(json, &list, || {
                     table(
                         &["ID", "NAME", "FORMAT", "SCOPES", "EXPIRES", "STATUS"],
@@ -407,7 +474,7 @@ impl Ctx {
                                 (None, false) => "active".to_owned(),
                             };
                             vec![
-                                t.id.clone(),
+                                t.id.to_string(),
                                 t.name.clone().unwrap_or_default(),
                                 t.format.to_string(),
                                 t.scopes.join(" "),
@@ -418,63 +485,117 @@ impl Ctx {
                     )
                 });
             }
-            Command::Tokens(TokensCmd::Revoke {
+            TokensCmd::Revoke {
                 token_id,
                 workspace,
-            }) => {
-                let ws = self.optional_workspace(workspace.as_deref()).await?;
-                let token = self.store().get_token(ws.as_deref(), &token_id).await?;
-                let token = self.service.revoke_token(&token).await?;
+            } => {
+                let (actor, token) = self
+                    .actor_for_token(workspace.as_deref(), &token_id)
+                    .await?;
+                let token = self.service.revoke_token(&actor, None, &token).await?;
                 print(json, &token, || format!("revoked token {}", token.id));
             }
-            Command::Users(UsersCmd::Add {
+        }
+        Ok(())
+    }
+
+    async fn users(self, cmd: UsersCmd) -> Result<()> {
+        let result = self.run_users(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_users(&self, cmd: UsersCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            UsersCmd::Add {
                 email,
                 workspace,
                 password_stdin,
-            }) => {
-                let ws = self.workspace(&workspace).await?;
+            } => {
+                let actor = self.actor(&workspace).await?;
                 let password = if password_stdin {
                     password_from_stdin()?
                 } else {
                     password_from_terminal()?
                 };
-                let user = self.service.add_user(&ws, &email, password).await?;
+                let user = self.service.add_user(&actor, &email, password).await?;
                 print(json, &user, || {
                     format!(
                         "added dashboard user {} ({}) to workspace {}",
-                        user.id, user.email, ws.name
+                        user.id, user.email, workspace
                     )
                 });
             }
-            Command::Users(UsersCmd::List { workspace }) => {
-                let ws = self.workspace(&workspace).await?;
-                let list = self.store().list_users(&ws.id).await?;
+            UsersCmd::List { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                let list = self.service.users(&actor).await?;
                 print(json, &list, || {
                     table(
                         &["ID", "EMAIL", "CREATED"],
                         list.iter()
-                            .map(|u| vec![u.id.clone(), u.email.clone(), date(&u.created_at)]),
+                            .map(|u| vec![u.id.to_string(), u.email.clone(), date(&u.created_at)]),
                     )
                 });
             }
-            Command::Users(UsersCmd::Remove { email }) => {
-                let user = self.store().remove_user(&email).await?;
+            UsersCmd::Remove { email } => {
+                let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+                let user = self.service.remove_user(&actor, &email).await?;
                 print(json, &user, || {
                     format!("removed dashboard user {} ({})", user.id, user.email)
                 });
             }
-            Command::AdminToken {
-                workspace,
-                expires_in,
+        }
+        Ok(())
+    }
+
+    /// The key commands that change the ring (the read-only ones need no
+    /// database and run from `Cli::run`).
+    async fn keys(self, cmd: KeysCmd) -> Result<()> {
+        let result = self.run_keys(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_keys(&self, cmd: KeysCmd) -> Result<()> {
+        let json = self.json;
+        let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+        match cmd {
+            KeysCmd::Rotate {
+                format,
+                activate_after,
             } => {
-                let expiry = Expiry::parse_in(&expires_in)?;
-                let ws = self.workspace(&workspace).await?;
-                let keys = self.live_keys()?;
-                let issued = self.service.issue_admin_token(&keys, &ws, expiry).await?;
-                print_issued(json, &issued);
+                let formats = match format.as_str() {
+                    "all" => Format::ALL.to_vec(),
+                    one => vec![one.parse().map_err(anyhow::Error::msg)?],
+                };
+                let added = self
+                    .service
+                    .rotate_keys(&actor, &formats, time::Duration::seconds(activate_after))
+                    .await?;
+                print(json, &added, || {
+                    added
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "added {} key {}, signing from {}",
+                                a.format,
+                                a.kid,
+                                date(&a.activates_at)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
             }
-            Command::Serve(_) | Command::Keys(_) | Command::Verify { .. } => {
-                unreachable!("handled in Cli::run")
+            KeysCmd::Retire { kid } => {
+                let kid = self.service.retire_key(&actor, &kid).await?;
+                print(json, &json!({"retired": kid}), || {
+                    format!("retired key {kid}: tokens it signed are rejected from now on")
+                });
+            }
+            KeysCmd::List | KeysCmd::ExportPublic { .. } => {
+                bail!("this key command reads the keys directory only")
             }
         }
         Ok(())
@@ -510,96 +631,51 @@ fn print_issued(json: bool, issued: &crate::service::Issued) {
     }
 }
 
-fn keys(settings: &Settings, clock: &dyn Clock, cmd: KeysCmd) -> Result<()> {
+fn list_keys(settings: &Settings, clock: &dyn Clock) -> Result<()> {
     let json = settings.json;
     let now = clock.now();
-    let mut ring = KeyRing::load(&settings.keys_dir)?;
-    match cmd {
-        KeysCmd::List => {
-            let rows: Vec<_> = ring
-                .entries()
-                .iter()
-                .map(|e| {
-                    json!({
-                        "kid": e.kid(),
-                        "format": e.format(),
-                        "status": ring.status(e, now),
-                        "created_at": date(&e.created_at),
-                        "activates_at": date(&e.activates_at),
-                        "retired_at": e.retired_at.as_ref().map(date),
-                    })
-                })
-                .collect();
-            print(json, &rows, || {
-                table(
-                    &["KID", "FORMAT", "STATUS", "ACTIVATES"],
-                    ring.entries().iter().map(|e| {
-                        vec![
-                            e.kid().to_owned(),
-                            e.format().to_string(),
-                            ring.status(e, now).to_string(),
-                            date(&e.activates_at),
-                        ]
-                    }),
-                )
-            });
-        }
-        KeysCmd::Rotate {
-            format,
-            activate_after,
-        } => {
-            let formats = match format.as_str() {
-                "all" => Format::ALL.to_vec(),
-                one => vec![one.parse().map_err(anyhow::Error::msg)?],
-            };
-            let mut added = Vec::new();
-            for format in formats {
-                let entry = ring.rotate(format, now, activate_after)?;
-                added.push(json!({
-                    "kid": entry.kid(),
-                    "format": format,
-                    "activates_at": date(&entry.activates_at),
-                }));
-            }
-            print(json, &added, || {
-                added
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "added {} key {}, signing from {}",
-                            a["format"].as_str().unwrap_or_default(),
-                            a["kid"].as_str().unwrap_or_default(),
-                            a["activates_at"].as_str().unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-        }
-        KeysCmd::Retire { kid } => {
-            let entry = ring.retire(&kid, now)?;
-            print(json, &json!({"retired": entry.kid()}), || {
-                format!(
-                    "retired key {}: tokens it signed are rejected from now on",
-                    entry.kid()
-                )
-            });
-        }
-        KeysCmd::ExportPublic { jwks, paserk: _ } => {
-            let set = ring.key_set(now);
-            let doc = if jwks {
-                serde_json::to_value(set.jwks())?
-            } else {
-                serde_json::to_value(set.paserk_set())?
-            };
-            println!("{doc:#}");
-        }
-    }
+    let ring = KeyRing::load(&settings.keys_dir)?;
+    let rows: Vec<_> = ring
+        .entries()
+        .iter()
+        .map(|e| {
+            json!({
+                "kid": e.kid(),
+                "format": e.format(),
+                "status": ring.status(e, now),
+                "created_at": date(&e.created_at),
+                "activates_at": date(&e.activates_at),
+                "retired_at": e.retired_at.as_ref().map(date),
+            })
+        })
+        .collect();
+    print(json, &rows, || {
+        table(
+            &["KID", "FORMAT", "STATUS", "ACTIVATES"],
+            ring.entries().iter().map(|e| {
+                vec![
+                    e.kid().to_owned(),
+                    e.format().to_string(),
+                    ring.status(e, now).to_string(),
+                    date(&e.activates_at),
+                ]
+            }),
+        )
+    });
     Ok(())
 }
 
-/// `verify --jwks-url/--paserk-url/--revocations-url`: where a downstream
-/// service would fetch keys and revocations from.
+fn export_keys(settings: &Settings, clock: &dyn Clock, jwks: bool) -> Result<()> {
+    let set = KeyRing::load(&settings.keys_dir)?.key_set(clock.now());
+    let doc = if jwks {
+        serde_json::to_value(set.jwks())?
+    } else {
+        serde_json::to_value(set.paserk_set())?
+    };
+    println!("{doc:#}");
+    Ok(())
+}
+
 struct KeyUrls {
     jwks: Option<String>,
     paserk: Option<String>,

@@ -39,8 +39,6 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
-pub mod dashboard;
-#[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod ids;
@@ -49,6 +47,8 @@ pub mod keys;
 #[cfg(feature = "server")]
 pub mod logging;
 #[cfg(feature = "server")]
+pub mod password;
+#[cfg(feature = "server")]
 pub mod revocation;
 #[cfg(feature = "server")]
 pub mod server;
@@ -56,3 +56,5 @@ pub mod server;
 pub mod service;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod text;

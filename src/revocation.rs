@@ -239,13 +239,15 @@ mod tests {
 
         // Another instance revokes through the database.
         let ws = store.ensure_default_workspace(now).await.unwrap();
-        let app = store.create_app(&ws.id, "a", None, now).await.unwrap();
-        let record = store
+        let mut tx = store.begin().await.unwrap();
+        let app = tx.create_app(&ws.id, "a", None, now).await.unwrap();
+        let token_id = crate::ids::TokenId::generate();
+        let record = tx
             .insert_token(&crate::store::NewToken {
-                id: "tok_01J0000000000000000000000A",
+                id: &token_id,
                 workspace_id: &ws.id,
                 app_id: Some(&app.id),
-                subject: &app.id,
+                subject: app.id.as_str(),
                 name: None,
                 scopes: "contacts:read",
                 format: crate::token::Format::Paseto,
@@ -255,14 +257,15 @@ mod tests {
             })
             .await
             .unwrap();
-        store.revoke_token(&record, now).await.unwrap();
-        store
-            .delete_app(&app, now_s, now_s + 3600, now)
+        tx.revoke_token(&record, now).await.unwrap();
+        let keep_until = now + time::Duration::hours(1);
+        tx.delete_app(&ws.id, &app.id, now, keep_until)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
 
-        let token = claims(&record.id, "app_01J0000000000000000000000C", now_s);
-        let of_deleted_app = claims("tok_01J0000000000000000000000B", &app.id, now_s);
+        let token = claims(record.id.as_str(), "app_01J0000000000000000000000C", now_s);
+        let of_deleted_app = claims("tok_01J0000000000000000000000B", app.id.as_str(), now_s);
         assert_eq!(revocations.check(&token, now_s), Ok(()));
         revocations
             .refresh(&store, now_us + 1_000_000)

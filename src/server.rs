@@ -26,13 +26,12 @@ use tower::limit::ConcurrencyLimit;
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
-use crate::dashboard;
 use crate::http::cursor::CursorKey;
-use crate::http::{AppState, app};
+use crate::http::{AppState, app, dashboard};
 use crate::keys::LiveKeys;
 use crate::logging::{self, FlushGuard};
 use crate::revocation::Revocations;
-use crate::service::Service;
+use crate::service::{LOGIN_WINDOW_S, Service};
 use crate::store::Store;
 use crate::token::Format;
 
@@ -108,64 +107,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     // Held to the end: dropping it writes out the last log lines.
     let _log_writer = init_logging();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let policy = settings.policy();
-
-    let store = Store::open(&settings.database_url)
-        .await
-        .with_context(|| format!("cannot open database {}", settings.database_url))?;
-    store.ensure_default_workspace(clock.now()).await?;
-
-    let keys = Arc::new(LiveKeys::open(
-        &settings.keys_dir,
-        policy.clone(),
-        clock.now(),
-    )?);
-    for format in Format::ALL {
-        if let Some(generated) = keys.ensure_signing_key(format, clock.now())? {
-            tracing::info!(
-                format = %generated.format,
-                kid = %generated.kid,
-                file = %generated.path.display(),
-                "generated the first signing key"
-            );
-        }
-    }
-
-    let horizon = clock.unix() - policy.leeway;
-    let revocations = Arc::new(
-        Revocations::load(
-            &store,
-            horizon,
-            micros(clock.as_ref()),
-            args.revocation_staleness,
-        )
-        .await?,
-    );
-
-    let cursor_key = store
-        .secret(CursorKey::SECRET_NAME, CursorKey::generate, clock.now())
-        .await?;
-    let cursor_key = CursorKey::new(
-        URL_SAFE_NO_PAD
-            .decode(cursor_key)
-            .context("the stored cursor secret is not base64url")?,
-    );
-
-    let service = Service::new(store.clone(), policy, clock.clone());
-    let token_cache = TokenCache::new(args.token_cache, settings.leeway);
-    let mut dashboard =
-        dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
-    dashboard.trust_forwarded_for = args.trust_forwarded_for;
-    let state = AppState::new(
-        service,
-        keys.clone(),
-        revocations.clone(),
-        cursor_key,
-        token_cache,
-        dashboard.clone(),
-    );
-    let timeout = seconds(args.request_timeout);
-    let router = app(state, timeout);
+    let server = Server::open(settings, args, clock).await?;
+    let args = &server.args;
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -173,19 +116,165 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
 
-    let mut tasks = vec![
-        spawn_every(seconds(args.key_reload), {
+    let jobs = server.start_jobs().await?;
+    let limits = ConnectionLimits {
+        header_read_timeout: seconds(args.header_read_timeout),
+        grace: seconds(args.request_timeout) + SHUTDOWN_SLACK,
+        max_connections: args.max_connections as usize,
+        max_in_flight: args.max_in_flight as usize,
+    };
+    serve(listener, server.router(), shutdown_signal(), limits).await;
+    drop(jobs);
+    server.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What `serve` runs on: the state every request reaches, and the parts the
+/// background jobs keep fresh. Assembled the same way for `informly serve`
+/// and for tests that drive the router in-process ([`Server::from_flags`]).
+pub struct Server {
+    pub state: AppState,
+    store: Store,
+    keys: Arc<LiveKeys>,
+    revocations: Arc<Revocations>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    args: ServeArgs,
+}
+
+/// `serve`'s flags on their own, to assemble a server from them in-process.
+#[derive(clap::Parser, Debug)]
+#[command(no_binary_name = true)]
+struct ServeFlags {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl Server {
+    /// A server assembled from `serve`'s flags (`--database-url`,
+    /// `--keys-dir`, …; the rest take their defaults) on `clock`, without
+    /// listening: [`Server::router`] is the whole service, to call with
+    /// `tower::ServiceExt::oneshot`.
+    pub async fn from_flags<I, T>(flags: I, clock: Arc<dyn Clock>) -> Result<Server>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser as _;
+        let flags = ServeFlags::try_parse_from(flags)?;
+        Server::open(flags.settings, flags.args, clock).await
+    }
+
+    /// The whole service as a router, with its limits and request log.
+    pub fn router(&self) -> Router {
+        app(self.state.clone(), seconds(self.args.request_timeout))
+    }
+
+    /// Migrates the database, loads the keys (generating the first ones) and
+    /// the denylist, and assembles the state.
+    pub async fn open(
+        settings: Settings,
+        args: ServeArgs,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Server> {
+        let policy = settings.policy();
+        let store = Store::open(&settings.database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", settings.database_url))?;
+        store.ensure_default_workspace(clock.now()).await?;
+
+        let keys = Arc::new(LiveKeys::open(
+            &settings.keys_dir,
+            policy.clone(),
+            clock.now(),
+        )?);
+        for format in Format::ALL {
+            if let Some(generated) = keys.ensure_signing_key(format, clock.now())? {
+                tracing::info!(
+                    format = %generated.format,
+                    kid = %generated.kid,
+                    file = %generated.path.display(),
+                    "generated the first signing key"
+                );
+            }
+        }
+
+        let horizon = clock.unix() - policy.leeway;
+        let revocations = Arc::new(
+            Revocations::load(
+                &store,
+                horizon,
+                micros(clock.as_ref()),
+                args.revocation_staleness,
+            )
+            .await?,
+        );
+
+        let cursor_key = store
+            .secret(CursorKey::SECRET_NAME, CursorKey::generate, clock.now())
+            .await?;
+        let cursor_key = CursorKey::new(
+            URL_SAFE_NO_PAD
+                .decode(cursor_key)
+                .context("the stored cursor secret is not base64url")?,
+        );
+
+        let service = Service::serving(
+            store.clone(),
+            keys.clone(),
+            revocations.clone(),
+            policy,
+            clock.clone(),
+        );
+        let token_cache = TokenCache::new(args.token_cache, settings.leeway);
+        let mut dashboard =
+            dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
+        dashboard.trust_forwarded_for = args.trust_forwarded_for;
+        let state = AppState::new(
+            service,
+            keys.clone(),
+            revocations.clone(),
+            cursor_key,
+            token_cache,
+            dashboard,
+        );
+        Ok(Server {
+            state,
+            store,
+            keys,
+            revocations,
+            clock,
+            settings,
+            args,
+        })
+    }
+
+    /// Starts the jobs that keep keys and denylist fresh and prune what has
+    /// ended; they stop when the returned guard is dropped.
+    pub async fn start_jobs(&self) -> Result<Jobs> {
+        let Server {
+            store,
+            keys,
+            revocations,
+            clock,
+            state,
+            settings,
+            args,
+        } = self;
+        let mut jobs = Jobs(Vec::new());
+        jobs.every(seconds(args.key_reload), {
             let (keys, clock) = (keys.clone(), clock.clone());
             move || {
-                let (keys, clock) = (keys.clone(), clock.clone());
-                async move {
-                    if let Err(e) = keys.reload(clock.now()) {
-                        tracing::error!(error = %e, "cannot reload keys; keeping the previous ones");
-                    }
+                if let Err(e) = keys.reload(clock.now()) {
+                    tracing::error!(error = %e, "cannot reload keys; keeping the previous ones");
                 }
+                async {}
             }
-        }),
-        spawn_every(seconds(args.denylist_refresh), {
+        });
+        jobs.every(seconds(args.denylist_refresh), {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             move || {
                 let (store, revocations, clock) =
@@ -196,17 +285,15 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
                     }
                 }
             }
-        }),
-        spawn_every(PRUNE_EVERY, {
+        });
+        jobs.every(PRUNE_EVERY, {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             let leeway = settings.leeway;
+            let idle = time::Duration::try_from(state.dashboard().session_idle)
+                .unwrap_or(time::Duration::ZERO);
             move || {
-                let (store, revocations, clock, dashboard) = (
-                    store.clone(),
-                    revocations.clone(),
-                    clock.clone(),
-                    dashboard.clone(),
-                );
+                let (store, revocations, clock) =
+                    (store.clone(), revocations.clone(), clock.clone());
                 async move {
                     let horizon = clock.unix() - leeway;
                     match store.prune_denylist(horizon).await {
@@ -220,52 +307,69 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
                     {
                         tracing::warn!(error = %e, "cannot reload the denylist");
                     }
-                    let idle = time::Duration::try_from(dashboard.session_idle)
-                        .unwrap_or(time::Duration::ZERO);
                     if let Err(e) = store
-                        .prune_dashboard(clock.now(), idle, dashboard::LOGIN_WINDOW_S)
+                        .prune_dashboard(clock.now(), idle, LOGIN_WINDOW_S)
                         .await
                     {
                         tracing::warn!(error = %e, "cannot prune ended dashboard sessions");
                     }
                 }
             }
-        }),
-    ];
+        });
 
-    if let Some(mut listener) = store.listen_denylist().await? {
-        let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                match listener.changed().await {
-                    Ok(()) => {
-                        if let Err(e) = revocations.refresh(&store, micros(clock.as_ref())).await {
-                            tracing::warn!(error = %e, "cannot refresh the denylist");
+        if let Some(mut listener) = store.listen_denylist().await? {
+            let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
+            jobs.0.push(tokio::spawn(async move {
+                loop {
+                    match listener.changed().await {
+                        Ok(()) => {
+                            if let Err(e) =
+                                revocations.refresh(&store, micros(clock.as_ref())).await
+                            {
+                                tracing::warn!(error = %e, "cannot refresh the denylist");
+                            }
+                        }
+                        Err(e) => {
+                            // The periodic refresh carries on meanwhile.
+                            tracing::warn!(error = %e, "denylist notifications interrupted");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
-                    Err(e) => {
-                        // The periodic refresh carries on meanwhile.
-                        tracing::warn!(error = %e, "denylist notifications interrupted");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
                 }
+            }));
+        }
+        Ok(jobs)
+    }
+}
+
+/// A running server's background jobs; dropping the guard stops them.
+pub struct Jobs(Vec<JoinHandle<()>>);
+
+impl Jobs {
+    /// Runs `tick` every `period` (the first run after one period).
+    fn every<F, Fut>(&mut self, period: Duration, mut tick: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        self.0.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                tick().await;
             }
         }));
     }
+}
 
-    let limits = ConnectionLimits {
-        header_read_timeout: seconds(args.header_read_timeout),
-        grace: timeout + SHUTDOWN_SLACK,
-        max_connections: args.max_connections as usize,
-        max_in_flight: args.max_in_flight as usize,
-    };
-    serve(listener, router, shutdown_signal(), limits).await;
-    for task in tasks {
-        task.abort();
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for job in &self.0 {
+            job.abort();
+        }
     }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// One line per event on stderr, written in batches (see `logging`);
@@ -394,23 +498,6 @@ fn seconds(secs: i64) -> Duration {
 
 fn micros(clock: &dyn Clock) -> i64 {
     crate::store::micros(clock.now())
-}
-
-/// Runs `tick` every `period` (the first run after one period) until aborted.
-fn spawn_every<F, Fut>(period: Duration, mut tick: F) -> JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
-        loop {
-            interval.tick().await;
-            tick().await;
-        }
-    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish.

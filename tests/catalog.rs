@@ -921,7 +921,7 @@ impl Forge {
             "aud": Policy::DEFAULT_AUDIENCE,
             "sub": self.app,
             "client_id": self.app,
-            "jti": informly::ids::new(informly::ids::TOKEN),
+            "jti": informly::ids::TokenId::generate().to_string(),
             "workspace": self.workspace,
             "scope": CONTACTS_SCOPE,
             "iat": time_claim(format, now),

@@ -223,7 +223,7 @@ fn forge(home: &Home, signer: Signer<'_>, claims: &TokenClaims) -> String {
 /// with a fresh token id and the given times.
 fn claims_like(me: &Value, iat: i64, nbf: i64, exp: i64) -> TokenClaims {
     TokenClaims {
-        token_id: informly::ids::new(informly::ids::TOKEN),
+        token_id: informly::ids::TokenId::generate().to_string(),
         workspace: str_of(&me["workspace"]),
         subject: Subject::App(str_of(&me["app"])),
         scopes: ScopeSet::parse_for_app(["contacts:read"]).expect("scopes"),

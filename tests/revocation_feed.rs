@@ -18,6 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Home, Server, eventually};
+use informly::ids::TokenId;
 use informly::keys::KeyRing;
 use informly::store::{NewToken, Store};
 use informly::token::{
@@ -298,17 +299,20 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
     let now = time::OffsetDateTime::now_utc();
     let now_s = now.unix_timestamp();
     let workspace = store.ensure_default_workspace(now).await.expect("ws");
-    let app = store
+    let mut tx = store.begin().await.expect("begin");
+    let app = tx
         .create_app(&workspace.id, "expired things", None, now)
         .await
         .expect("app");
-    let revoke = async |id: &str, expires_at: i64| {
-        let record = store
+    let long_gone = TokenId::generate();
+    let within_leeway = TokenId::generate();
+    for (id, expires_at) in [(&long_gone, now_s - 120), (&within_leeway, now_s - 10)] {
+        let record = tx
             .insert_token(&NewToken {
                 id,
                 workspace_id: &workspace.id,
                 app_id: Some(&app.id),
-                subject: &app.id,
+                subject: app.id.as_str(),
                 name: None,
                 scopes: "contacts:read",
                 format: Format::Paseto,
@@ -318,20 +322,21 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
             })
             .await
             .expect("insert token");
-        store.revoke_token(&record, now).await.expect("revoke");
-    };
-    let long_gone = "tok_01J0000000000000000000000A";
-    let within_leeway = "tok_01J0000000000000000000000B";
-    revoke(long_gone, now_s - 120).await;
-    revoke(within_leeway, now_s - 10).await;
-    let gone_app = store
+        tx.revoke_token(&record, now).await.expect("revoke");
+    }
+    let gone_app = tx
         .create_app(&workspace.id, "long deleted", None, now)
         .await
         .expect("app");
-    store
-        .delete_app(&gone_app, now_s - 7200, now_s - 60, now)
+    let (cutoff, kept_until) = (
+        now - time::Duration::hours(2),
+        now - time::Duration::minutes(1),
+    );
+    tx.delete_app(&workspace.id, &gone_app.id, cutoff, kept_until)
         .await
         .expect("delete app");
+    tx.commit().await.expect("commit");
+    let (long_gone, within_leeway) = (long_gone.as_str(), within_leeway.as_str());
     store.close().await;
 
     let (_, live, _) = s.issue(&s.app).await;
@@ -341,7 +346,11 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
     assert!(!has_token(&full, long_gone), "{full:?}");
     assert!(has_token(&full, within_leeway), "{full:?}");
     assert!(has_token(&full, &live));
-    assert!(full.cutoffs.iter().all(|c| c.client_id != gone_app.id));
+    assert!(
+        full.cutoffs
+            .iter()
+            .all(|c| c.client_id != gone_app.id.as_str())
+    );
 
     // The same on an incremental page: it looks back a few seconds, over
     // entries just recorded, expired or not.

@@ -11,11 +11,12 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Json, Path, nullable};
+use super::extract::{Json, Path, nullable, parse_id};
 use crate::clock::{rfc3339, rfc3339_precise};
-use crate::ids;
+use crate::ids::AppId;
 use crate::service::IssueRequest;
 use crate::store::{App, TokenRecord};
+use crate::text;
 use crate::token::expiry::MIN_LIFETIME;
 use crate::token::{Expiry, Format, Policy, Scope};
 
@@ -39,7 +40,7 @@ struct AppBody {
 impl From<App> for AppBody {
     fn from(app: App) -> Self {
         AppBody {
-            id: app.id,
+            id: app.id.into(),
             name: app.name,
             description: app.description,
             created_at: rfc3339_precise(app.created_at),
@@ -57,14 +58,10 @@ struct AppList {
 #[serde(deny_unknown_fields)]
 struct CreateApp {
     /// 1–100 characters, unique in the workspace.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(schema_with = name_field)]
     name: String,
     /// At most 500 characters.
-    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = description_field)]
     description: Option<String>,
 }
 
@@ -73,21 +70,15 @@ struct CreateApp {
 struct UpdateApp {
     /// Cannot be cleared.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field, required = false)]
     name: Option<Option<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false, max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = description_field, required = false)]
     description: Option<Option<String>>,
 }
 
 /// An app in the caller's workspace; any other id is not found.
-async fn find_app(state: &AppState, workspace: &str, id: &str) -> ApiResult<App> {
-    if !ids::is_valid(id, ids::APP) {
-        return Err(ApiError::NotFound(format!("app `{id}`")));
-    }
-    Ok(state.store().get_app(Some(workspace), id).await?)
-}
 
 /// Create an app.
 #[utoipa::path(post, path = "/v1/apps", tag = "apps", security(("bearer" = ["apps:write"])),
@@ -98,10 +89,9 @@ async fn create_app(
     Auth(principal, ..): Auth<need::AppsWrite>,
     Json(body): Json<CreateApp>,
 ) -> ApiResult<(StatusCode, JsonResponse<AppBody>)> {
-    let workspace = state.store().find_workspace(principal.workspace()).await?;
     let app = state
         .service()
-        .create_app(&workspace, &body.name, body.description.as_deref())
+        .create_app(&principal.actor(), &body.name, body.description.as_deref())
         .await?;
     Ok((StatusCode::CREATED, JsonResponse(app.into())))
 }
@@ -113,7 +103,7 @@ async fn list_apps(
     State(state): State<AppState>,
     Auth(principal, ..): Auth<need::AppsRead>,
 ) -> ApiResult<JsonResponse<AppList>> {
-    let apps = state.store().list_apps(principal.workspace()).await?;
+    let apps = state.service().apps(&principal.actor()).await?;
     Ok(JsonResponse(AppList {
         data: apps.into_iter().map(AppBody::from).collect(),
     }))
@@ -128,7 +118,10 @@ async fn get_app(
     Auth(principal, ..): Auth<need::AppsRead>,
     Path(app): Path<String>,
 ) -> ApiResult<JsonResponse<AppBody>> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
+    let app = state
+        .service()
+        .app(&principal.actor(), &parse_id(&app)?)
+        .await?;
     Ok(JsonResponse(app.into()))
 }
 
@@ -142,7 +135,10 @@ async fn update_app(
     Path(app): Path<String>,
     Json(body): Json<UpdateApp>,
 ) -> ApiResult<JsonResponse<AppBody>> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
+    let app: AppId = parse_id(&app)?;
+    let actor = principal.actor();
+    // An unknown app is not found, whatever the body says.
+    state.service().app(&actor, &app).await?;
     let name = match &body.name {
         None => None,
         Some(None) => {
@@ -154,7 +150,10 @@ async fn update_app(
         Some(Some(name)) => Some(name.as_str()),
     };
     let description = body.description.as_ref().map(|d| d.as_deref());
-    let app = state.service().update_app(&app, name, description).await?;
+    let app = state
+        .service()
+        .update_app(&actor, &app, name, description)
+        .await?;
     Ok(JsonResponse(app.into()))
 }
 
@@ -167,8 +166,10 @@ async fn delete_app(
     Auth(principal, ..): Auth<need::AppsDelete>,
     Path(app): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
-    state.delete_app(&app).await?;
+    state
+        .service()
+        .delete_app(&principal.actor(), &parse_id(&app)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,8 +193,8 @@ struct TokenBody {
 impl From<TokenRecord> for TokenBody {
     fn from(t: TokenRecord) -> Self {
         TokenBody {
-            id: t.id,
-            app_id: t.app_id,
+            id: t.id.into(),
+            app_id: t.app_id.map(String::from),
             name: t.name,
             scopes: t.scopes,
             format: t.format,
@@ -222,11 +223,7 @@ struct TokenList {
 #[serde(deny_unknown_fields)]
 struct CreateToken {
     /// 1–100 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(schema_with = optional_name_field)]
     name: Option<String>,
     /// App scopes such as `contacts:read`; at least one.
     #[schema(schema_with = app_scopes_schema)]
@@ -245,6 +242,18 @@ struct CreateToken {
 }
 
 /// `scopes`: at least one of the app scopes (`apps:*` are for admin tokens).
+fn name_field() -> utoipa::openapi::schema::Object {
+    text::NAME.schema(false)
+}
+
+fn optional_name_field() -> utoipa::openapi::schema::Object {
+    text::NAME.schema(true)
+}
+
+fn description_field() -> utoipa::openapi::schema::Object {
+    text::DESCRIPTION.schema(true)
+}
+
 fn app_scopes_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     let names: Vec<&str> = Scope::all()
@@ -303,7 +312,7 @@ async fn create_token(
     Path(app): Path<String>,
     Json(body): Json<CreateToken>,
 ) -> ApiResult<(StatusCode, JsonResponse<CreatedToken>)> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
+    let app: AppId = parse_id(&app)?;
     let expiry = match (body.expires_at, body.expires_in) {
         (Some(at), None) => {
             Expiry::parse_at(&at).map_err(|e| ApiError::validation("expires_at", e.to_string()))?
@@ -332,7 +341,7 @@ async fn create_token(
     };
     let issued = state
         .service()
-        .issue_token(state.keys(), &app, request)
+        .issue_token(&principal.actor(), &app, request)
         .await?;
     if let Some(generated) = &issued.generated_key {
         tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
@@ -355,10 +364,9 @@ async fn list_tokens(
     Auth(principal, ..): Auth<need::AppsRead>,
     Path(app): Path<String>,
 ) -> ApiResult<JsonResponse<TokenList>> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
     let tokens = state
-        .store()
-        .list_tokens(&app.workspace_id, &app.id)
+        .service()
+        .tokens(&principal.actor(), &parse_id(&app)?)
         .await?;
     Ok(JsonResponse(TokenList {
         data: tokens.into_iter().map(TokenBody::from).collect(),
@@ -375,18 +383,13 @@ async fn revoke_token(
     Auth(principal, ..): Auth<need::AppsDelete>,
     Path((app, token)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let app = find_app(&state, principal.workspace(), &app).await?;
-    let not_found = || ApiError::NotFound(format!("token `{token}`"));
-    if !ids::is_valid(&token, ids::TOKEN) {
-        return Err(not_found());
-    }
-    let record = state
-        .store()
-        .get_token(Some(&app.workspace_id), &token)
+    let app: AppId = parse_id(&app)?;
+    // The app first: an unknown app is reported as such.
+    let actor = principal.actor();
+    state.service().app(&actor, &app).await?;
+    state
+        .service()
+        .revoke_token(&actor, Some(&app), &parse_id(&token)?)
         .await?;
-    if record.app_id.as_deref() != Some(app.id.as_str()) {
-        return Err(not_found());
-    }
-    state.revoke_token(&record).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,9 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::ApiError;
 use crate::cache::TokenCache;
+use crate::ids::{TokenId, WorkspaceId};
 use crate::revocation::CheckError;
+use crate::service::Actor;
 use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, Verified};
 
 /// A verified caller: the token's claims, shared with the token cache.
@@ -31,6 +33,16 @@ impl Principal {
 
     pub fn workspace(&self) -> &str {
         &self.0.claims.workspace
+    }
+
+    /// The caller as the service layer's actor. The token core has checked
+    /// the ids' shape, and we signed them.
+    pub fn actor(&self) -> Actor {
+        let claims = self.claims();
+        Actor::Token {
+            workspace: WorkspaceId::trusted(claims.workspace.clone()),
+            token_id: TokenId::trusted(claims.token_id.clone()),
+        }
     }
 }
 
@@ -209,14 +221,20 @@ mod tests {
                 .unwrap(),
         );
         let state = |capacity| {
-            let service = Service::new(store.clone(), policy.clone(), clock.clone());
+            let service = Service::serving(
+                store.clone(),
+                keys.clone(),
+                revocations.clone(),
+                policy.clone(),
+                clock.clone(),
+            );
             AppState::new(
                 service,
                 keys.clone(),
                 revocations.clone(),
                 CursorKey::new(vec![1; 32]),
                 TokenCache::new(capacity, policy.leeway),
-                crate::dashboard::Config::default(),
+                crate::http::dashboard::Config::default(),
             )
         };
         let twins = Twins {
@@ -225,18 +243,16 @@ mod tests {
             clock: clock.clone(),
             _dir: dir,
         };
-        (twins, Service::new(store, policy, clock), keys)
+        let service = Service::serving(store, keys.clone(), revocations, policy, clock);
+        (twins, service, keys)
     }
 
     #[tokio::test]
     async fn cached_and_uncached_verification_answer_alike_for_every_token_and_time() {
         let (twins, service, keys) = twins().await;
-        let ws = service
-            .store
-            .ensure_default_workspace(twins.clock.now())
-            .await
-            .unwrap();
-        let app = service.create_app(&ws, "a", None).await.unwrap();
+        let ws = service.ensure_default_workspace().await.unwrap();
+        let actor = crate::service::Actor::cli(ws.id);
+        let app = service.create_app(&actor, "a", None).await.unwrap();
         let mut tokens = Vec::new();
         for format in [Format::Paseto, Format::Jwt, Format::Jwt] {
             let request = IssueRequest {
@@ -245,7 +261,7 @@ mod tests {
                 expiry: Expiry::In(3600),
                 format,
             };
-            tokens.push(service.issue_token(&keys, &app, request).await.unwrap());
+            tokens.push(service.issue_token(&actor, &app.id, request).await.unwrap());
         }
         let strings: Vec<String> = tokens.iter().map(|t| t.token.to_string()).collect();
         let mut inputs = strings.clone();
@@ -260,7 +276,7 @@ mod tests {
         twins
             .cached
             .revocations()
-            .revoke_token(&tokens[1].record.id)
+            .revoke_token(tokens[1].record.id.as_str())
             .await;
         assert!(twins.check(&strings[1]).is_err());
         assert!(twins.check(&strings[0]).is_ok());

@@ -14,10 +14,11 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, FieldError, Problem};
-use super::extract::{Json, Path, Query, UniqueMap, nullable};
+use super::extract::{Json, Path, Query, UniqueMap, nullable, parse_id};
 use crate::clock::rfc3339_precise;
-use crate::ids;
+use crate::ids::ContactId;
 use crate::store::{Contact, ContactFields, ContactPatch};
+use crate::text;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -51,7 +52,7 @@ struct ContactBody {
 impl From<Contact> for ContactBody {
     fn from(c: Contact) -> Self {
         ContactBody {
-            id: c.id,
+            id: c.id.into(),
             email: c.email,
             first_name: c.first_name,
             last_name: c.last_name,
@@ -95,15 +96,15 @@ struct ListParams {
 #[serde(deny_unknown_fields)]
 struct CreateContact {
     /// Unique in the workspace, case-insensitively.
-    #[schema(format = Email, max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = email_field)]
     email: String,
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field)]
     first_name: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field)]
     last_name: Option<String>,
-    #[schema(max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = phone_field)]
     phone: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field)]
     company: Option<String>,
     /// At most 50 strings of 1 to 100 characters.
     #[schema(schema_with = tags_schema)]
@@ -119,19 +120,19 @@ struct CreateContact {
 struct UpdateContact {
     /// Cannot be cleared.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, required = false, format = Email, max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = email_field, required = false)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field, required = false)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field, required = false)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false, max_length = 50, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = phone_field, required = false)]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(schema_with = name_field, required = false)]
     company: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = tags_schema, required = false)]
@@ -141,9 +142,23 @@ struct UpdateContact {
     attributes: Option<Option<UniqueMap>>,
 }
 
-/// Text with no control characters (Unicode category Cc), as `Checks::text`
-/// requires.
-const TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// `email`: an address of at most 254 characters.
+fn email_field() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    let mut schema = text::Rule::up_to(text::MAX_EMAIL_LEN).schema(false);
+    schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+    schema
+}
+
+/// Names and the company: up to 200 characters, or null.
+fn name_field() -> utoipa::openapi::schema::Object {
+    text::Rule::up_to(MAX_NAME_LEN).schema(true)
+}
+
+/// `phone`: up to 50 characters, or null.
+fn phone_field() -> utoipa::openapi::schema::Object {
+    text::Rule::up_to(MAX_PHONE_LEN).schema(true)
+}
 
 /// `tags`: up to 50 strings of 1–100 characters, or null.
 fn tags_schema() -> utoipa::openapi::schema::Array {
@@ -155,7 +170,7 @@ fn tags_schema() -> utoipa::openapi::schema::Array {
                 .schema_type(Type::String)
                 .min_length(Some(1))
                 .max_length(Some(MAX_TAG_LEN))
-                .pattern(Some(TEXT)),
+                .pattern(Some(text::PATTERN)),
         )
         .max_items(Some(MAX_TAGS))
         .build()
@@ -176,7 +191,7 @@ fn attributes_schema() -> utoipa::openapi::schema::Object {
     let key = ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(MAX_NAME_LEN))
-        .pattern(Some(TEXT));
+        .pattern(Some(text::PATTERN));
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
         .description(Some(
@@ -200,14 +215,8 @@ impl Checks {
     }
 
     fn text(&mut self, field: &str, value: &str, max: usize) {
-        let len = value.chars().count();
-        if len > max {
-            self.fail(
-                field,
-                format!("must be at most {max} characters, got {len}"),
-            );
-        } else if value.chars().any(char::is_control) {
-            self.fail(field, "must not contain control characters");
+        if let Some(problem) = text::Rule::up_to(max).problem(value) {
+            self.fail(field, problem);
         }
     }
 
@@ -218,10 +227,8 @@ impl Checks {
     }
 
     fn email(&mut self, value: &str) {
-        if crate::service::check_email(value).is_err() {
-            self.fail("email", "must be a valid email address");
-        } else {
-            self.text("email", value, crate::service::MAX_EMAIL_LEN);
+        if let Err(e) = text::check_email("email", value) {
+            self.fail(e.field, e.message);
         }
     }
 
@@ -284,14 +291,6 @@ impl Checks {
     }
 }
 
-fn check_id(id: &str) -> ApiResult<()> {
-    if ids::is_valid(id, ids::CONTACT) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("contact `{id}`")))
-    }
-}
-
 const CURSOR_PURPOSE: &str = "contacts";
 
 fn bad_cursor() -> ApiError {
@@ -320,24 +319,26 @@ async fn list_contacts(
             state
                 .cursor_key()
                 .open(CURSOR_PURPOSE, workspace, cursor)
-                .filter(|id| ids::is_valid(id, ids::CONTACT))
+                .and_then(|id| ContactId::parse(&id))
                 .ok_or_else(bad_cursor)?,
         ),
     };
     let mut contacts = state
-        .store()
-        .list_contacts(
-            principal.workspace(),
+        .service()
+        .contacts(
+            &principal.actor(),
             params.email.as_deref(),
-            after.as_deref(),
+            after.as_ref(),
             limit + 1,
         )
         .await?;
     let next_cursor = if contacts.len() > limit as usize {
         contacts.truncate(limit as usize);
-        contacts
-            .last()
-            .map(|c| state.cursor_key().seal(CURSOR_PURPOSE, workspace, &c.id))
+        contacts.last().map(|c| {
+            state
+                .cursor_key()
+                .seal(CURSOR_PURPOSE, workspace, c.id.as_str())
+        })
     } else {
         None
     };
@@ -378,8 +379,8 @@ async fn create_contact(
         attributes,
     };
     let contact = state
-        .store()
-        .create_contact(principal.workspace(), &fields, state.clock().now())
+        .service()
+        .create_contact(&principal.actor(), &fields)
         .await?;
     let location = format!("/v1/contacts/{}", contact.id);
     Ok((
@@ -398,10 +399,9 @@ async fn get_contact(
     Auth(principal, ..): Auth<need::ContactsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<ContactBody>> {
-    check_id(&id)?;
     let contact = state
-        .store()
-        .get_contact(principal.workspace(), &id)
+        .service()
+        .contact(&principal.actor(), &parse_id(&id)?)
         .await?;
     Ok(JsonResponse(contact.into()))
 }
@@ -416,7 +416,7 @@ async fn update_contact(
     Path(id): Path<String>,
     Json(body): Json<UpdateContact>,
 ) -> ApiResult<JsonResponse<ContactBody>> {
-    check_id(&id)?;
+    let id: ContactId = parse_id(&id)?;
     let mut checks = Checks::default();
     let email = match body.email {
         None => None,
@@ -469,8 +469,8 @@ async fn update_contact(
         attributes,
     };
     let contact = state
-        .store()
-        .update_contact(principal.workspace(), &id, &patch, state.clock().now())
+        .service()
+        .update_contact(&principal.actor(), &id, &patch)
         .await?;
     Ok(JsonResponse(contact.into()))
 }
@@ -484,10 +484,9 @@ async fn delete_contact(
     Auth(principal, ..): Auth<need::ContactsDelete>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    check_id(&id)?;
     state
-        .store()
-        .delete_contact(principal.workspace(), &id)
+        .service()
+        .delete_contact(&principal.actor(), &parse_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -185,25 +185,13 @@ impl From<store::Error> for ApiError {
         match e {
             store::Error::NotFound(what) => ApiError::NotFound(what),
             store::Error::Conflict(why) => ApiError::Conflict(why),
-            store::Error::Db(e) if is_unavailable(&e) => {
+            store::Error::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable
             }
             other => ApiError::Internal(other.to_string()),
         }
     }
-}
-
-/// Whether a database error means the database is unreachable (503), not
-/// that the query was wrong.
-pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::WorkerCrashed
-    )
 }
 
 impl From<service::Error> for ApiError {

@@ -7,7 +7,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::error::{ApiError, FieldError};
+use super::error::{ApiError, ApiResult, FieldError};
+use crate::ids::Id;
 use crate::token::json::Object;
 
 /// `axum::Json`, answering problem+json: 415 without a JSON content type, 400
@@ -161,4 +162,10 @@ where
     T: serde::Deserialize<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// Reads an id from a path segment: anything that is not an id of that kind
+/// names nothing, so it is not found.
+pub fn parse_id<T: Id>(s: &str) -> ApiResult<T> {
+    T::parse(s).ok_or_else(|| ApiError::NotFound(format!("{} `{s}`", T::WHAT)))
 }

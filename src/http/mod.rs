@@ -6,10 +6,16 @@
 //! - `extract`: JSON and query extractors that answer problem+json;
 //! - `request_log`: request ids and one log line per request;
 //! - `system`, `revocations`, `apps`, `contacts`, `modules`: the routes, each
-//!   beside its handlers.
+//!   beside its handlers;
+//! - `dashboard`: Settings › Apps in the browser (server-rendered HTML).
+//!
+//! Handlers only translate: they parse input into domain types, call the
+//! service layer (`crate::service`) with the caller as the actor, and render
+//! the result.
 
 pub mod auth;
 pub mod cursor;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 
@@ -39,8 +45,7 @@ use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
-use crate::service::{self, Service};
-use crate::store::{App, Store, TokenRecord};
+use crate::service::Service;
 use cursor::CursorKey;
 use error::ApiError;
 use request_log::RequestLogLayer;
@@ -54,7 +59,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     service: Service,
-    dashboard: crate::dashboard::Config,
+    dashboard: dashboard::Config,
     keys: Arc<LiveKeys>,
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
@@ -69,7 +74,7 @@ impl AppState {
         revocations: Arc<Revocations>,
         cursor_key: CursorKey,
         token_cache: TokenCache,
-        dashboard: crate::dashboard::Config,
+        dashboard: dashboard::Config,
     ) -> AppState {
         AppState(Arc::new(Inner {
             service,
@@ -98,12 +103,8 @@ impl AppState {
         &self.0.service
     }
 
-    pub fn store(&self) -> &Store {
-        &self.0.service.store
-    }
-
     pub fn clock(&self) -> &dyn Clock {
-        self.0.service.clock.as_ref()
+        self.0.service.clock()
     }
 
     pub fn keys(&self) -> &LiveKeys {
@@ -114,23 +115,8 @@ impl AppState {
         &self.0.revocations
     }
 
-    pub fn dashboard(&self) -> &crate::dashboard::Config {
+    pub fn dashboard(&self) -> &dashboard::Config {
         &self.0.dashboard
-    }
-
-    /// Revokes a token: on record, and on this instance's denylist at once
-    /// (other instances follow within the denylist refresh).
-    pub async fn revoke_token(&self, record: &TokenRecord) -> Result<(), service::Error> {
-        self.service().revoke_token(record).await?;
-        self.revocations().revoke_token(&record.id).await;
-        Ok(())
-    }
-
-    /// Deletes an app; every token it had is rejected here at once.
-    pub async fn delete_app(&self, app: &App) -> Result<(), service::Error> {
-        let cutoff = self.service().delete_app(app).await?;
-        self.revocations().set_cutoff(&app.id, cutoff).await;
-        Ok(())
     }
 }
 
@@ -281,8 +267,8 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             }),
         )
         .merge(modules::router())
-        .nest("/dashboard", crate::dashboard::router())
-        .route("/dashboard/", crate::dashboard::trailing_slash())
+        .nest("/dashboard", dashboard::router())
+        .route("/dashboard/", dashboard::trailing_slash())
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -140,7 +140,7 @@ async fn sign_page(
 ) -> ApiResult<String> {
     let now = state.clock().now();
     let (now_s, now_us) = (now.unix_timestamp(), micros(now));
-    let policy = &state.service().policy;
+    let policy = state.service().policy();
 
     // Changes since the cursor, unless the cursor is older than any entry still
     // in force can be (then the changes are the full list, and saying so lets
@@ -154,6 +154,7 @@ async fn sign_page(
     let incremental =
         since.filter(|&w| w >= now_us.saturating_sub(retention_us) && w <= now_us + OVERLAP_MICROS);
     let rows = state
+        .service()
         .store()
         .denylist_feed(incremental, now_s - policy.leeway)
         .await?;

@@ -44,7 +44,7 @@ async fn health() -> JsonResponse<Status> {
     responses((status = 200, body = Status), (status = 503, body = Status))
 )]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store().ping().await {
+    match state.service().store().ping().await {
         Ok(()) => (StatusCode::OK, JsonResponse(Status { status: "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");

@@ -4,12 +4,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Error, PartialUpdate, Result, ResultExt, Store, from_micros, micros};
-use crate::ids;
+use super::{Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
+use crate::ids::{ContactId, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contact {
-    pub id: String,
+    pub id: ContactId,
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -67,7 +67,7 @@ impl TryFrom<Row> for Contact {
     fn try_from(row: Row) -> Result<Self> {
         let decode = |e: serde_json::Error| Error::Db(sqlx::Error::Decode(e.into()));
         Ok(Contact {
-            id: row.id,
+            id: ContactId::trusted(row.id),
             email: row.email,
             first_name: row.first_name,
             last_name: row.last_name,
@@ -93,10 +93,10 @@ fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-impl Store {
+impl Tx {
     pub async fn create_contact(
-        &self,
-        workspace_id: &str,
+        &mut self,
+        workspace_id: &WorkspaceId,
         fields: &ContactFields,
         now: OffsetDateTime,
     ) -> Result<Contact> {
@@ -105,8 +105,8 @@ impl Store {
                                    tags, attributes, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) returning {COLUMNS}"
         ))
-        .bind(ids::new(ids::CONTACT))
-        .bind(workspace_id)
+        .bind(ContactId::generate().as_str())
+        .bind(workspace_id.as_str())
         .bind(&fields.email)
         .bind(fields.email.to_lowercase())
         .bind(&fields.first_name)
@@ -116,62 +116,17 @@ impl Store {
         .bind(json(&fields.tags))
         .bind(json(&fields.attributes))
         .bind(micros(now))
-        .fetch_one(self.pool())
+        .fetch_one(self.conn())
         .await
         .on_unique(conflict(&fields.email))?;
         row.try_into()
     }
 
-    pub async fn get_contact(&self, workspace_id: &str, id: &str) -> Result<Contact> {
-        let row: Option<Row> = sqlx::query_as(&format!(
-            "select {COLUMNS} from contacts where workspace_id = $1 and id = $2"
-        ))
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.ok_or_else(|| Error::NotFound(format!("contact `{id}`")))?
-            .try_into()
-    }
-
-    /// Up to `limit` contacts after the id `after`, in id (creation) order, with
-    /// the email filter if given. Ids only grow, so paging by id never skips or
-    /// repeats a row that existed when paging began.
-    pub async fn list_contacts(
-        &self,
-        workspace_id: &str,
-        email: Option<&str>,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Contact>> {
-        let mut sql = format!("select {COLUMNS} from contacts where workspace_id = $1");
-        let mut n = 1;
-        if email.is_some() {
-            n += 1;
-            sql.push_str(&format!(" and email_lower = ${n}"));
-        }
-        if after.is_some() {
-            n += 1;
-            sql.push_str(&format!(" and id > ${n}"));
-        }
-        sql.push_str(&format!(" order by id limit ${}", n + 1));
-
-        let mut query = sqlx::query_as(&sql).bind(workspace_id);
-        if let Some(email) = email {
-            query = query.bind(email.to_lowercase());
-        }
-        if let Some(after) = after {
-            query = query.bind(after);
-        }
-        let rows: Vec<Row> = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
-        rows.into_iter().map(Contact::try_from).collect()
-    }
-
     /// Applies `patch` in one statement that sets only the given columns.
     pub async fn update_contact(
-        &self,
-        workspace_id: &str,
-        id: &str,
+        &mut self,
+        workspace_id: &WorkspaceId,
+        id: &ContactId,
         patch: &ContactPatch,
         now: OffsetDateTime,
     ) -> Result<Contact> {
@@ -197,22 +152,73 @@ impl Store {
             update.set("attributes", Some(json(attributes)));
         }
         let row: Option<Row> = update
-            .apply(self, "contacts", COLUMNS, workspace_id, id, now)
+            .apply(self, "contacts", COLUMNS, workspace_id, id.as_str(), now)
             .await
             .on_unique(conflict(patch.email.as_deref().unwrap_or_default()))?;
-        row.ok_or_else(|| Error::NotFound(format!("contact `{id}`")))?
+        row.ok_or_else(|| Error::not_found(ContactId::WHAT, id))?
             .try_into()
     }
 
-    pub async fn delete_contact(&self, workspace_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_contact(
+        &mut self,
+        workspace_id: &WorkspaceId,
+        id: &ContactId,
+    ) -> Result<()> {
         let done = sqlx::query("delete from contacts where workspace_id = $1 and id = $2")
-            .bind(workspace_id)
-            .bind(id)
-            .execute(self.pool())
+            .bind(workspace_id.as_str())
+            .bind(id.as_str())
+            .execute(self.conn())
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("contact `{id}`")));
+            return Err(Error::not_found(ContactId::WHAT, id));
         }
         Ok(())
+    }
+}
+
+impl Store {
+    pub async fn get_contact(&self, workspace_id: &WorkspaceId, id: &ContactId) -> Result<Contact> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "select {COLUMNS} from contacts where workspace_id = $1 and id = $2"
+        ))
+        .bind(workspace_id.as_str())
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.ok_or_else(|| Error::not_found(ContactId::WHAT, id))?
+            .try_into()
+    }
+
+    /// Up to `limit` contacts after the id `after`, in id (creation) order, with
+    /// the email filter if given. Ids only grow, so paging by id never skips or
+    /// repeats a row that existed when paging began.
+    pub async fn list_contacts(
+        &self,
+        workspace_id: &WorkspaceId,
+        email: Option<&str>,
+        after: Option<&ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>> {
+        let mut sql = format!("select {COLUMNS} from contacts where workspace_id = $1");
+        let mut n = 1;
+        if email.is_some() {
+            n += 1;
+            sql.push_str(&format!(" and email_lower = ${n}"));
+        }
+        if after.is_some() {
+            n += 1;
+            sql.push_str(&format!(" and id > ${n}"));
+        }
+        sql.push_str(&format!(" order by id limit ${}", n + 1));
+
+        let mut query = sqlx::query_as(&sql).bind(workspace_id.as_str());
+        if let Some(email) = email {
+            query = query.bind(email.to_lowercase());
+        }
+        if let Some(after) = after {
+            query = query.bind(after.as_str());
+        }
+        let rows: Vec<Row> = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.into_iter().map(Contact::try_from).collect()
     }
 }

@@ -6,14 +6,14 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Error, Result, ResultExt, Store, from_micros, micros};
-use crate::ids;
+use super::{Error, Result, ResultExt, Store, Tx, from_micros, micros};
+use crate::ids::{UserId, WorkspaceId};
 
 /// A dashboard user. The password hash stays in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
-    pub id: String,
-    pub workspace_id: String,
+    pub id: UserId,
+    pub workspace_id: WorkspaceId,
     pub email: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -30,8 +30,8 @@ struct UserRow {
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
         User {
-            id: row.id,
-            workspace_id: row.workspace_id,
+            id: UserId::trusted(row.id),
+            workspace_id: WorkspaceId::trusted(row.workspace_id),
             email: row.email,
             created_at: from_micros(row.created_at),
         }
@@ -81,8 +81,8 @@ impl From<SessionRow> for Session {
     fn from(row: SessionRow) -> Self {
         Session {
             user: User {
-                id: row.user_id,
-                workspace_id: row.workspace_id,
+                id: UserId::trusted(row.user_id),
+                workspace_id: WorkspaceId::trusted(row.workspace_id),
                 email: row.email,
                 created_at: from_micros(row.user_created_at),
             },
@@ -97,12 +97,12 @@ impl From<SessionRow> for Session {
 
 const USER_COLUMNS: &str = "id, workspace_id, email, created_at";
 
-impl Store {
+impl Tx {
     /// Adds a dashboard user. The email must already be validated and the
     /// password hashed; an email is unique over all workspaces, ignoring case.
     pub async fn create_user(
-        &self,
-        workspace_id: &str,
+        &mut self,
+        workspace_id: &WorkspaceId,
         email: &str,
         password_hash: &str,
         now: OffsetDateTime,
@@ -111,39 +111,76 @@ impl Store {
             "insert into dashboard_users (id, workspace_id, email, email_lower, password_hash, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $6) returning {USER_COLUMNS}"
         ))
-        .bind(ids::new(ids::USER))
-        .bind(workspace_id)
+        .bind(UserId::generate().as_str())
+        .bind(workspace_id.as_str())
         .bind(email)
         .bind(email.to_lowercase())
         .bind(password_hash)
         .bind(micros(now))
-        .fetch_one(self.pool())
+        .fetch_one(self.conn())
         .await
         .on_unique(|| format!("a dashboard user with the email `{email}` already exists"))?;
         Ok(row.into())
     }
 
-    /// The users of a workspace, oldest first.
-    pub async fn list_users(&self, workspace_id: &str) -> Result<Vec<User>> {
-        let rows: Vec<UserRow> = sqlx::query_as(&format!(
-            "select {USER_COLUMNS} from dashboard_users where workspace_id = $1 order by id"
-        ))
-        .bind(workspace_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(User::from).collect())
-    }
-
     /// Removes a user; their sessions end with them.
-    pub async fn remove_user(&self, email: &str) -> Result<User> {
+    pub async fn remove_user(&mut self, email: &str) -> Result<User> {
         let row: Option<UserRow> = sqlx::query_as(&format!(
             "delete from dashboard_users where email_lower = $1 returning {USER_COLUMNS}"
         ))
         .bind(email.to_lowercase())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.conn())
         .await?;
         row.map(User::from)
             .ok_or_else(|| Error::NotFound(format!("dashboard user `{email}`")))
+    }
+
+    pub async fn create_session(&mut self, session: &NewSession<'_>) -> Result<()> {
+        sqlx::query(
+            "insert into dashboard_sessions (id_hash, user_id, workspace_id, csrf_token, created_at, last_seen_at, expires_at)
+             values ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(session.id_hash)
+        .bind(session.user.id.as_str())
+        .bind(session.user.workspace_id.as_str())
+        .bind(session.csrf_token)
+        .bind(micros(session.now))
+        .bind(micros(session.expires_at))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&mut self, id_hash: &str) -> Result<()> {
+        sqlx::query("delete from dashboard_sessions where id_hash = $1")
+            .bind(id_hash)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads, and the housekeeping of sign-in (activity, attempt counts,
+/// pruning): not changes anyone makes, so they write directly.
+impl Store {
+    /// Deletes a session found ended (idle or past its lifetime).
+    pub async fn end_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("delete from dashboard_sessions where id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The users of a workspace, oldest first.
+    pub async fn list_users(&self, workspace_id: &WorkspaceId) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "select {USER_COLUMNS} from dashboard_users where workspace_id = $1 order by id"
+        ))
+        .bind(workspace_id.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// The user an email signs in as, with their password hash.
@@ -158,30 +195,14 @@ impl Store {
         Ok(row.map(
             |(id, workspace_id, email, created_at, password_hash)| Credentials {
                 user: User {
-                    id,
-                    workspace_id,
+                    id: UserId::trusted(id),
+                    workspace_id: WorkspaceId::trusted(workspace_id),
                     email,
                     created_at: from_micros(created_at),
                 },
                 password_hash,
             },
         ))
-    }
-
-    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<()> {
-        sqlx::query(
-            "insert into dashboard_sessions (id_hash, user_id, workspace_id, csrf_token, created_at, last_seen_at, expires_at)
-             values ($1, $2, $3, $4, $5, $5, $6)",
-        )
-        .bind(session.id_hash)
-        .bind(&session.user.id)
-        .bind(&session.user.workspace_id)
-        .bind(session.csrf_token)
-        .bind(micros(session.now))
-        .bind(micros(session.expires_at))
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// The session stored under `id_hash`, whatever its age: the caller
@@ -206,14 +227,6 @@ impl Store {
     pub async fn touch_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<()> {
         sqlx::query("update dashboard_sessions set last_seen_at = $1 where id_hash = $2")
             .bind(micros(now))
-            .bind(id_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("delete from dashboard_sessions where id_hash = $1")
             .bind(id_hash)
             .execute(self.pool())
             .await?;

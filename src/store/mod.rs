@@ -25,17 +25,22 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions};
 
+use crate::ids::WorkspaceId;
+
 pub use apps::App;
 pub use contacts::{Contact, ContactFields, ContactPatch};
 pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;
 pub use revocations::{DenylistChanges, FeedRows};
 pub use tokens::{NewToken, TokenRecord};
-pub use workspaces::Workspace;
+pub use workspaces::{DEFAULT_NAME, Workspace};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// What went wrong, classified here so that no caller looks inside
+/// `sqlx::Error`: callers tell "try again later" (`Unavailable`) from "this
+/// request is wrong" (`NotFound`, `Conflict`) from a bug (`Db`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0} not found")]
@@ -44,8 +49,12 @@ pub enum Error {
     Conflict(String),
     #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
+    /// The database cannot be reached (no connection within the acquire
+    /// timeout, a closed pool, an I/O error): the request may succeed later.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}: {1}")]
@@ -53,6 +62,25 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(e),
+            e => Error::Db(e),
+        }
+    }
+}
+
+impl Error {
+    /// `NotFound` for a record of the kind `what` names.
+    pub(crate) fn not_found(what: &str, id: impl std::fmt::Display) -> Error {
+        Error::NotFound(format!("{what} `{id}`"))
+    }
+}
 
 /// Turns a unique violation into `Conflict(message)`; both backends report it
 /// with the same error kind.
@@ -64,7 +92,7 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     fn on_unique(self, message: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message()),
-            _ => Error::Db(e),
+            _ => Error::from(e),
         })
     }
 }
@@ -172,8 +200,28 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction. Writes exist only on [`Tx`]: the service begins
+    /// one per change, makes every write of the change in it, and commits.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx(self.pool.begin().await?))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// One transaction: every write of a change, committed together or not at
+/// all. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx(sqlx::Transaction<'static, sqlx::Any>);
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.0
     }
 }
 
@@ -231,10 +279,10 @@ impl PartialUpdate {
     /// row's `columns` (`None` if there is no such row).
     pub(crate) async fn apply<R>(
         self,
-        store: &Store,
+        tx: &mut Tx,
         table: &str,
         columns: &str,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         id: &str,
         now: time::OffsetDateTime,
     ) -> std::result::Result<Option<R>, sqlx::Error>
@@ -255,9 +303,9 @@ impl PartialUpdate {
             query = query.bind(value);
         }
         query
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .bind(id)
-            .fetch_optional(&store.pool)
+            .fetch_optional(tx.conn())
             .await
     }
 }

@@ -3,16 +3,17 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Error, Result, Store, from_micros, micros};
+use super::{Error, Result, Store, Tx, from_micros, micros};
 use crate::clock::rfc3339;
+use crate::ids::{AppId, TokenId, WorkspaceId};
 use crate::token::{Format, UnixTime};
 
 /// A stored token record. `id` is the token's `jti`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenRecord {
-    pub id: String,
-    pub workspace_id: String,
-    pub app_id: Option<String>,
+    pub id: TokenId,
+    pub workspace_id: WorkspaceId,
+    pub app_id: Option<AppId>,
     pub name: Option<String>,
     pub scopes: Vec<String>,
     pub format: Format,
@@ -31,9 +32,9 @@ fn unix_rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Er
 
 /// What is recorded when a token is issued.
 pub struct NewToken<'a> {
-    pub id: &'a str,
-    pub workspace_id: &'a str,
-    pub app_id: Option<&'a str>,
+    pub id: &'a TokenId,
+    pub workspace_id: &'a WorkspaceId,
+    pub app_id: Option<&'a AppId>,
     pub subject: &'a str,
     pub name: Option<&'a str>,
     pub scopes: &'a str,
@@ -66,9 +67,9 @@ impl TryFrom<Row> for TokenRecord {
             .parse()
             .map_err(|e: String| Error::Db(sqlx::Error::Decode(e.into())))?;
         Ok(TokenRecord {
-            id: row.id,
-            workspace_id: row.workspace_id,
-            app_id: row.app_id,
+            id: TokenId::trusted(row.id),
+            workspace_id: WorkspaceId::trusted(row.workspace_id),
+            app_id: row.app_id.map(AppId::trusted),
             name: row.name,
             scopes: row
                 .scopes
@@ -88,15 +89,15 @@ impl TryFrom<Row> for TokenRecord {
 const COLUMNS: &str =
     "id, workspace_id, app_id, name, scopes, format, kid, issued_at_s, expires_at_s, revoked_at";
 
-impl Store {
-    pub async fn insert_token(&self, token: &NewToken<'_>) -> Result<TokenRecord> {
+impl Tx {
+    pub async fn insert_token(&mut self, token: &NewToken<'_>) -> Result<TokenRecord> {
         let row: Row = sqlx::query_as(&format!(
             "insert into tokens (id, workspace_id, app_id, subject, name, scopes, format, kid, issued_at_s, expires_at_s)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
         ))
-        .bind(token.id)
-        .bind(token.workspace_id)
-        .bind(token.app_id)
+        .bind(token.id.as_str())
+        .bind(token.workspace_id.as_str())
+        .bind(token.app_id.map(AppId::as_str))
         .bind(token.subject)
         .bind(token.name)
         .bind(token.scopes)
@@ -104,66 +105,88 @@ impl Store {
         .bind(token.kid)
         .bind(token.issued_at)
         .bind(token.expires_at)
-        .fetch_one(self.pool())
+        .fetch_one(self.conn())
         .await?;
         row.try_into()
     }
 
+    /// Revokes a token: marks its record and puts its id on the denylist until it
+    /// expires. Revoking a revoked token changes nothing. Returns the record
+    /// as it is now.
+    pub async fn revoke_token(
+        &mut self,
+        token: &TokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<TokenRecord> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "update tokens set revoked_at = coalesce(revoked_at, $1)
+             where id = $2 and workspace_id = $3 returning {COLUMNS}"
+        ))
+        .bind(micros(now))
+        .bind(token.id.as_str())
+        .bind(token.workspace_id.as_str())
+        .fetch_optional(self.conn())
+        .await?;
+        let record: TokenRecord = row
+            .ok_or_else(|| Error::not_found(TokenId::WHAT, &token.id))?
+            .try_into()?;
+        sqlx::query(
+            "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
+             values ($1, $2, $3, $4) on conflict (token_id) do nothing",
+        )
+        .bind(token.id.as_str())
+        .bind(token.workspace_id.as_str())
+        .bind(micros(now))
+        .bind(token.expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(record)
+    }
+}
+
+impl Store {
     /// The tokens of an app, newest first.
-    pub async fn list_tokens(&self, workspace_id: &str, app_id: &str) -> Result<Vec<TokenRecord>> {
+    pub async fn list_tokens(
+        &self,
+        workspace_id: &WorkspaceId,
+        app_id: &AppId,
+    ) -> Result<Vec<TokenRecord>> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "select {COLUMNS} from tokens where workspace_id = $1 and app_id = $2 order by id desc"
         ))
-        .bind(workspace_id)
-        .bind(app_id)
+        .bind(workspace_id.as_str())
+        .bind(app_id.as_str())
         .fetch_all(self.pool())
         .await?;
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
-    /// A token record by id, within `workspace_id` when given.
+    /// A token record of a workspace by id.
     pub async fn get_token(
         &self,
-        workspace_id: Option<&str>,
-        token_id: &str,
+        workspace_id: &WorkspaceId,
+        token_id: &TokenId,
     ) -> Result<TokenRecord> {
-        let sql = match workspace_id {
-            Some(_) => format!("select {COLUMNS} from tokens where id = $1 and workspace_id = $2"),
-            None => format!("select {COLUMNS} from tokens where id = $1"),
-        };
-        let mut query = sqlx::query_as(&sql).bind(token_id);
-        if let Some(workspace_id) = workspace_id {
-            query = query.bind(workspace_id);
-        }
-        let row: Option<Row> = query.fetch_optional(self.pool()).await?;
-        row.ok_or_else(|| Error::NotFound(format!("token `{token_id}`")))?
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "select {COLUMNS} from tokens where id = $1 and workspace_id = $2"
+        ))
+        .bind(token_id.as_str())
+        .bind(workspace_id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.ok_or_else(|| Error::not_found(TokenId::WHAT, token_id))?
             .try_into()
     }
 
-    /// Revokes a token: marks its record and puts its id on the denylist until it
-    /// expires. Revoking a revoked token changes nothing.
-    pub async fn revoke_token(
-        &self,
-        token: &TokenRecord,
-        now: OffsetDateTime,
-    ) -> Result<TokenRecord> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("update tokens set revoked_at = $1 where id = $2 and revoked_at is null")
-            .bind(micros(now))
-            .bind(&token.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
-             values ($1, $2, $3, $4) on conflict (token_id) do nothing",
-        )
-        .bind(&token.id)
-        .bind(&token.workspace_id)
-        .bind(micros(now))
-        .bind(token.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.get_token(Some(&token.workspace_id), &token.id).await
+    /// The workspace a token belongs to, for the CLI (which reaches every
+    /// workspace) when it is given a token without one.
+    pub async fn token_workspace(&self, token_id: &TokenId) -> Result<WorkspaceId> {
+        let row: Option<(String,)> =
+            sqlx::query_as("select workspace_id from tokens where id = $1")
+                .bind(token_id.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|(id,)| WorkspaceId::trusted(id))
+            .ok_or_else(|| Error::not_found(TokenId::WHAT, token_id))
     }
 }

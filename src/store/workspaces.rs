@@ -3,15 +3,15 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Error, Result, ResultExt, Store, from_micros, micros};
-use crate::ids;
+use super::{Error, Result, ResultExt, Store, Tx, from_micros, micros};
+use crate::ids::WorkspaceId;
 
 /// The workspace every install starts with.
 pub const DEFAULT_NAME: &str = "default";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workspace {
-    pub id: String,
+    pub id: WorkspaceId,
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -27,31 +27,31 @@ struct Row {
 impl From<Row> for Workspace {
     fn from(row: Row) -> Self {
         Workspace {
-            id: row.id,
+            id: WorkspaceId::trusted(row.id),
             name: row.name,
             created_at: from_micros(row.created_at),
         }
     }
 }
 
-impl Store {
+impl Tx {
     /// Creates a workspace. A name shaped like a workspace id is refused as a
     /// conflict with the id namespace.
-    pub async fn create_workspace(&self, name: &str, now: OffsetDateTime) -> Result<Workspace> {
-        if name.starts_with(ids::WORKSPACE) {
+    pub async fn create_workspace(&mut self, name: &str, now: OffsetDateTime) -> Result<Workspace> {
+        if name.starts_with(WorkspaceId::PREFIX) {
             return Err(Error::Conflict(format!(
                 "a workspace name may not start with `{}` (the prefix of workspace ids)",
-                ids::WORKSPACE
+                WorkspaceId::PREFIX
             )));
         }
-        let id = ids::new(ids::WORKSPACE);
+        let id = WorkspaceId::generate();
         sqlx::query(
             "insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)",
         )
-        .bind(&id)
+        .bind(id.as_str())
         .bind(name)
         .bind(micros(now))
-        .execute(self.pool())
+        .execute(self.conn())
         .await
         .on_unique(|| format!("a workspace named `{name}` already exists"))?;
         Ok(Workspace {
@@ -60,7 +60,9 @@ impl Store {
             created_at: from_micros(micros(now)),
         })
     }
+}
 
+impl Store {
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
         let rows: Vec<Row> =
             sqlx::query_as("select id, name, created_at from workspaces order by id")
@@ -69,7 +71,7 @@ impl Store {
         Ok(rows.into_iter().map(Workspace::from).collect())
     }
 
-    /// A workspace by id (`ws_…`) or by name.
+    /// A workspace by id (`ws_…`) or by name: for the CLI's `--workspace`.
     pub async fn find_workspace(&self, id_or_name: &str) -> Result<Workspace> {
         let row: Option<Row> = sqlx::query_as(
             "select id, name, created_at from workspaces where id = $1 or name = $1",
@@ -87,7 +89,7 @@ impl Store {
             "insert into workspaces (id, name, created_at, updated_at) values ($1, $2, $3, $3)
              on conflict (name) do nothing",
         )
-        .bind(ids::new(ids::WORKSPACE))
+        .bind(WorkspaceId::generate().as_str())
         .bind(DEFAULT_NAME)
         .bind(micros(now))
         .execute(self.pool())

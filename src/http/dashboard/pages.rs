@@ -1,5 +1,5 @@
-//! Settings › Apps and Keys: the handlers. Each reads through the same store
-//! and service calls as the API, within the signed-in user's workspace only;
+//! Settings › Apps and Keys: the handlers. Each calls the same service
+//! methods as the API, with the signed-in user as the actor, within the signed-in user's workspace only;
 //! another workspace's ids are not found.
 
 use axum::extract::{Path, State};
@@ -13,7 +13,7 @@ use super::session::{CurrentUser, Posted};
 use super::views::{self, AppForm, Flash, KeyRow, TokenForm, TokenStatus};
 use super::{Error, HOME, Result};
 use crate::http::AppState;
-use crate::ids;
+use crate::ids::{AppId, TokenId};
 use crate::service::{self, IssueRequest};
 use crate::store::{self, App, TokenRecord};
 use crate::token::{Expiry, Format};
@@ -30,8 +30,8 @@ async fn render_apps(
     flash: Option<Flash>,
 ) -> Result<Markup> {
     let apps = state
-        .store()
-        .list_apps_with_active_tokens(user.workspace_id(), state.clock().unix())
+        .service()
+        .apps_with_active_tokens(&user.actor())
         .await?;
     Ok(views::apps(&user.session, &apps, form, flash))
 }
@@ -46,11 +46,10 @@ pub async fn create_app(
         let page = render_apps(&state, &user, &form, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let workspace = state.store().find_workspace(user.workspace_id()).await?;
     let description = Some(form.description.trim()).filter(|d| !d.is_empty());
     match state
         .service()
-        .create_app(&workspace, form.name.trim(), description)
+        .create_app(&user.actor(), form.name.trim(), description)
         .await
     {
         Ok(app) => Ok(see(&format!("{}?done=app-created", app_url(&app.id))).into_response()),
@@ -72,8 +71,8 @@ pub async fn app(
     let app = find_app(&state, &user, &app).await?;
     let now = state.clock().unix();
     let tokens: Vec<(TokenRecord, TokenStatus)> = state
-        .store()
-        .list_tokens(&app.workspace_id, &app.id)
+        .service()
+        .tokens(&user.actor(), &app.id)
         .await?
         .into_iter()
         .map(|t| {
@@ -156,7 +155,7 @@ pub async fn create_token(
     };
     match state
         .service()
-        .issue_token(state.keys(), &app, request)
+        .issue_token(&user.actor(), &app.id, request)
         .await
     {
         Ok(issued) => {
@@ -203,7 +202,7 @@ pub async fn confirm_revoke(
     Path((app, token)): Path<(String, String)>,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let token = find_token(&state, &app, &token).await?;
+    let token = find_token(&state, &user, &app, &token).await?;
     Ok(views::confirm_revoke(&user.session, &app, &token))
 }
 
@@ -214,8 +213,11 @@ pub async fn revoke_token(
     Posted { user, .. }: Posted<Confirmed>,
 ) -> Result<Redirect> {
     let app = find_app(&state, &user, &app).await?;
-    let token = find_token(&state, &app, &token).await?;
-    state.revoke_token(&token).await?;
+    let token = find_token(&state, &user, &app, &token).await?;
+    let token = state
+        .service()
+        .revoke_token(&user.actor(), Some(&app.id), &token.id)
+        .await?;
     tracing::info!(user = %user.session.user.id, token = %token.id, "token revoked from the dashboard");
     Ok(see(&format!("{}?done=token-revoked", app_url(&app.id))))
 }
@@ -228,8 +230,8 @@ pub async fn confirm_delete(
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
     let active = state
-        .store()
-        .list_tokens(&app.workspace_id, &app.id)
+        .service()
+        .tokens(&user.actor(), &app.id)
         .await?
         .iter()
         .filter(|t| TokenStatus::of(t, state.clock().unix()) == TokenStatus::Active)
@@ -244,7 +246,7 @@ pub async fn delete_app(
     Posted { user, .. }: Posted<Confirmed>,
 ) -> Result<Redirect> {
     let app = find_app(&state, &user, &app).await?;
-    state.delete_app(&app).await?;
+    state.service().delete_app(&user.actor(), &app.id).await?;
     tracing::info!(user = %user.session.user.id, app = %app.id, "app deleted from the dashboard");
     Ok(see(&format!("{HOME}?done=app-deleted")))
 }
@@ -274,7 +276,7 @@ pub async fn keys(State(state): State<AppState>, user: CurrentUser) -> Markup {
     views::keys(&user.session, &rows)
 }
 
-pub fn app_url(app_id: &str) -> String {
+pub fn app_url(app_id: &AppId) -> String {
     format!("{HOME}/{app_id}")
 }
 
@@ -285,22 +287,22 @@ fn see(location: &str) -> Redirect {
 
 /// An app of the user's workspace; anything else is not found.
 async fn find_app(state: &AppState, user: &CurrentUser, id: &str) -> Result<App> {
-    if !ids::is_valid(id, ids::APP) {
-        return Err(Error::NotFound);
-    }
-    Ok(state.store().get_app(Some(user.workspace_id()), id).await?)
+    let id = AppId::parse(id).ok_or(Error::NotFound)?;
+    Ok(state.service().app(&user.actor(), &id).await?)
 }
 
 /// A token of `app`; anything else is not found.
-async fn find_token(state: &AppState, app: &App, id: &str) -> Result<TokenRecord> {
-    if !ids::is_valid(id, ids::TOKEN) {
-        return Err(Error::NotFound);
-    }
-    let token = state.store().get_token(Some(&app.workspace_id), id).await?;
-    if token.app_id.as_deref() != Some(app.id.as_str()) {
-        return Err(Error::NotFound);
-    }
-    Ok(token)
+async fn find_token(
+    state: &AppState,
+    user: &CurrentUser,
+    app: &App,
+    id: &str,
+) -> Result<TokenRecord> {
+    let id = TokenId::parse(id).ok_or(Error::NotFound)?;
+    Ok(state
+        .service()
+        .token(&user.actor(), Some(&app.id), &id)
+        .await?)
 }
 
 /// A service error a form shows beside a field (`conflict_field` for a name

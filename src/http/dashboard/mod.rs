@@ -4,7 +4,6 @@
 //! Server-rendered HTML (maud), no build step. It works without JavaScript;
 //! the one script only adds the copy button.
 //!
-//! - `password`: Argon2id hashes of dashboard users' passwords;
 //! - `session`: sign-in, sessions stored in the database, CSRF, sign-in limits;
 //! - `pages`: the handlers of Settings › Apps and Keys;
 //! - `views`: the HTML.
@@ -13,17 +12,12 @@
 //! from this origin only, no framing), `Cache-Control: no-store` and
 //! `Referrer-Policy: no-referrer`: a page may hold a token shown once.
 
-pub mod password;
-
 mod pages;
 mod session;
 #[cfg(test)]
 mod tests;
 mod views;
 
-pub use session::LOGIN_WINDOW_S;
-
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +25,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use tokio::sync::Semaphore;
 
 use crate::http::AppState;
 use crate::{service, store};
@@ -46,9 +39,6 @@ pub struct Config {
     /// Count failed sign-ins per client by the last `X-Forwarded-For` entry
     /// (the one our own proxy added) instead of the connection's address.
     pub trust_forwarded_for: bool,
-    /// Argon2 checks run at once (each takes 19 MiB and a core for tens of
-    /// milliseconds); more sign-ins wait their turn.
-    password_checks: Arc<Semaphore>,
 }
 
 impl Config {
@@ -56,12 +46,10 @@ impl Config {
     pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
     pub fn new(session_idle: Duration, session_lifetime: Duration) -> Config {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Config {
             session_idle,
             session_lifetime,
             trust_forwarded_for: false,
-            password_checks: Arc::new(Semaphore::new(cores)),
         }
     }
 }
@@ -231,7 +219,7 @@ impl From<store::Error> for Error {
     fn from(e: store::Error) -> Self {
         match e {
             store::Error::NotFound(_) => Error::NotFound,
-            store::Error::Db(e) if crate::http::error::is_unavailable(&e) => {
+            store::Error::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 Error::Unavailable
             }

@@ -11,15 +11,10 @@ use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 use super::Config;
-use crate::cache::TokenCache;
 use crate::clock::{Clock, ManualClock};
-use crate::http::cursor::CursorKey;
-use crate::http::{AppState, app};
-use crate::keys::LiveKeys;
-use crate::revocation::Revocations;
-use crate::service::Service;
+use crate::server::Server;
+use crate::service::{Actor, LOGIN_WINDOW_S};
 use crate::store::Store;
-use crate::token::Policy;
 
 const PASSWORD: &str = "correct horse battery staple";
 const MINUTE: i64 = 60;
@@ -34,49 +29,43 @@ struct Dashboard {
 impl Dashboard {
     /// A dashboard with one user, `alice@example.com`, and the given limits.
     async fn start(idle: Duration, lifetime: Duration) -> Dashboard {
-        Dashboard::with_config(Config::new(idle, lifetime)).await
+        Dashboard::with_flags(&[
+            "--session-idle",
+            &idle.as_secs().to_string(),
+            "--session-lifetime",
+            &lifetime.as_secs().to_string(),
+        ])
+        .await
     }
 
-    async fn with_config(config: Config) -> Dashboard {
+    /// The same, with `serve`'s flags.
+    async fn with_flags(flags: &[&str]) -> Dashboard {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys_dir = dir.path().join("keys");
         std::fs::create_dir(&keys_dir).expect("keys dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url).await.expect("store");
         let clock = Arc::new(ManualClock::at(1_900_000_000));
-        let policy = Policy::default();
-        let keys = Arc::new(LiveKeys::open(&keys_dir, policy.clone(), clock.now()).expect("keys"));
-        let revocations = Arc::new(
-            Revocations::load(&store, clock.unix(), 0, i64::MAX / 4)
-                .await
-                .expect("denylist"),
-        );
-        let service = Service::new(store.clone(), policy.clone(), clock.clone());
-        let workspace = store
-            .ensure_default_workspace(clock.now())
+        let keys_dir = keys_dir.display().to_string();
+        let mut all = vec!["--database-url", &url, "--keys-dir", &keys_dir];
+        all.extend_from_slice(flags);
+        let server = Server::from_flags(all, clock.clone())
             .await
-            .expect("workspace");
+            .expect("server");
+        let service = server.state.service();
+        let workspace = service.ensure_default_workspace().await.expect("workspace");
         service
             .add_user(
-                &workspace,
+                &Actor::cli(workspace.id),
                 "alice@example.com",
                 Zeroizing::new(PASSWORD.to_owned()),
             )
             .await
             .expect("user");
-        let state = AppState::new(
-            service,
-            keys,
-            revocations,
-            CursorKey::new(vec![7; 32]),
-            TokenCache::new(0, policy.leeway),
-            config,
-        );
         Dashboard {
             _dir: dir,
             clock,
-            store,
-            router: app(state, Duration::from_secs(30)),
+            store: service.store().clone(),
+            router: server.router(),
         }
     }
 
@@ -250,7 +239,7 @@ async fn pruning_deletes_ended_sessions_and_closed_windows_only() {
     let idle = time::Duration::minutes(30);
     let pruned = dashboard
         .store
-        .prune_dashboard(dashboard.clock.now(), idle, super::LOGIN_WINDOW_S)
+        .prune_dashboard(dashboard.clock.now(), idle, LOGIN_WINDOW_S)
         .await
         .expect("prune");
     assert_eq!(pruned, 2, "the idle session and the closed failure window");
@@ -267,11 +256,7 @@ async fn pruning_deletes_ended_sessions_and_closed_windows_only() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_failures_count_per_forwarded_client() {
-    let dashboard = Dashboard::with_config(Config {
-        trust_forwarded_for: true,
-        ..Config::default()
-    })
-    .await;
+    let dashboard = Dashboard::with_flags(&["--trust-forwarded-for"]).await;
     // 20 failures over 20 emails from one client (spoofed entries first:
     // only the proxy's last one counts).
     for i in 0..20 {

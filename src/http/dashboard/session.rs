@@ -27,25 +27,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{Error, HOME, LOGIN, Result, password, views};
+use super::{Error, HOME, LOGIN, Result, views};
 use crate::http::AppState;
 use crate::ids;
-use crate::store::{NewSession, Session};
-
-/// Failed sign-ins counted per window, per email and per client address.
-pub const LOGIN_WINDOW_S: i64 = 15 * 60;
-const FAILURES_PER_EMAIL: i64 = 5;
-const FAILURES_PER_CLIENT: i64 = 20;
-/// `last_seen_at` is written at most this often (not on every page view).
-const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
+use crate::service::{Actor, SignIn, SignInAttempt};
+use crate::store::Session;
 
 const SESSION_COOKIE: &str = "informly_session";
 const SECURE_SESSION_COOKIE: &str = "__Host-informly_session";
@@ -58,8 +49,14 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub fn workspace_id(&self) -> &str {
-        &self.session.user.workspace_id
+    /// The user as the service layer's actor: their workspace, and who.
+    pub fn actor(&self) -> Actor {
+        let user = &self.session.user;
+        Actor::User {
+            workspace: user.workspace_id.clone(),
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+        }
     }
 }
 
@@ -68,22 +65,13 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let secret = session_secret(&parts.headers).ok_or(Error::LoginRequired)?;
-        let id_hash = digest(&secret);
-        let store = state.store();
-        let session = store
-            .find_session(&id_hash)
+        let idle = time::Duration::try_from(state.dashboard().session_idle)
+            .unwrap_or(time::Duration::ZERO);
+        let (session, id_hash) = state
+            .service()
+            .session(&secret, idle)
             .await?
             .ok_or(Error::LoginRequired)?;
-        let now = state.clock().now();
-        let config = state.dashboard();
-        let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::ZERO);
-        if now >= session.expires_at || now - session.last_seen_at >= idle {
-            store.delete_session(&id_hash).await?;
-            return Err(Error::LoginRequired);
-        }
-        if now - session.last_seen_at >= TOUCH_EVERY {
-            store.touch_session(&id_hash, now).await?;
-        }
         Ok(CurrentUser { session, id_hash })
     }
 }
@@ -205,96 +193,40 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     let email = form.email.trim();
     let csrf = expected.to_owned();
 
-    // The limits apply to the email as typed, existing or not. Each attempt
-    // is counted before its password is checked, in one statement per key,
-    // so attempts sent at once cannot all slip under the limit; a successful
-    // one is taken back below.
-    let store = state.store();
-    let now_s = state.clock().unix();
-    // Keyed by a digest: fixed-length keys, and no stranger's typed email kept.
-    let email_key = format!("email:{}", digest(&email.to_lowercase()));
-    let client_key = client.map(|ip| format!("client:{ip}"));
-    let mut retry_at = None;
-    for (key, limit) in [
-        (Some(&email_key), FAILURES_PER_EMAIL),
-        (client_key.as_ref(), FAILURES_PER_CLIENT),
-    ] {
-        let Some(key) = key else { continue };
-        let (attempts, window_start) = store
-            .count_login_attempt(key, now_s, LOGIN_WINDOW_S)
-            .await?;
-        if attempts > limit {
-            retry_at = retry_at.max(Some(window_start + LOGIN_WINDOW_S));
-        }
-    }
-    if let Some(until) = retry_at {
-        let wait_s = (until - now_s).max(1);
-        let minutes = (wait_s + 59) / 60;
-        let message = format!(
-            "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        );
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            views::login(&csrf, email, Some(&message)),
-        )
-            .into_response();
-        if let Ok(value) = HeaderValue::from_str(&wait_s.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
-    }
-
-    let credentials = store.find_credentials(email).await?;
-    let password = form.password;
-    let user = {
-        // Bounded: each check holds 19 MiB and a core.
-        let _permit = state
-            .dashboard()
-            .password_checks
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || match credentials {
-            Some(c) if password::verify(&password, &c.password_hash) => Some(c.user),
-            Some(_) => None,
-            None => {
-                password::verify_nobody(&password);
-                None
-            }
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-    };
-
-    let Some(user) = user else {
-        tracing::info!("dashboard sign-in failed");
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            views::login(&csrf, email, Some("Incorrect email or password.")),
-        )
-            .into_response());
-    };
-
-    store.clear_login_attempts(&email_key).await?;
-    if let Some(client_key) = &client_key {
-        store.forgive_login_attempt(client_key).await?;
-    }
-    let secret = ids::secret();
-    let now = state.clock().now();
     let lifetime = time::Duration::try_from(state.dashboard().session_lifetime)
         .unwrap_or(time::Duration::ZERO);
-    store
-        .create_session(&NewSession {
-            id_hash: &digest(&secret),
-            user: &user,
-            csrf_token: &ids::secret(),
-            now,
-            expires_at: now + lifetime,
-        })
-        .await?;
-    tracing::info!(user = %user.id, workspace = %user.workspace_id, "dashboard sign-in");
+    let attempt = SignInAttempt {
+        email,
+        password: form.password,
+        client,
+        lifetime,
+    };
+    let secret = match state.service().sign_in(attempt).await? {
+        SignIn::Started(started) => started.secret,
+        SignIn::Refused => {
+            return Ok((
+                StatusCode::UNAUTHORIZED,
+                views::login(&csrf, email, Some("Incorrect email or password.")),
+            )
+                .into_response());
+        }
+        SignIn::Locked { retry_after_s } => {
+            let minutes = (retry_after_s + 59) / 60;
+            let message = format!(
+                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                views::login(&csrf, email, Some(&message)),
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Ok(response);
+        }
+    };
     let jar = CookieJar::new()
         .add(session_cookie(secret, https, lifetime))
         .add(expired(LOGIN_CSRF_COOKIE, "/dashboard", https));
@@ -307,7 +239,7 @@ pub async fn logout(
     headers: HeaderMap,
     posted: Posted<Empty>,
 ) -> Result<Response> {
-    state.store().delete_session(&posted.user.id_hash).await?;
+    state.service().sign_out(&posted.user.id_hash).await?;
     let https = is_https(&headers);
     let (name, path) = session_cookie_name(https);
     let jar = CookieJar::new().add(expired(name, path, https));
@@ -399,9 +331,4 @@ fn expired(name: &'static str, path: &'static str, https: bool) -> Cookie<'stati
         .same_site(SameSite::Strict)
         .max_age(time::Duration::ZERO)
         .build()
-}
-
-/// What a session secret is stored as.
-fn digest(secret: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
 }

@@ -381,7 +381,7 @@ pub fn app(
                                 td.row-actions {
                                     @if *status == TokenStatus::Active {
                                         a.revoke-token.danger-link href={ (url) "/tokens/" (token.id) "/revoke" } {
-                                            "Revoke" span.visually-hidden { " " (token.name.as_deref().unwrap_or(&token.id)) }
+                                            "Revoke" span.visually-hidden { " " (token.name.as_deref().unwrap_or(token.id.as_str())) }
                                         }
                                     }
                                 }

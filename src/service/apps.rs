@@ -1,0 +1,97 @@
+//! Apps: create, rename, delete (with the app-wide revocation that deleting
+//! records), and the reads an admin makes.
+
+use super::{Actor, Result, Service};
+use crate::ids::AppId;
+use crate::store::{App, TokenRecord};
+use crate::text;
+
+impl Service {
+    pub async fn create_app(
+        &self,
+        actor: &Actor,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<App> {
+        text::NAME.check("name", name)?;
+        if let Some(description) = description {
+            text::DESCRIPTION.check("description", description)?;
+        }
+        let mut tx = self.store.begin().await?;
+        let app = tx
+            .create_app(actor.workspace(), name, description, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// Renames an app or changes its description (`Some(None)` clears it).
+    pub async fn update_app(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        name: Option<&str>,
+        description: Option<Option<&str>>,
+    ) -> Result<App> {
+        if let Some(name) = name {
+            text::NAME.check("name", name)?;
+        }
+        if let Some(Some(description)) = description {
+            text::DESCRIPTION.check("description", description)?;
+        }
+        let mut tx = self.store.begin().await?;
+        let app = tx
+            .update_app(actor.workspace(), app, name, description, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// Deletes an app; every token it had is rejected from now on: tokens of
+    /// the app issued at or before now are refused (the app-wide cutoff),
+    /// here at once and by every other instance and offline verifier at
+    /// their next refresh.
+    pub async fn delete_app(&self, actor: &Actor, app: &AppId) -> Result<()> {
+        let now = self.clock.now();
+        // Kept until no token of the app can be valid any more.
+        let keep_until = now
+            + time::Duration::seconds(self.policy.max_lifetime.saturating_add(self.policy.leeway));
+        let mut tx = self.store.begin().await?;
+        tx.delete_app(actor.workspace(), app, now, keep_until)
+            .await?;
+        tx.commit().await?;
+        if let Some(denylist) = &self.denylist {
+            denylist
+                .set_cutoff(app.as_str(), now.unix_timestamp())
+                .await;
+        }
+        Ok(())
+    }
+
+    pub async fn app(&self, actor: &Actor, app: &AppId) -> Result<App> {
+        Ok(self.store.get_app(actor.workspace(), app).await?)
+    }
+
+    pub async fn apps(&self, actor: &Actor) -> Result<Vec<App>> {
+        Ok(self.store.list_apps(actor.workspace()).await?)
+    }
+
+    /// The workspace's apps, each with how many of its tokens are active.
+    pub async fn apps_with_active_tokens(&self, actor: &Actor) -> Result<Vec<(App, i64)>> {
+        Ok(self
+            .store
+            .list_apps_with_active_tokens(actor.workspace(), self.clock.now())
+            .await?)
+    }
+
+    /// The apps of the actor's workspace named `name` (ignoring case).
+    pub async fn apps_named(&self, actor: &Actor, name: &str) -> Result<Vec<App>> {
+        Ok(self.store.find_apps_named(actor.workspace(), name).await?)
+    }
+
+    /// The tokens of an app, newest first.
+    pub async fn tokens(&self, actor: &Actor, app: &AppId) -> Result<Vec<TokenRecord>> {
+        let app = self.app(actor, app).await?;
+        Ok(self.store.list_tokens(&app.workspace_id, &app.id).await?)
+    }
+}

@@ -1,0 +1,54 @@
+//! Signing keys: rotate (add a key that activates later) and retire. The key
+//! files are the record; the live ring is reloaded at once after the change.
+
+use time::{Duration, OffsetDateTime};
+
+use super::{Actor, Result, Service};
+use crate::keys::KeyRing;
+use crate::token::Format;
+
+/// A key added by a rotation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RotatedKey {
+    pub kid: String,
+    pub format: Format,
+    #[serde(with = "time::serde::rfc3339")]
+    pub activates_at: OffsetDateTime,
+}
+
+impl Service {
+    /// Adds a key of each of `formats` that starts signing `activate_after`
+    /// from now (pending until then, so verifiers can fetch it first).
+    pub async fn rotate_keys(
+        &self,
+        _actor: &Actor,
+        formats: &[Format],
+        activate_after: Duration,
+    ) -> Result<Vec<RotatedKey>> {
+        let keys = self.keys()?;
+        let now = self.clock.now();
+        let mut ring = KeyRing::load(keys.snapshot().ring.dir())?;
+        let mut added = Vec::new();
+        for &format in formats {
+            let entry = ring.rotate(format, now, activate_after.whole_seconds())?;
+            added.push(RotatedKey {
+                kid: entry.kid().to_owned(),
+                format,
+                activates_at: entry.activates_at,
+            });
+        }
+        keys.reload(now)?;
+        Ok(added)
+    }
+
+    /// Retires a key: tokens it signed are refused from now on (here at once,
+    /// elsewhere at the next key reload). Returns its kid.
+    pub async fn retire_key(&self, _actor: &Actor, kid: &str) -> Result<String> {
+        let keys = self.keys()?;
+        let now = self.clock.now();
+        let mut ring = KeyRing::load(keys.snapshot().ring.dir())?;
+        let kid = ring.retire(kid, now)?.kid().to_owned();
+        keys.reload(now)?;
+        Ok(kid)
+    }
+}
