@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::token::Scope;
+use crate::token::{MODULES, Scope};
 use crate::{service, store};
 
 pub const REALM: &str = "informly";
@@ -115,7 +115,15 @@ impl ApiError {
             ApiError::NotImplemented(module) => (
                 StatusCode::NOT_IMPLEMENTED,
                 "module-not-available",
-                format!("the {module} module is coming soon; only contacts is available today"),
+                format!(
+                    "the {module} module is coming soon; available today: {}",
+                    MODULES
+                        .iter()
+                        .filter(|m| m.live)
+                        .map(|m| m.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

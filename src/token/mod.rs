@@ -49,7 +49,7 @@ pub use keys::{
     Jwk, Jwks, KeyError, KeySet, KeyStatus, PaserkKey, PaserkKeySet, PublicKey, SigningKey,
     jwt_kid, paseto_kid,
 };
-pub use scope::{Scope, ScopeError, ScopeSet};
+pub use scope::{MODULES, Module, Scope, ScopeError, ScopeSet};
 pub use verify::{MissingScope, Verified, Verifier};
 
 use std::fmt;

@@ -14,7 +14,7 @@ use time::{Date, Duration, OffsetDateTime};
 use super::pages::app_url;
 use super::{HOME, LOGIN};
 use crate::store::{App, Session, TokenRecord};
-use crate::token::{Format, KeyStatus, Scope, UnixTime};
+use crate::token::{Format, KeyStatus, Module, Scope, UnixTime};
 
 const KEYS: &str = "/dashboard/settings/keys";
 
@@ -444,9 +444,6 @@ fn modules() -> Vec<(&'static str, Vec<Scope>)> {
     modules
 }
 
-/// Modules the API serves today; the rest answer 501 until they ship.
-const LIVE_MODULES: [&str; 1] = ["contacts"];
-
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
     chars
@@ -496,7 +493,7 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) ->
                         fieldset.scope-module {
                             legend {
                                 (capitalised(module))
-                                @if !LIVE_MODULES.contains(&module) { " " span.badge { "coming soon" } }
+                                @if !Module::named(module).is_some_and(|m| m.live) { " " span.badge { "coming soon" } }
                             }
                             @for scope in scopes {
                                 @let name = scope.as_str();

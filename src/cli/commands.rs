@@ -1,0 +1,363 @@
+//! The commands that change or read the database. Each goes through the
+//! service layer as the operator at this command line ([`Actor::cli`]), in
+//! the workspace a flag names or, for an app or token given by id, in its own.
+
+use std::io::Read as _;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::output::{date, print, print_issued, table};
+use super::{AppsCmd, KeysCmd, TokensCmd, UsersCmd, WorkspacesCmd};
+use crate::clock::{Clock, rfc3339};
+use crate::config::Settings;
+use crate::ids::{AppId, TokenId};
+use crate::service::{Actor, IssueRequest, Service};
+use crate::store::Store;
+use crate::token::{Expiry, Format, ScopeSet};
+
+/// What database commands share: the service, acting as the operator at
+/// this command line.
+pub(super) struct Ctx {
+    json: bool,
+    pub(super) service: Service,
+}
+
+impl Ctx {
+    pub(super) async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Ctx> {
+        let store = Store::open(&settings.database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", settings.database_url))?;
+        let service = Service::offline(store, settings.keys_dir.clone(), settings.policy(), clock);
+        service.ensure_default_workspace().await?;
+        Ok(Ctx {
+            json: settings.json,
+            service,
+        })
+    }
+
+    pub(super) async fn close(&self) {
+        self.service.store().close().await;
+    }
+
+    /// The operator, acting in the workspace named by id or name.
+    pub(super) async fn actor(&self, workspace: &str) -> Result<Actor> {
+        let workspace = self.service.store().find_workspace(workspace).await?;
+        Ok(Actor::cli(workspace.id))
+    }
+
+    /// The operator acting on `app`: in `workspace` when one is named, else in
+    /// the app's own workspace (the command line reaches every workspace).
+    async fn actor_for_app(&self, workspace: Option<&str>, app: &str) -> Result<(Actor, AppId)> {
+        let id = AppId::parse(app).with_context(|| format!("app `{app}` not found"))?;
+        let actor = match workspace {
+            Some(workspace) => self.actor(workspace).await?,
+            None => Actor::cli(self.service.store().app_workspace(&id).await?),
+        };
+        Ok((actor, id))
+    }
+
+    /// The same for a token.
+    async fn actor_for_token(
+        &self,
+        workspace: Option<&str>,
+        token: &str,
+    ) -> Result<(Actor, TokenId)> {
+        let id = TokenId::parse(token).with_context(|| format!("token `{token}` not found"))?;
+        let actor = match workspace {
+            Some(workspace) => self.actor(workspace).await?,
+            None => Actor::cli(self.service.store().token_workspace(&id).await?),
+        };
+        Ok((actor, id))
+    }
+
+    pub(super) async fn workspaces(self, cmd: WorkspacesCmd) -> Result<()> {
+        let result = self.run_workspaces(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_workspaces(&self, cmd: WorkspacesCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            WorkspacesCmd::Create { name } => {
+                let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+                let ws = self.service.create_workspace(&actor, &name).await?;
+                print(json, &ws, || {
+                    format!("created workspace {} ({})", ws.id, ws.name)
+                });
+            }
+            WorkspacesCmd::List => {
+                let list = self.service.workspaces().await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "CREATED"],
+                        list.iter()
+                            .map(|w| vec![w.id.to_string(), w.name.clone(), date(&w.created_at)]),
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn apps(self, cmd: AppsCmd) -> Result<()> {
+        let result = self.run_apps(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_apps(&self, cmd: AppsCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            AppsCmd::Create {
+                name,
+                description,
+                workspace,
+            } => {
+                let actor = self.actor(&workspace).await?;
+                let app = self
+                    .service
+                    .create_app(&actor, &name, description.as_deref())
+                    .await?;
+                print(json, &app, || {
+                    format!(
+                        "created app {} ({}) in workspace {}",
+                        app.id, app.name, workspace
+                    )
+                });
+            }
+            AppsCmd::List { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                let list = self.service.apps(&actor).await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "CREATED", "DESCRIPTION"],
+                        list.iter().map(|a| {
+                            vec![
+                                a.id.to_string(),
+                                a.name.clone(),
+                                date(&a.created_at),
+                                a.description.clone().unwrap_or_default(),
+                            ]
+                        }),
+                    )
+                });
+            }
+            AppsCmd::Delete { app, workspace } => {
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                self.service.delete_app(&actor, &app).await?;
+                print(json, &json!({"deleted": app}), || {
+                    format!("deleted app {app}; its tokens are rejected from now on")
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn tokens(self, cmd: TokensCmd) -> Result<()> {
+        let result = self.run_tokens(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_tokens(&self, cmd: TokensCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            TokensCmd::Issue {
+                app,
+                scopes,
+                expires_in,
+                expires_at,
+                format,
+                name,
+                workspace,
+            } => {
+                let expiry = match (expires_in, expires_at) {
+                    (Some(d), _) => Expiry::parse_in(&d)?,
+                    (None, Some(t)) => Expiry::parse_at(&t)?,
+                    (None, None) => bail!("give --expires-in or --expires-at"),
+                };
+                // Validate what needs no database before touching keys.
+                ScopeSet::parse_for_app(&scopes)?;
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                let request = IssueRequest {
+                    name,
+                    scopes,
+                    expiry,
+                    format,
+                };
+                let issued = self.service.issue_token(&actor, &app, request).await?;
+                print_issued(json, &issued);
+            }
+            TokensCmd::List { app, workspace } => {
+                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                let list = self.service.tokens(&actor, &app).await?;
+                let now = self.service.clock().unix();
+                print(json, &list, || {
+                    table(
+                        &["ID", "NAME", "FORMAT", "SCOPES", "EXPIRES", "STATUS"],
+                        list.iter().map(|t| {
+                            let status = match (&t.revoked_at, t.expires_at < now) {
+                                (Some(at), _) => format!("revoked {}", date(at)),
+                                (None, true) => "expired".to_owned(),
+                                (None, false) => "active".to_owned(),
+                            };
+                            vec![
+                                t.id.to_string(),
+                                t.name.clone().unwrap_or_default(),
+                                t.format.to_string(),
+                                t.scopes.join(" "),
+                                rfc3339(t.expires_at),
+                                status,
+                            ]
+                        }),
+                    )
+                });
+            }
+            TokensCmd::Revoke {
+                token_id,
+                workspace,
+            } => {
+                let (actor, token) = self
+                    .actor_for_token(workspace.as_deref(), &token_id)
+                    .await?;
+                let token = self.service.revoke_token(&actor, None, &token).await?;
+                print(json, &token, || format!("revoked token {}", token.id));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn users(self, cmd: UsersCmd) -> Result<()> {
+        let result = self.run_users(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_users(&self, cmd: UsersCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            UsersCmd::Add {
+                email,
+                workspace,
+                password_stdin,
+            } => {
+                let actor = self.actor(&workspace).await?;
+                let password = if password_stdin {
+                    password_from_stdin()?
+                } else {
+                    password_from_terminal()?
+                };
+                let user = self.service.add_user(&actor, &email, password).await?;
+                print(json, &user, || {
+                    format!(
+                        "added dashboard user {} ({}) to workspace {}",
+                        user.id, user.email, workspace
+                    )
+                });
+            }
+            UsersCmd::List { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                let list = self.service.users(&actor).await?;
+                print(json, &list, || {
+                    table(
+                        &["ID", "EMAIL", "CREATED"],
+                        list.iter()
+                            .map(|u| vec![u.id.to_string(), u.email.clone(), date(&u.created_at)]),
+                    )
+                });
+            }
+            UsersCmd::Remove { email } => {
+                let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+                let user = self.service.remove_user(&actor, &email).await?;
+                print(json, &user, || {
+                    format!("removed dashboard user {} ({})", user.id, user.email)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The key commands that change the ring (the read-only ones need no
+    /// database and run from `Cli::run`).
+    pub(super) async fn keys(self, cmd: KeysCmd) -> Result<()> {
+        let result = self.run_keys(cmd).await;
+        self.close().await;
+        result
+    }
+
+    async fn run_keys(&self, cmd: KeysCmd) -> Result<()> {
+        let json = self.json;
+        let actor = self.actor(crate::store::DEFAULT_NAME).await?;
+        match cmd {
+            KeysCmd::Rotate {
+                format,
+                activate_after,
+            } => {
+                let formats = match format.as_str() {
+                    "all" => Format::ALL.to_vec(),
+                    one => vec![one.parse().map_err(anyhow::Error::msg)?],
+                };
+                let added = self
+                    .service
+                    .rotate_keys(&actor, &formats, time::Duration::seconds(activate_after))
+                    .await?;
+                print(json, &added, || {
+                    added
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "added {} key {}, signing from {}",
+                                a.format,
+                                a.kid,
+                                date(&a.activates_at)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            }
+            KeysCmd::Retire { kid } => {
+                let kid = self.service.retire_key(&actor, &kid).await?;
+                print(json, &json!({"retired": kid}), || {
+                    format!("retired key {kid}: tokens it signed are rejected from now on")
+                });
+            }
+            KeysCmd::List | KeysCmd::ExportPublic { .. } => {
+                bail!("this key command reads the keys directory only")
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A password piped in: the first line of standard input.
+fn password_from_stdin() -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(4096)
+        .read_to_end(&mut bytes)
+        .context("cannot read the password from standard input")?;
+    let text = std::str::from_utf8(&bytes).context("the password is not UTF-8")?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// A password typed at the terminal, without echo, twice.
+fn password_from_terminal() -> Result<Zeroizing<String>> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("no terminal to ask for the password on: pipe it in with --password-stdin");
+    }
+    let first = Zeroizing::new(rpassword::prompt_password("Password: ")?);
+    let again = Zeroizing::new(rpassword::prompt_password("Password again: ")?);
+    if first != again {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
