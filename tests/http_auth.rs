@@ -24,13 +24,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Home, Server, eventually};
-use informly::keys::KeyRing;
-use informly::token::{Format, Policy, ScopeSet, Subject, TokenClaims};
+use common::forge::{Key, flip_signature};
+use common::raw_http::{self, NoResponse, RawResponse, raw_head, read_response};
+use common::{Home, Server, ServerWithApp, eventually, str_of, unix_now};
+use informly::token::{Format, ScopeSet, Subject, TokenClaims};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
@@ -56,9 +57,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let server = Server::start().await;
-    let admin = server.home.admin_token(None);
-    let app = server.create_app(&admin, "auth tests").await;
+    let ServerWithApp { server, admin, app } = ServerWithApp::start("auth tests").await;
     let issued = server
         .issue(&admin, &app, &["contacts:read", "contacts:write"], "paseto")
         .await;
@@ -71,13 +70,6 @@ async fn setup() -> Setup {
         jwt: str_of(&jwt["token"]),
         server,
     }
-}
-
-fn str_of(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value}"))
-        .to_owned()
 }
 
 /// A response read to the end.
@@ -194,31 +186,6 @@ fn assert_problem(answer: &Answer) {
     }
 }
 
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Which key of a home's ring signs a forged token.
-enum Signer<'a> {
-    Active(Format),
-    Kid(&'a str),
-}
-
-/// Signs `claims` with a key read from `home`'s keys directory, as a test with
-/// access to the private keys can (the server never signs these itself).
-fn forge(home: &Home, signer: Signer<'_>, claims: &TokenClaims) -> String {
-    let ring = KeyRing::load(&home.keys_dir()).expect("load the key ring");
-    let entry = match signer {
-        Signer::Active(format) => ring.active(format, time::OffsetDateTime::now_utc()),
-        Signer::Kid(kid) => ring.entries().iter().find(|e| e.kid() == kid),
-    }
-    .expect("the signing key is in the ring");
-    entry
-        .key
-        .sign(claims, &Policy::default())
-        .expect("sign the forged claims")
-}
-
 /// Claims for the app and workspace of a real token (`GET /v1/token` body),
 /// with a fresh token id and the given times.
 fn claims_like(me: &Value, iat: i64, nbf: i64, exp: i64) -> TokenClaims {
@@ -233,40 +200,10 @@ fn claims_like(me: &Value, iat: i64, nbf: i64, exp: i64) -> TokenClaims {
     }
 }
 
-/// The same token with one signature character changed (still canonical
-/// base64url: the character changed is not the last of its segment).
-fn flip_signature(token: &str) -> String {
-    // `v4.public.<payload+signature>[.footer]` and `header.payload.signature`:
-    // the signature is in the third segment either way.
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let target = &mut parts[2];
-    let at = target.len() - 10;
-    let old = target.as_bytes()[at];
-    let new = if old == b'A' { "B" } else { "A" };
-    target.replace_range(at..at + 1, new);
-    parts.join(".")
-}
-
 /// Key ids the server publishes: PASERK `(kid, status)` and JWKS kids.
 async fn published(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
-    let paserk: Value = server
-        .client
-        .get(server.url("/.well-known/paserk.json"))
-        .send()
-        .await
-        .expect("paserk.json")
-        .json()
-        .await
-        .expect("paserk.json is JSON");
-    let jwks: Value = server
-        .client
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks.json")
-        .json()
-        .await
-        .expect("jwks.json is JSON");
+    let paserk: Value = server.public_json("/.well-known/paserk.json").await;
+    let jwks: Value = server.public_json("/.well-known/jwks.json").await;
     let paserk = paserk["keys"]
         .as_array()
         .expect("paserk keys")
@@ -284,10 +221,9 @@ async fn published(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
 
 /// `informly keys rotate …` on the home, returning the new kid of each format.
 fn rotate(home: &Home, args: &[&str]) -> Vec<(String, String)> {
-    let mut all = vec!["--json", "keys", "rotate"];
+    let mut all = vec!["keys", "rotate"];
     all.extend_from_slice(args);
-    let added: Value = serde_json::from_str(&home.run(&all)).expect("rotate --json");
-    added
+    home.run_json(&all)
         .as_array()
         .expect("an array of added keys")
         .iter()
@@ -305,7 +241,7 @@ fn kid_of(added: &[(String, String)], format: &str) -> String {
 
 /// The kid of the key that signs `format` now, per `keys list`.
 fn active_kid(home: &Home, format: &str) -> String {
-    let keys: Value = serde_json::from_str(&home.run(&["--json", "keys", "list"])).expect("json");
+    let keys = home.run_json(&["keys", "list"]);
     keys.as_array()
         .expect("array")
         .iter()
@@ -316,63 +252,6 @@ fn active_kid(home: &Home, format: &str) -> String {
 
 // --- raw HTTP/1.1, for what reqwest will not send -------------------------
 
-#[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Reads one HTTP/1.1 response (Content-Length bodies only).
-async fn read_response<R: AsyncRead + Unpin>(reader: &mut R) -> std::io::Result<RawResponse> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(at) = find(&buf, b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "connection closed after {:?}",
-                    String::from_utf8_lossy(&buf)
-                ),
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map(|(_, value)| value.trim().parse::<usize>().expect("content-length"))
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("body cut at {} of {length} bytes", body.len()),
-            ));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Ok(RawResponse { status, head, body })
-}
-
 /// What became of a raw request.
 #[derive(Debug)]
 enum Outcome {
@@ -381,32 +260,22 @@ enum Outcome {
     Closed(String),
 }
 
-/// Sends `request` on a new connection while reading the answer (the server
-/// may answer, and close, before the request is fully written).
+/// Sends `request` on a new connection and reads the answer: a close is an
+/// outcome; no answer and no close within 10 s fails the test.
 async fn raw_exchange(server: &Server, request: Vec<u8>) -> Outcome {
-    let stream = TcpStream::connect(server.address()).await.expect("connect");
-    let (mut reader, mut writer) = stream.into_split();
-    // The write half is handed back, not dropped: dropping it would half-close
-    // the connection.
-    let writing = tokio::spawn(async move {
-        let _ = writer.write_all(&request).await;
-        let _ = writer.flush().await;
-        writer
-    });
-    let outcome =
-        match tokio::time::timeout(Duration::from_secs(10), read_response(&mut reader)).await {
-            Ok(Ok(response)) => Outcome::Answered(response),
-            Ok(Err(e)) => Outcome::Closed(e.to_string()),
-            Err(_) => panic!("no answer and no close within 10 s"),
-        };
-    writing.abort();
-    outcome
+    match raw_http::raw_exchange(server, request, Duration::from_secs(10)).await {
+        Ok(response) => Outcome::Answered(response),
+        Err(NoResponse::Closed(why)) => Outcome::Closed(why),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 fn get_head(server: &Server, extra: &str) -> String {
-    format!(
-        "GET /v1/token HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-        server.address()
+    raw_head(
+        server,
+        "GET",
+        "/v1/token",
+        &format!("{extra}Connection: close\r\n"),
     )
 }
 
@@ -728,11 +597,11 @@ async fn an_expired_token_gets_401_token_expired_in_both_formats() {
     let now = unix_now();
     for format in Format::ALL {
         let claims = claims_like(&me, now - 3600, now - 3600, now - 60);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token expired");
         // Long expired, too.
         let claims = claims_like(&me, now - 90_000, now - 90_000, now - 86_400);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token expired");
     }
 }
@@ -744,7 +613,7 @@ async fn a_token_that_expired_within_the_30_second_leeway_is_still_accepted() {
     let now = unix_now();
     for format in Format::ALL {
         let claims = claims_like(&me, now - 3600, now - 3600, now - 10);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         let answer = whoami(&s.server, &token).await;
         assert_eq!(answer.status, 200, "{format}: {answer}");
         assert_eq!(answer.json()["id"], claims.token_id.as_str());
@@ -759,15 +628,15 @@ async fn a_token_not_yet_valid_gets_401_token_not_yet_valid() {
     for format in Format::ALL {
         // nbf in the future.
         let claims = claims_like(&me, now, now + 600, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token not yet valid");
         // iat in the future (SECURITY §8: iat ≤ now + skew).
         let claims = claims_like(&me, now + 600, now + 600, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token not yet valid");
         // nbf inside the leeway: fine.
         let claims = claims_like(&me, now, now + 10, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_eq!(status_of(&s.server, &token).await, 200, "{format}");
     }
 }
@@ -924,7 +793,7 @@ async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_he
             } else {
                 Format::Paseto
             };
-            flip_signature(&forge(&s.server.home, Signer::Active(format), &claims))
+            flip_signature(&Key::active(&s.server.home, format).sign_claims(&claims))
         })
         .collect();
 
@@ -964,22 +833,8 @@ async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_he
     assert_eq!(detail["detail"], "invalid token");
 
     // Still healthy, still serving valid tokens.
-    let health = s
-        .server
-        .client
-        .get(s.server.url("/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = s
-        .server
-        .client
-        .get(s.server.url("/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    assert_eq!(s.server.public_status("/health").await, 200);
+    assert_eq!(s.server.public_status("/ready").await, 200);
     assert_eq!(status_of(&s.server, &s.jwt).await, 200);
     let logs = s.server.logs();
     assert!(!logs.contains("panicked"), "{logs}");
@@ -1003,7 +858,7 @@ async fn g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx
         for format in Format::ALL {
             let mut claims = claims_like(&me, now, now, now + 3600);
             claims.token_id = jti.clone();
-            let token = forge(&s.server.home, Signer::Active(format), &claims);
+            let token = Key::active(&s.server.home, format).sign_claims(&claims);
             let answer = whoami(&s.server, &token).await;
             assert_invalid_token(&answer, "invalid token");
             let contacts = Answer::of(s.server.get("/v1/contacts", &token).await).await;
@@ -1120,7 +975,7 @@ async fn a_pending_key_is_published_as_pending_and_accepted_before_it_signs() {
     let me = whoami(&s.server, &s.token).await.json();
     let now = unix_now();
     let claims = claims_like(&me, now, now, now + 3600);
-    let token = forge(&home, Signer::Kid(&pending), &claims);
+    let token = Key::with_kid(&home, &pending).sign_claims(&claims);
     let answer = whoami(&s.server, &token).await;
     assert_eq!(answer.status, 200, "{answer}");
     assert_eq!(answer.json()["id"], claims.token_id.as_str());
@@ -1183,11 +1038,8 @@ async fn retiring_a_key_with_the_cli_refuses_its_tokens_and_unpublishes_it_withi
         .await;
     let me = whoami(&s.server, &str_of(&fresh["token"])).await.json();
     let now = unix_now();
-    let forged = forge(
-        &home,
-        Signer::Kid(&old_paseto),
-        &claims_like(&me, now, now, now + 60),
-    );
+    let forged =
+        Key::with_kid(&home, &old_paseto).sign_claims(&claims_like(&me, now, now, now + 60));
     assert_invalid_token(&whoami(&s.server, &forged).await, "invalid token");
 }
 
@@ -1507,8 +1359,7 @@ async fn sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_
         .await
         .unwrap();
     stuck.flush().await.unwrap();
-    let health = server.client.get(server.url("/health")).send().await;
-    assert_eq!(health.expect("health").status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 
     let signalled = Instant::now();
     let mut server = server;
@@ -1654,13 +1505,7 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
         "closed before the timeout: {took:?}"
     );
     // Other clients are served meanwhile and after.
-    let health = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 }
 
 /// A client that connects and sends nothing, or only HTTP/2's opening bytes
@@ -1691,13 +1536,7 @@ async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_dis
     }
     println!("silent clients disconnected after {:?}", started.elapsed());
     // They held both slots meanwhile; once cut off, others are served.
-    let health = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 }
 
 /// Past `--max-connections`, a new connection waits (in the kernel's accept
