@@ -1362,23 +1362,27 @@ fn staging_keys() -> (tempfile::TempDir, BTreeMap<Format, Key>) {
 // The tests: A–F (one server each)
 // ===========================================================================
 
+// SECURITY.md §9 rows A1–A11.
 #[tokio::test]
-async fn a_transport_and_authorization_header_rows() {
+async fn hostile_authorization_headers_get_the_expected_status_and_challenge() {
     run_section("A", a_rows).await;
 }
 
+// SECURITY.md §9 rows B1–B14.
 #[tokio::test]
-async fn b_token_structure_rows_in_both_formats() {
+async fn malformed_truncated_or_non_canonical_tokens_are_refused_in_both_formats() {
     run_section("B", b_rows).await;
 }
 
+// SECURITY.md §9 rows C2–C14.
 #[tokio::test]
-async fn c_paseto_rows() {
+async fn paseto_tokens_with_bad_footers_payloads_assertions_or_times_are_refused() {
     run_section("C", c_rows).await;
 }
 
+// SECURITY.md §9 rows D1–D15.
 #[tokio::test]
-async fn d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u() {
+async fn jwts_with_hostile_headers_or_algorithms_are_refused_and_jku_or_x5u_is_never_fetched() {
     let fx = Fixture::start(&[]).await;
     // D9: a listener the jku/x5u URLs point at; nothing may connect to it.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -1397,13 +1401,15 @@ async fn d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u() {
     assert_rows_pass("D", &failures);
 }
 
+// SECURITY.md §9 rows E1–E13.
 #[tokio::test]
-async fn e_claims_and_time_rows_in_both_formats() {
+async fn tokens_with_bad_claims_or_times_beyond_the_leeway_are_refused_in_both_formats() {
     run_section("E", e_rows).await;
 }
 
+// SECURITY.md §9 rows F1, F4–F8.
 #[tokio::test]
-async fn f_key_and_kid_rows_in_both_formats() {
+async fn only_a_published_key_named_by_its_own_kid_and_format_signs_accepted_tokens() {
     let fx = Fixture::start(&[]).await;
     let (_dir, staging) = staging_keys();
     let failures = run(&fx.server, &f_rows(&fx, &staging)).await;
@@ -1463,8 +1469,9 @@ fn f3_rows(fx: &Fixture) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows F2, F3, F11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn f2_f3_f11_rotation_and_retirement_while_requests_run() {
+async fn a_rotated_key_verifies_until_retired_and_requests_during_rotation_get_only_200_or_401() {
     let fx = Fixture::start(&[("INFORMLY_KEY_RELOAD", "1s")]).await;
     let home = fx.server.home.clone();
     let old_kids: BTreeMap<Format, String> = Format::ALL
@@ -1701,8 +1708,9 @@ fn g_rows(fx: &Fixture, g: &Revocations) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows G1–G6, G8–G10.
 #[tokio::test]
-async fn g_revocation_rows_in_both_formats() {
+async fn revoked_tokens_and_tokens_of_deleted_or_cut_off_apps_are_refused_in_both_formats() {
     let fx = Fixture::start(&[]).await;
     let (server, home, admin, app) = (&fx.server, fx.server.home.clone(), &fx.admin, &fx.app);
     let issue = |admin: &str, app: &str, format: Format| {
@@ -1822,6 +1830,7 @@ async fn g_revocation_rows_in_both_formats() {
     assert_rows_pass("G", &failures);
 }
 
+// SECURITY.md §9 rows G7, G8.
 /// G7 (and G8 again): with the database cut, tokens verify from the in-memory
 /// denylist up to the staleness bound, then 503, never 200 past it; badly
 /// signed tokens keep getting 401 all along, so refusing them needs no
@@ -1832,13 +1841,13 @@ async fn g_revocation_rows_in_both_formats() {
     not(postgres_tests),
     ignore = "PostgreSQL: set INFORMLY_TEST_POSTGRES_URL to run it"
 )]
-fn g7_with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503() {
-    common::on_postgres(g7_database_cut);
+fn with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503() {
+    common::on_postgres(run_with_the_database_cut);
 }
 
 // The proxy runs on this runtime while the test blocks on starting the server.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn g7_database_cut() {
+async fn run_with_the_database_cut() {
     const STALENESS: Duration = Duration::from_secs(2);
     let home = Home::new();
     let proxy = common::Proxy::start(&common::postgres_address()).await;
@@ -2116,8 +2125,9 @@ fn h_rows(fx: &Fixture, h: &Tenancy) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows H1–H11.
 #[tokio::test]
-async fn h_scope_and_tenancy_rows_in_both_formats() {
+async fn scopes_and_workspaces_confine_every_token_to_its_own_routes_and_data() {
     let fx = Fixture::start(&[]).await;
     let (server, home, app) = (&fx.server, fx.server.home.clone(), fx.app.as_str());
     let token_of = |issued: &Value| issued["token"].as_str().expect("token").to_owned();
@@ -2236,8 +2246,9 @@ fn i_rows(fx: &Fixture, contact: &str) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows I1–I16.
 #[tokio::test]
-async fn i_request_body_rows() {
+async fn hostile_request_bodies_are_refused_or_stored_verbatim_and_never_half_written() {
     let fx = Fixture::start(&[]).await;
     let keep = json!({"email": "i@catalog.test", "first_name": "Keep"});
     let contact = fx.create_contact(fx.issued(Format::Paseto), &keep).await;
@@ -2391,8 +2402,9 @@ fn j_rows(fx: &Fixture, tampered_cursor: &str) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows J1–J11.
 #[tokio::test]
-async fn j_resource_rows() {
+async fn huge_bodies_bad_paging_token_floods_and_slow_clients_are_contained() {
     let fx = Fixture::start(&[("INFORMLY_HEADER_READ_TIMEOUT", "2s")]).await;
     let server = &fx.server;
     let token = fx.issued(Format::Paseto);
@@ -2521,8 +2533,9 @@ fn fill(path: &std::path::Path, len: usize) {
     std::fs::write(path, vec![b' '; len]).unwrap();
 }
 
+// SECURITY.md §9 rows C15, C16, F9, F10.
 #[tokio::test]
-async fn c15_c16_f9_f10_bad_keys_are_refused_at_startup_and_at_key_load() {
+async fn bad_keys_are_refused_at_startup_and_at_key_load() {
     use std::os::unix::fs::PermissionsExt as _;
     // (row, what, how to spoil the key file, what stderr must say besides the
     // file's path)
@@ -2782,22 +2795,22 @@ fn every_catalog_row_is_tested_here_or_where_coverage_says() {
 
 informly_postgres_twins! {
     tests: [
-        a_transport_and_authorization_header_rows,
-        b_token_structure_rows_in_both_formats,
-        c_paseto_rows,
-        d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u,
-        e_claims_and_time_rows_in_both_formats,
-        f_key_and_kid_rows_in_both_formats,
-        f2_f3_f11_rotation_and_retirement_while_requests_run,
-        g_revocation_rows_in_both_formats,
-        h_scope_and_tenancy_rows_in_both_formats,
-        i_request_body_rows,
-        j_resource_rows,
-        c15_c16_f9_f10_bad_keys_are_refused_at_startup_and_at_key_load,
+        hostile_authorization_headers_get_the_expected_status_and_challenge,
+        malformed_truncated_or_non_canonical_tokens_are_refused_in_both_formats,
+        paseto_tokens_with_bad_footers_payloads_assertions_or_times_are_refused,
+        jwts_with_hostile_headers_or_algorithms_are_refused_and_jku_or_x5u_is_never_fetched,
+        tokens_with_bad_claims_or_times_beyond_the_leeway_are_refused_in_both_formats,
+        only_a_published_key_named_by_its_own_kid_and_format_signs_accepted_tokens,
+        a_rotated_key_verifies_until_retired_and_requests_during_rotation_get_only_200_or_401,
+        revoked_tokens_and_tokens_of_deleted_or_cut_off_apps_are_refused_in_both_formats,
+        scopes_and_workspaces_confine_every_token_to_its_own_routes_and_data,
+        hostile_request_bodies_are_refused_or_stored_verbatim_and_never_half_written,
+        huge_bodies_bad_paging_token_floods_and_slow_clients_are_contained,
+        bad_keys_are_refused_at_startup_and_at_key_load,
         the_database_snapshot_sees_every_write_and_only_writes,
     ],
     sqlite_only: [
-        g7_with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503:
+        with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503:
             "not a SQLite test: it runs on PostgreSQL itself (the database is cut through a TCP proxy; an embedded SQLite file cannot be made unreachable under a running server)",
         every_catalog_row_is_tested_here_or_where_coverage_says:
             "reads source files only, no database",

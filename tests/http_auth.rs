@@ -283,8 +283,9 @@ fn get_head(server: &Server, extra: &str) -> String {
 // 1. The Authorization header (SECURITY.md §9 row A)
 // ---------------------------------------------------------------------------
 
+// SECURITY.md §9 row A1.
 #[tokio::test]
-async fn a1_a_request_without_authorization_gets_401_with_the_bare_challenge() {
+async fn a_request_without_authorization_gets_401_with_the_bare_challenge() {
     let s = setup().await;
     for (method, path) in [
         (Method::GET, "/v1/token"),
@@ -305,8 +306,9 @@ async fn a1_a_request_without_authorization_gets_401_with_the_bare_challenge() {
     }
 }
 
+// SECURITY.md §9 row A2.
 #[tokio::test]
-async fn a2_a_basic_authorization_gets_401_with_the_bare_challenge() {
+async fn a_basic_authorization_gets_401_with_the_bare_challenge() {
     let s = setup().await;
     let answer =
         with_authorization(&s.server, HeaderValue::from_static("Basic dXNlcjpwYXNz")).await;
@@ -316,8 +318,9 @@ async fn a2_a_basic_authorization_gets_401_with_the_bare_challenge() {
     assert_bare_challenge(&with_authorization(&s.server, value).await);
 }
 
+// SECURITY.md §9 row A3.
 #[tokio::test]
-async fn a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
+async fn the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
     let s = setup().await;
     for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer    "] {
         for token in [&s.token, &s.jwt] {
@@ -328,8 +331,9 @@ async fn a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several
     }
 }
 
+// SECURITY.md §9 row A4.
 #[tokio::test]
-async fn a4_a_bearer_scheme_without_a_token_gets_401_invalid_token() {
+async fn a_bearer_scheme_without_a_token_gets_401_invalid_token() {
     let s = setup().await;
     for value in ["Bearer", "Bearer ", "Bearer    ", "bearer"] {
         let answer = with_authorization(&s.server, HeaderValue::from_static(value)).await;
@@ -337,8 +341,9 @@ async fn a4_a_bearer_scheme_without_a_token_gets_401_invalid_token() {
     }
 }
 
+// SECURITY.md §9 row A5.
 #[tokio::test]
-async fn a5_two_authorization_headers_get_400_invalid_request_even_when_both_are_valid() {
+async fn two_authorization_headers_get_400_invalid_request_even_when_both_are_valid() {
     let s = setup().await;
     for second in [&s.token, &s.jwt] {
         let response = s
@@ -362,8 +367,9 @@ async fn a5_two_authorization_headers_get_400_invalid_request_even_when_both_are
     }
 }
 
+// SECURITY.md §9 row A6.
 #[tokio::test]
-async fn a6_a_token_in_the_query_string_is_not_read_and_never_logged() {
+async fn a_token_in_the_query_string_is_not_read_and_never_logged() {
     let s = setup().await;
     let request_id = "a6-token-in-query";
     for path in ["/v1/token", "/v1/contacts"] {
@@ -408,8 +414,9 @@ async fn a6_a_token_in_the_query_string_is_not_read_and_never_logged() {
     assert!(!logs.contains(&body[..40]), "{logs}");
 }
 
+// SECURITY.md §9 row A7.
 #[tokio::test]
-async fn a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection() {
+async fn a_one_megabyte_authorization_header_gets_431_or_a_closed_connection() {
     let s = setup().await;
     let huge = "A".repeat(1024 * 1024);
     let request = get_head(
@@ -426,8 +433,9 @@ async fn a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection(
     assert_eq!(status_of(&s.server, &s.token).await, 200);
 }
 
+// SECURITY.md §9 row A8.
 #[tokio::test]
-async fn a8_a_64_kib_token_gets_401_invalid_token() {
+async fn a_64_kib_token_gets_401_invalid_token() {
     let s = setup().await;
     for prefix in ["v4.public.", "eyJ", ""] {
         let token = format!("{prefix}{}", "A".repeat(64 * 1024));
@@ -445,8 +453,9 @@ async fn a8_a_64_kib_token_gets_401_invalid_token() {
     assert_invalid_token(&answer, "invalid token");
 }
 
+// SECURITY.md §9 row A9.
 #[tokio::test]
-async fn a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
+async fn an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
     let s = setup().await;
     let mut high: Vec<u8> = b"Bearer ".to_vec();
     high.extend_from_slice(s.token.as_bytes());
@@ -468,8 +477,9 @@ async fn a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
     }
 }
 
+// SECURITY.md §9 row A10.
 #[tokio::test]
-async fn a10_a_token_with_a_space_tab_or_nul_inside_gets_401() {
+async fn a_token_with_a_space_tab_or_nul_inside_gets_401() {
     let s = setup().await;
     let (head, tail) = s.token.split_at(30);
     for sep in [" ", "\t", "  "] {
@@ -507,8 +517,9 @@ async fn a10_a_token_with_a_space_tab_or_nul_inside_gets_401() {
     }
 }
 
+// SECURITY.md §9 row A11.
 #[tokio::test]
-async fn a11_150_request_headers_get_431() {
+async fn a_request_with_150_headers_gets_431() {
     let s = setup().await;
     let extra: String = (0..150).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
     let request = get_head(
@@ -645,8 +656,9 @@ async fn a_token_not_yet_valid_gets_401_token_not_yet_valid() {
 // 3. Revocation (SECURITY.md §9 row G)
 // ---------------------------------------------------------------------------
 
+// SECURITY.md §9 row G1.
 #[tokio::test]
-async fn g1_a_token_revoked_through_the_api_is_refused_on_the_very_next_request() {
+async fn a_token_revoked_through_the_api_is_refused_on_the_very_next_request() {
     let s = setup().await;
     for format in ["paseto", "jwt"] {
         let issued = s
@@ -719,8 +731,9 @@ async fn a_revocation_made_with_the_cli_reaches_the_running_server_within_2_seco
     assert_eq!(status_of(&s.server, &s.jwt).await, 200);
 }
 
+// SECURITY.md §9 row G6.
 #[tokio::test]
-async fn g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds()
+async fn a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds()
  {
     let s = setup().await;
     let second = Server::start_in(s.server.home.clone(), &[]).await;
@@ -774,8 +787,9 @@ async fn g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through
     );
 }
 
+// SECURITY.md §9 row G8.
 #[tokio::test]
-async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy() {
+async fn a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy() {
     let s = setup().await;
     let me = whoami(&s.server, &s.token).await.json();
     // A revoked jti makes the forgeries "denylisted-looking".
@@ -841,8 +855,9 @@ async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_he
     assert!(!logs.contains("ERROR"), "{logs}");
 }
 
+// SECURITY.md §9 row G9.
 #[tokio::test]
-async fn g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx() {
+async fn a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx() {
     let s = setup().await;
     let me = whoami(&s.server, &s.token).await.json();
     let now = unix_now();
@@ -1485,8 +1500,9 @@ async fn every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed(
     assert!(logs.is_some(), "{}", server.logs());
 }
 
+// SECURITY.md §9 row J11.
 #[tokio::test]
-async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
+async fn a_client_sending_its_request_head_too_slowly_is_disconnected() {
     use tokio::io::AsyncReadExt;
     let server = Server::start_in(Home::new(), &[("INFORMLY_HEADER_READ_TIMEOUT", "1s")]).await;
     let mut slow = TcpStream::connect(server.address()).await.expect("connect");
@@ -1508,11 +1524,12 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
     assert_eq!(server.public_status("/health").await, 200);
 }
 
+// SECURITY.md §9 row J11.
 /// A client that connects and sends nothing, or only HTTP/2's opening bytes
 /// (the server speaks HTTP/1.1 only), is cut off like a slow one: silent
 /// sockets can neither pile up nor hold the connection slots.
 #[tokio::test]
-async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected() {
+async fn a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected() {
     use tokio::io::AsyncReadExt;
     let server = Server::start_in(
         Home::new(),
@@ -1582,27 +1599,27 @@ async fn connections_past_the_limit_wait_for_a_free_slot_then_are_served() {
 
 informly_postgres_twins! {
     tests: [
-        a1_a_request_without_authorization_gets_401_with_the_bare_challenge,
-        a2_a_basic_authorization_gets_401_with_the_bare_challenge,
-        a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
-        a4_a_bearer_scheme_without_a_token_gets_401_invalid_token,
-        a5_two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,
-        a6_a_token_in_the_query_string_is_not_read_and_never_logged,
-        a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection,
-        a8_a_64_kib_token_gets_401_invalid_token,
-        a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401,
-        a10_a_token_with_a_space_tab_or_nul_inside_gets_401,
-        a11_150_request_headers_get_431,
+        a_request_without_authorization_gets_401_with_the_bare_challenge,
+        a_basic_authorization_gets_401_with_the_bare_challenge,
+        the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
+        a_bearer_scheme_without_a_token_gets_401_invalid_token,
+        two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,
+        a_token_in_the_query_string_is_not_read_and_never_logged,
+        a_one_megabyte_authorization_header_gets_431_or_a_closed_connection,
+        a_64_kib_token_gets_401_invalid_token,
+        an_authorization_value_with_bytes_0x80_to_0xff_gets_401,
+        a_token_with_a_space_tab_or_nul_inside_gets_401,
+        a_request_with_150_headers_gets_431,
         an_unknown_key_a_bad_signature_and_a_revoked_token_get_byte_identical_401s,
         an_expired_token_gets_401_token_expired_in_both_formats,
         a_token_that_expired_within_the_30_second_leeway_is_still_accepted,
         a_token_not_yet_valid_gets_401_token_not_yet_valid,
-        g1_a_token_revoked_through_the_api_is_refused_on_the_very_next_request,
+        a_token_revoked_through_the_api_is_refused_on_the_very_next_request,
         deleting_an_app_refuses_its_tokens_at_once_and_leaves_other_apps_alone,
         a_revocation_made_with_the_cli_reaches_the_running_server_within_2_seconds,
-        g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds,
-        g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy,
-        g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx,
+        a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds,
+        a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy,
+        a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx,
         keys_rotated_with_the_cli_are_published_and_sign_within_5_seconds,
         a_pending_key_is_published_as_pending_and_accepted_before_it_signs,
         retiring_a_key_with_the_cli_refuses_its_tokens_and_unpublishes_it_within_5_seconds,
@@ -1610,9 +1627,9 @@ informly_postgres_twins! {
         sigterm_lets_requests_in_flight_finish_then_exits_0,
         sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_in_its_request_head,
         every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed,
-        j11_a_client_sending_its_request_head_too_slowly_is_disconnected,
+        a_client_sending_its_request_head_too_slowly_is_disconnected,
         connections_past_the_limit_wait_for_a_free_slot_then_are_served,
-        j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected,
+        a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected,
     ],
     sqlite_only: [
     ],
