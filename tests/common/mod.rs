@@ -94,10 +94,13 @@ macro_rules! informly_postgres_twins {
     };
 }
 
-/// The names of the test functions in a test file's source.
+/// The names of the test functions in a test file's source: those under a
+/// test attribute, and those declared with `browser_test!(name, |site| …)`
+/// (tests/dashboard_browser.rs), on its first line or the next.
 pub fn test_names(source: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut attribute = false;
+    let mut declared = false;
     for line in source.lines().map(str::trim) {
         if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
             attribute = true;
@@ -105,6 +108,14 @@ pub fn test_names(source: &str) -> Vec<String> {
             let rest = line.trim_start_matches("async ").trim_start_matches("fn ");
             names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
             attribute = false;
+        } else if let Some(rest) = line.strip_prefix("browser_test!(") {
+            declared = rest.is_empty();
+            if !declared {
+                names.push(rest.split(',').next().unwrap_or_default().to_owned());
+            }
+        } else if declared {
+            names.push(line.split(',').next().unwrap_or_default().to_owned());
+            declared = false;
         }
     }
     names
