@@ -96,7 +96,8 @@ macro_rules! informly_postgres_twins {
 
 /// The names of the test functions in a test file's source: those under a
 /// test attribute, and those declared with `browser_test!(name, |site| …)`
-/// (tests/dashboard_browser.rs), on its first line or the next.
+/// (tests/dashboard_browser.rs), on its first line or the next; not the
+/// `$name` of a macro that declares tests.
 pub fn test_names(source: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut attribute = false;
@@ -106,7 +107,9 @@ pub fn test_names(source: &str) -> Vec<String> {
             attribute = true;
         } else if attribute && (line.starts_with("fn ") || line.starts_with("async fn ")) {
             let rest = line.trim_start_matches("async ").trim_start_matches("fn ");
-            names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
+            if !rest.starts_with('$') {
+                names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
+            }
             attribute = false;
         } else if let Some(rest) = line.strip_prefix("browser_test!(") {
             declared = rest.is_empty();
