@@ -24,19 +24,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use ed25519_dalek::Signer as _;
+use base64::engine::general_purpose::STANDARD;
 use informly::keys::KeyRing;
-use informly::token::{Format, Policy, SigningKey};
+use informly::token::{Format, Policy};
 use reqwest::header::HeaderValue;
 use reqwest::{Client, Method};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{Home, Server, content_diff, eventually};
+use common::forge::{
+    Key, app_claims, b64, dirty_trailing_bits, flip_signature, jwt_parts, padded, pae,
+    paseto_parts, payload_len_mod3, rfc3339, s_plus_l, time_claim, unb64, with_duplicate,
+};
+use common::raw_http::{chunk, raw_exchange, raw_exchange_then_closed, raw_head};
+use common::{Home, Server, content_diff, eventually, unix_now};
 
 /// Every scope of the Contacts API.
 const CONTACTS: [&str; 3] = ["contacts:read", "contacts:write", "contacts:delete"];
@@ -338,6 +341,32 @@ struct Answer {
 }
 
 impl Answer {
+    /// A reqwest response, read whole.
+    async fn read(response: reqwest::Response) -> Result<Answer, String> {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("body cut: {e:?}"))?
+            .to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            closed: None,
+        })
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -388,7 +417,7 @@ async fn send(
     watch_close: bool,
 ) -> Result<Answer, String> {
     match request {
-        Request::Raw(bytes) => raw_exchange(server, bytes.clone(), watch_close).await,
+        Request::Raw(bytes) => raw(server, bytes.clone(), watch_close).await,
         Request::Http {
             method,
             path,
@@ -414,28 +443,7 @@ async fn send(
                 builder = builder.body(body.clone());
             }
             let response = builder.send().await.map_err(|e| format!("{e:?}"))?;
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| format!("body cut: {e:?}"))?
-                .to_vec();
-            Ok(Answer {
-                status,
-                headers,
-                body,
-                closed: None,
-            })
+            Answer::read(response).await
         }
     }
 }
@@ -620,6 +628,14 @@ async fn check_more(
     Ok(())
 }
 
+/// Runs the table of one section on a server of its own, then fails the test
+/// with every failing row, if any.
+async fn run_section(section: &str, rows: fn(&Fixture) -> Vec<Row>) {
+    let fx = Fixture::start(&[]).await;
+    let failures = run(&fx.server, &rows(&fx)).await;
+    assert_rows_pass(section, &failures);
+}
+
 /// Fails the test with every failing row, if any.
 fn assert_rows_pass(section: &str, failures: &[String]) {
     assert!(
@@ -631,270 +647,33 @@ fn assert_rows_pass(section: &str, failures: &[String]) {
 }
 
 // ===========================================================================
-// Raw HTTP/1.1
+// Raw HTTP/1.1 (common::raw_http)
 // ===========================================================================
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A whole response (head, and a Content-Length body) at the start of `bytes`.
-fn parse_response(bytes: &[u8]) -> Option<Answer> {
-    let end = find(bytes, b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let body = bytes.get(end + 4..end + 4 + length)?.to_vec();
-    Some(Answer {
-        status,
-        headers,
-        body,
-        closed: None,
+/// A raw request's answer, as the driver judges it: no answer within 20 s, or
+/// a close before a whole response, is the row's failure.
+async fn raw(server: &Server, request: Vec<u8>, watch_close: bool) -> Result<Answer, String> {
+    const WITHIN: Duration = Duration::from_secs(20);
+    let (response, closed) = match watch_close {
+        true => raw_exchange_then_closed(server, request, WITHIN)
+            .await
+            .map(|(response, closed)| (response, Some(closed))),
+        false => raw_exchange(server, request, WITHIN)
+            .await
+            .map(|response| (response, None)),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Answer {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+        closed,
     })
 }
 
-/// Sends `request` on a connection of its own while reading the answer (the
-/// server may answer, and close, before the request is fully written); with
-/// `watch_close`, then looks whether the server closes the connection (within
-/// 3 s).
-async fn raw_exchange(
-    server: &Server,
-    request: Vec<u8>,
-    watch_close: bool,
-) -> Result<Answer, String> {
-    let stream = TcpStream::connect(server.address())
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut reader, mut writer) = stream.into_split();
-    // The write half is handed back, not dropped: dropping it half-closes.
-    let writing = tokio::spawn(async move {
-        let _ = writer.write_all(&request).await;
-        let _ = writer.flush().await;
-        writer
-    });
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 64 * KIB];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut answer = loop {
-        if let Some(answer) = parse_response(&buf) {
-            break answer;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, reader.read(&mut chunk)).await {
-            Err(_) => return Err("no answer within 20 s".to_owned()),
-            Ok(Ok(0)) => {
-                return Err(format!(
-                    "closed without a response (got {:?})",
-                    String::from_utf8_lossy(&buf)
-                ));
-            }
-            Ok(Err(e)) => return Err(format!("{e} before a response")),
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
-    if watch_close {
-        let closed =
-            match tokio::time::timeout(Duration::from_secs(3), reader.read(&mut chunk)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => true,
-                Ok(Ok(_)) | Err(_) => false,
-            };
-        answer.closed = Some(closed);
-    }
-    writing.abort();
-    Ok(answer)
-}
-
-/// A raw request head for `path` with extra header lines (each ending CRLF).
-fn raw_head(server: &Server, method: &str, path: &str, extra: &str) -> String {
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}\r\n",
-        server.address()
-    )
-}
-
-/// One chunk of a `Transfer-Encoding: chunked` body.
-fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 // ===========================================================================
-// Forging tokens
+// Forging tokens (common::forge, with the app's claims)
 // ===========================================================================
-
-fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .expect("in range")
-        .format(&Rfc3339)
-        .expect("format")
-}
-
-/// A time claim as `format` writes it: RFC 3339 (PASETO) or NumericDate (JWT).
-fn time_claim(format: Format, t: i64) -> Value {
-    match format {
-        Format::Paseto => json!(rfc3339(t)),
-        Format::Jwt => json!(t),
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s).expect("canonical base64url")
-}
-
-/// PASETO pre-authentication encoding.
-fn pae(pieces: &[&[u8]]) -> Vec<u8> {
-    let mut out = (pieces.len() as u64).to_le_bytes().to_vec();
-    for piece in pieces {
-        out.extend_from_slice(&(piece.len() as u64).to_le_bytes());
-        out.extend_from_slice(piece);
-    }
-    out
-}
-
-/// Sets the lowest unused bit of the last character of an unpadded base64url
-/// string: a lenient decoder reads the same bytes.
-fn dirty_trailing_bits(b64: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    assert_ne!(b64.len() % 4, 0, "no unused bits in {b64}");
-    let last = *b64.as_bytes().last().expect("non-empty");
-    let index = ALPHABET.iter().position(|c| *c == last).expect("base64url");
-    format!("{}{}", &b64[..b64.len() - 1], ALPHABET[index + 1] as char)
-}
-
-fn padded(bytes: &[u8]) -> String {
-    let out = URL_SAFE.encode(bytes);
-    assert!(out.ends_with('='), "{} bytes need no padding", bytes.len());
-    out
-}
-
-/// L, the order of the Ed25519 base point, little-endian.
-const L: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-/// Replaces S by S + L in a 64-byte signature (R ‖ S, S little-endian).
-fn s_plus_l(sig: &mut [u8]) {
-    let mut carry = 0u16;
-    for (s, l) in sig[32..64].iter_mut().zip(L) {
-        let sum = u16::from(*s) + u16::from(l) + carry;
-        *s = sum as u8;
-        carry = sum >> 8;
-    }
-    assert_eq!(carry, 0);
-}
-
-/// A private key with its seed, so a test can sign what the library will not
-/// (a PAE with an implicit assertion, a v2.public header, padded base64).
-struct Key {
-    key: SigningKey,
-    seed: [u8; 32],
-}
-
-impl Key {
-    fn of(key: &SigningKey) -> Key {
-        let secret = key.to_secret_string();
-        let bytes = match key.format() {
-            Format::Paseto => unb64(secret.strip_prefix("k4.secret.").expect("PASERK")),
-            Format::Jwt => unb64(&secret),
-        };
-        let seed: [u8; 32] = bytes[..32].try_into().expect("32 bytes");
-        Key {
-            key: SigningKey::from_seed(key.format(), &seed).expect("seed"),
-            seed,
-        }
-    }
-
-    /// A key of `format` the server has never heard of.
-    fn stranger(format: Format) -> Key {
-        Key::of(&SigningKey::generate(format).expect("generate"))
-    }
-
-    /// The key that signs `format` in `home`'s keys directory now.
-    fn active(home: &Home, format: Format) -> Key {
-        let ring = KeyRing::load(&home.keys_dir()).expect("load the key ring");
-        let entry = ring
-            .active(format, OffsetDateTime::now_utc())
-            .expect("an active key");
-        Key::of(&entry.key)
-    }
-
-    fn kid(&self) -> &str {
-        self.key.kid()
-    }
-
-    fn format(&self) -> Format {
-        self.key.format()
-    }
-
-    /// The PASETO footer or JWT header the service writes for this key.
-    fn head(&self) -> Vec<u8> {
-        match self.format() {
-            Format::Paseto => json!({ "kid": self.kid() }).to_string().into_bytes(),
-            Format::Jwt => json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": self.kid() })
-                .to_string()
-                .into_bytes(),
-        }
-    }
-
-    /// `payload` under `head` (a PASETO footer or JWT header), validly signed.
-    fn sign_raw(&self, head: &[u8], payload: &[u8]) -> String {
-        self.key.sign_raw(head, payload).expect("sign_raw")
-    }
-
-    /// `payload` under this key's usual head, validly signed.
-    fn sign(&self, payload: &[u8]) -> String {
-        self.sign_raw(&self.head(), payload)
-    }
-
-    fn ed25519(&self, message: &[u8]) -> [u8; 64] {
-        ed25519_dalek::SigningKey::from_bytes(&self.seed)
-            .sign(message)
-            .to_bytes()
-    }
-
-    /// A PASETO-shaped token signed by hand over the PAE of `pae_pieces`:
-    /// `header`, then the message (payload ‖ signature) and the footer.
-    fn paseto_by_hand(
-        &self,
-        header: &str,
-        payload: &[u8],
-        footer: &[u8],
-        pae_pieces: &[&[u8]],
-    ) -> String {
-        let sig = self.ed25519(&pae(pae_pieces));
-        let message = b64(&[payload, &sig].concat());
-        match footer.is_empty() {
-            true => format!("{header}{message}"),
-            false => format!("{header}{message}.{}", b64(footer)),
-        }
-    }
-
-    /// A JWS over the signing input `h.p`, as given (any encoding).
-    fn jws_by_hand(&self, h: &str, p: &str) -> String {
-        let input = format!("{h}.{p}");
-        format!("{input}.{}", b64(&self.ed25519(input.as_bytes())))
-    }
-}
 
 /// Claims and keys for forged tokens of one app of one workspace.
 struct Forge {
@@ -915,22 +694,15 @@ impl Forge {
     /// The claims the service issues for the app, every contacts scope, a
     /// fresh jti, issued now for an hour.
     fn claims(&self, format: Format) -> Map<String, Value> {
-        let now = unix_now();
-        let Value::Object(map) = json!({
-            "iss": Policy::DEFAULT_ISSUER,
-            "aud": Policy::DEFAULT_AUDIENCE,
-            "sub": self.app,
-            "client_id": self.app,
-            "jti": informly::ids::TokenId::generate().to_string(),
-            "workspace": self.workspace,
-            "scope": CONTACTS_SCOPE,
-            "iat": time_claim(format, now),
-            "nbf": time_claim(format, now),
-            "exp": time_claim(format, now + 3600),
-        }) else {
-            unreachable!()
-        };
-        map
+        let jti = informly::ids::TokenId::generate().to_string();
+        app_claims(
+            format,
+            &self.workspace,
+            &self.app,
+            &jti,
+            CONTACTS_SCOPE,
+            unix_now(),
+        )
     }
 
     /// The claims of an admin token of the workspace.
@@ -964,44 +736,15 @@ impl Forge {
 
     /// Claims with `"key": value` written a second time, first in the object.
     fn with_duplicate(&self, format: Format, key: &str, value: &Value) -> Vec<u8> {
-        let json = serde_json::to_string(&self.claims(format)).expect("json");
-        format!("{{\"{key}\":{value},{}", &json[1..]).into_bytes()
+        with_duplicate(&self.claims(format), key, value)
     }
 
     /// Baseline claims whose JSON length, plus `extra`, is ≡ `r` (mod 3), by
     /// trailing spaces in `scope` (empty scope names grant nothing), so its
     /// base64url has padding and unused bits.
     fn payload_len_mod3(&self, format: Format, extra: usize, r: usize) -> Vec<u8> {
-        let mut map = self.claims(format);
-        for pad in 0..3 {
-            map.insert(
-                "scope".into(),
-                json!(format!("{CONTACTS_SCOPE}{}", " ".repeat(pad))),
-            );
-            let json = serde_json::to_vec(&map).expect("json");
-            if (json.len() + extra) % 3 == r {
-                return json;
-            }
-        }
-        unreachable!()
+        payload_len_mod3(self.claims(format), CONTACTS_SCOPE, extra, r)
     }
-}
-
-/// The parts of a `v4.public` token: decoded message and the footer as sent.
-fn paseto_parts(token: &str) -> (Vec<u8>, String) {
-    let body = token.strip_prefix("v4.public.").expect("v4.public");
-    let (m, f) = body.split_once('.').expect("footer");
-    (unb64(m), f.to_owned())
-}
-
-fn jwt_parts(token: &str) -> [String; 3] {
-    let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(parts.len(), 3, "{token}");
-    [
-        parts[0].to_owned(),
-        parts[1].to_owned(),
-        parts[2].to_owned(),
-    ]
 }
 
 // ===========================================================================
@@ -1619,29 +1362,27 @@ fn staging_keys() -> (tempfile::TempDir, BTreeMap<Format, Key>) {
 // The tests: A–F (one server each)
 // ===========================================================================
 
+// SECURITY.md §9 rows A1–A11.
 #[tokio::test]
-async fn a_transport_and_authorization_header_rows() {
-    let fx = Fixture::start(&[]).await;
-    let failures = run(&fx.server, &a_rows(&fx)).await;
-    assert_rows_pass("A", &failures);
+async fn hostile_authorization_headers_get_the_expected_status_and_challenge() {
+    run_section("A", a_rows).await;
 }
 
+// SECURITY.md §9 rows B1–B14.
 #[tokio::test]
-async fn b_token_structure_rows_in_both_formats() {
-    let fx = Fixture::start(&[]).await;
-    let failures = run(&fx.server, &b_rows(&fx)).await;
-    assert_rows_pass("B", &failures);
+async fn malformed_truncated_or_non_canonical_tokens_are_refused_in_both_formats() {
+    run_section("B", b_rows).await;
 }
 
+// SECURITY.md §9 rows C2–C14.
 #[tokio::test]
-async fn c_paseto_rows() {
-    let fx = Fixture::start(&[]).await;
-    let failures = run(&fx.server, &c_rows(&fx)).await;
-    assert_rows_pass("C", &failures);
+async fn paseto_tokens_with_bad_footers_payloads_assertions_or_times_are_refused() {
+    run_section("C", c_rows).await;
 }
 
+// SECURITY.md §9 rows D1–D15.
 #[tokio::test]
-async fn d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u() {
+async fn jwts_with_hostile_headers_or_algorithms_are_refused_and_jku_or_x5u_is_never_fetched() {
     let fx = Fixture::start(&[]).await;
     // D9: a listener the jku/x5u URLs point at; nothing may connect to it.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -1660,15 +1401,15 @@ async fn d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u() {
     assert_rows_pass("D", &failures);
 }
 
+// SECURITY.md §9 rows E1–E13.
 #[tokio::test]
-async fn e_claims_and_time_rows_in_both_formats() {
-    let fx = Fixture::start(&[]).await;
-    let failures = run(&fx.server, &e_rows(&fx)).await;
-    assert_rows_pass("E", &failures);
+async fn tokens_with_bad_claims_or_times_beyond_the_leeway_are_refused_in_both_formats() {
+    run_section("E", e_rows).await;
 }
 
+// SECURITY.md §9 rows F1, F4–F8.
 #[tokio::test]
-async fn f_key_and_kid_rows_in_both_formats() {
+async fn only_a_published_key_named_by_its_own_kid_and_format_signs_accepted_tokens() {
     let fx = Fixture::start(&[]).await;
     let (_dir, staging) = staging_keys();
     let failures = run(&fx.server, &f_rows(&fx, &staging)).await;
@@ -1682,10 +1423,9 @@ async fn f_key_and_kid_rows_in_both_formats() {
 /// `informly --json keys rotate` on the home: the new kid of each format.
 async fn rotate(home: &Arc<Home>) -> BTreeMap<Format, String> {
     let home = home.clone();
-    let out = tokio::task::spawn_blocking(move || home.run(&["--json", "keys", "rotate"]))
+    let added = tokio::task::spawn_blocking(move || home.run_json(&["keys", "rotate"]))
         .await
         .expect("rotate");
-    let added: Value = serde_json::from_str(&out).expect("rotate --json");
     added
         .as_array()
         .expect("added keys")
@@ -1729,8 +1469,9 @@ fn f3_rows(fx: &Fixture) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows F2, F3, F11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn f2_f3_f11_rotation_and_retirement_while_requests_run() {
+async fn a_rotated_key_verifies_until_retired_and_requests_during_rotation_get_only_200_or_401() {
     let fx = Fixture::start(&[("INFORMLY_KEY_RELOAD", "1s")]).await;
     let home = fx.server.home.clone();
     let old_kids: BTreeMap<Format, String> = Format::ALL
@@ -1778,24 +1519,8 @@ async fn f2_f3_f11_rotation_and_retirement_while_requests_run() {
     let server = &fx.server;
     let new_kids = &new_kids;
     let reloaded = eventually(Duration::from_secs(5), || async move {
-        let jwks: Value = server
-            .client
-            .get(server.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json");
-        let paserk: Value = server
-            .client
-            .get(server.url("/.well-known/paserk.json"))
-            .send()
-            .await
-            .expect("paserk")
-            .json()
-            .await
-            .expect("json");
+        let jwks: Value = server.public_json("/.well-known/jwks.json").await;
+        let paserk: Value = server.public_json("/.well-known/paserk.json").await;
         jwks.to_string().contains(&new_kids[&Format::Jwt])
             && paserk.to_string().contains(&new_kids[&Format::Paseto])
     })
@@ -1879,28 +1604,7 @@ async fn flood(server: &Server, tokens: Vec<String>) -> Vec<Result<Answer, Strin
                     .send()
                     .await
                     .map_err(|e| format!("{e:?}"))?;
-                let status = response.status().as_u16();
-                let headers = response
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        (
-                            n.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|e| format!("{e:?}"))?
-                    .to_vec();
-                Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                    closed: None,
-                })
+                Answer::read(response).await
             });
         }
         while let Some(result) = set.join_next().await {
@@ -1908,21 +1612,6 @@ async fn flood(server: &Server, tokens: Vec<String>) -> Vec<Result<Answer, Strin
         }
     }
     answers
-}
-
-/// The same token with one signature character changed (still canonical:
-/// the character is not the last of its segment).
-fn flip_signature(token: &str) -> String {
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let target = &mut parts[2];
-    let at = target.len() - 10;
-    let new = if target.as_bytes()[at] == b'A' {
-        "B"
-    } else {
-        "A"
-    };
-    target.replace_range(at..at + 1, new);
-    parts.join(".")
 }
 
 /// G8 and J10: a flood of badly signed tokens, all refused alike.
@@ -2019,8 +1708,9 @@ fn g_rows(fx: &Fixture, g: &Revocations) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows G1–G6, G8–G10.
 #[tokio::test]
-async fn g_revocation_rows_in_both_formats() {
+async fn revoked_tokens_and_tokens_of_deleted_or_cut_off_apps_are_refused_in_both_formats() {
     let fx = Fixture::start(&[]).await;
     let (server, home, admin, app) = (&fx.server, fx.server.home.clone(), &fx.admin, &fx.app);
     let issue = |admin: &str, app: &str, format: Format| {
@@ -2140,6 +1830,7 @@ async fn g_revocation_rows_in_both_formats() {
     assert_rows_pass("G", &failures);
 }
 
+// SECURITY.md §9 rows G7, G8.
 /// G7 (and G8 again): with the database cut, tokens verify from the in-memory
 /// denylist up to the staleness bound, then 503, never 200 past it; badly
 /// signed tokens keep getting 401 all along, so refusing them needs no
@@ -2150,23 +1841,16 @@ async fn g_revocation_rows_in_both_formats() {
     not(postgres_tests),
     ignore = "PostgreSQL: set INFORMLY_TEST_POSTGRES_URL to run it"
 )]
-fn g7_with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503() {
-    common::on_postgres(g7_database_cut);
+fn with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503() {
+    common::on_postgres(run_with_the_database_cut);
 }
 
 // The proxy runs on this runtime while the test blocks on starting the server.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn g7_database_cut() {
+async fn run_with_the_database_cut() {
     const STALENESS: Duration = Duration::from_secs(2);
     let home = Home::new();
-    let upstream = std::env::var("INFORMLY_TEST_POSTGRES_URL").expect("url");
-    let upstream = upstream
-        .split_once('@')
-        .map_or("127.0.0.1:5432", |(_, rest)| {
-            rest.split('/').next().unwrap_or("127.0.0.1:5432")
-        })
-        .to_owned();
-    let proxy = common::Proxy::start(&upstream).await;
+    let proxy = common::Proxy::start(&common::postgres_address()).await;
     let url = common::through_port(&home.database_url(), proxy.port);
     let server = Server::start_in(
         home.clone(),
@@ -2441,8 +2125,9 @@ fn h_rows(fx: &Fixture, h: &Tenancy) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows H1–H11.
 #[tokio::test]
-async fn h_scope_and_tenancy_rows_in_both_formats() {
+async fn scopes_and_workspaces_confine_every_token_to_its_own_routes_and_data() {
     let fx = Fixture::start(&[]).await;
     let (server, home, app) = (&fx.server, fx.server.home.clone(), fx.app.as_str());
     let token_of = |issued: &Value| issued["token"].as_str().expect("token").to_owned();
@@ -2561,8 +2246,9 @@ fn i_rows(fx: &Fixture, contact: &str) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows I1–I16.
 #[tokio::test]
-async fn i_request_body_rows() {
+async fn hostile_request_bodies_are_refused_or_stored_verbatim_and_never_half_written() {
     let fx = Fixture::start(&[]).await;
     let keep = json!({"email": "i@catalog.test", "first_name": "Keep"});
     let contact = fx.create_contact(fx.issued(Format::Paseto), &keep).await;
@@ -2716,8 +2402,9 @@ fn j_rows(fx: &Fixture, tampered_cursor: &str) -> Vec<Row> {
     t.rows
 }
 
+// SECURITY.md §9 rows J1–J11.
 #[tokio::test]
-async fn j_resource_rows() {
+async fn huge_bodies_bad_paging_token_floods_and_slow_clients_are_contained() {
     let fx = Fixture::start(&[("INFORMLY_HEADER_READ_TIMEOUT", "2s")]).await;
     let server = &fx.server;
     let token = fx.issued(Format::Paseto);
@@ -2846,8 +2533,9 @@ fn fill(path: &std::path::Path, len: usize) {
     std::fs::write(path, vec![b' '; len]).unwrap();
 }
 
+// SECURITY.md §9 rows C15, C16, F9, F10.
 #[tokio::test]
-async fn c15_c16_f9_f10_bad_keys_are_refused_at_startup_and_at_key_load() {
+async fn bad_keys_are_refused_at_startup_and_at_key_load() {
     use std::os::unix::fs::PermissionsExt as _;
     // (row, what, how to spoil the key file, what stderr must say besides the
     // file's path)
@@ -3107,22 +2795,22 @@ fn every_catalog_row_is_tested_here_or_where_coverage_says() {
 
 informly_postgres_twins! {
     tests: [
-        a_transport_and_authorization_header_rows,
-        b_token_structure_rows_in_both_formats,
-        c_paseto_rows,
-        d_jwt_rows_and_no_outbound_connection_for_jku_or_x5u,
-        e_claims_and_time_rows_in_both_formats,
-        f_key_and_kid_rows_in_both_formats,
-        f2_f3_f11_rotation_and_retirement_while_requests_run,
-        g_revocation_rows_in_both_formats,
-        h_scope_and_tenancy_rows_in_both_formats,
-        i_request_body_rows,
-        j_resource_rows,
-        c15_c16_f9_f10_bad_keys_are_refused_at_startup_and_at_key_load,
+        hostile_authorization_headers_get_the_expected_status_and_challenge,
+        malformed_truncated_or_non_canonical_tokens_are_refused_in_both_formats,
+        paseto_tokens_with_bad_footers_payloads_assertions_or_times_are_refused,
+        jwts_with_hostile_headers_or_algorithms_are_refused_and_jku_or_x5u_is_never_fetched,
+        tokens_with_bad_claims_or_times_beyond_the_leeway_are_refused_in_both_formats,
+        only_a_published_key_named_by_its_own_kid_and_format_signs_accepted_tokens,
+        a_rotated_key_verifies_until_retired_and_requests_during_rotation_get_only_200_or_401,
+        revoked_tokens_and_tokens_of_deleted_or_cut_off_apps_are_refused_in_both_formats,
+        scopes_and_workspaces_confine_every_token_to_its_own_routes_and_data,
+        hostile_request_bodies_are_refused_or_stored_verbatim_and_never_half_written,
+        huge_bodies_bad_paging_token_floods_and_slow_clients_are_contained,
+        bad_keys_are_refused_at_startup_and_at_key_load,
         the_database_snapshot_sees_every_write_and_only_writes,
     ],
     sqlite_only: [
-        g7_with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503:
+        with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503:
             "not a SQLite test: it runs on PostgreSQL itself (the database is cut through a TCP proxy; an embedded SQLite file cannot be made unreachable under a running server)",
         every_catalog_row_is_tested_here_or_where_coverage_says:
             "reads source files only, no database",

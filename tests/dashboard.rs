@@ -683,8 +683,7 @@ async fn users_add_reads_the_password_from_stdin_and_stores_only_an_argon2id_has
     home.run(&["workspaces", "create", "--name", "acme"]);
     let other = home.run(&["users", "list", "--workspace", "acme"]);
     assert!(!other.contains("alice@example.com"), "{other}");
-    let listed: serde_json::Value =
-        serde_json::from_str(&home.run(&["--json", "users", "list"])).expect("json");
+    let listed = home.run_json(&["users", "list"]);
     assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
     assert!(listed[0].get("password_hash").is_none(), "{listed}");
 

@@ -26,7 +26,7 @@ use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Backend, Home, Server, eventually, remember_secret};
+use common::{Backend, Home, Server, eventually, remember_secret, unix_now, unix_of};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::wd::WebDriverCompatibleCommand;
@@ -256,6 +256,25 @@ async fn site() -> Site {
         browser: Some(Browser::start().await),
         server,
     }
+}
+
+/// Declares a browser test: a `#[tokio::test]` that runs `$body` with
+/// `$site`, a fresh [`site`] (a server and a browser not signed in), then
+/// closes the browser. Built without `INFORMLY_TEST_BROWSER=1` it is reported
+/// as ignored, saying what it needs.
+macro_rules! browser_test {
+    ($name:ident, |$site:ident| $body:block) => {
+        #[tokio::test]
+        #[cfg_attr(
+            not(browser_tests),
+            ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
+        )]
+        async fn $name() {
+            let $site = site().await;
+            $body
+            $site.close().await;
+        }
+    };
 }
 
 /// `informly users add … --password-stdin`, the password on stdin.
@@ -639,16 +658,11 @@ impl Site {
             .post("/v1/contacts", token, &json!({ "email": email }))
             .await;
         assert_eq!(created.status(), 201, "create a contact");
-        let list = self.server.get("/v1/contacts", token).await;
-        assert_eq!(list.status(), 200, "list the contacts");
-        let list: Value = list.json().await.expect("json");
-        let emails: Vec<&str> = list["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .filter_map(|c| c["email"].as_str())
-            .collect();
-        assert!(emails.contains(&email), "{email} not in {emails:?}");
+        let emails = self.server.contact_emails(token).await;
+        assert!(
+            emails.iter().any(|e| e == email),
+            "{email} not in {emails:?}"
+        );
     }
 
     /// The caller's own record, `GET /v1/token`.
@@ -673,36 +687,14 @@ impl Site {
         let list = self
             .server
             .home
-            .run(&["--json", "apps", "list", "--workspace", workspace]);
-        serde_json::from_str::<Value>(&list)
-            .expect("apps list --json")
-            .as_array()
-            .expect("an array")
-            .clone()
+            .run_json(&["apps", "list", "--workspace", workspace]);
+        list.as_array().expect("an array").clone()
     }
 
     fn tokens_of(&self, app: &str) -> Vec<Value> {
-        let list = self
-            .server
-            .home
-            .run(&["--json", "tokens", "list", "--app", app]);
-        serde_json::from_str::<Value>(&list)
-            .expect("tokens list --json")
-            .as_array()
-            .expect("an array")
-            .clone()
+        let list = self.server.home.run_json(&["tokens", "list", "--app", app]);
+        list.as_array().expect("an array").clone()
     }
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn unix_of(rfc3339: &Value) -> i64 {
-    let text = rfc3339.as_str().expect("a time");
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
-        .unix_timestamp()
 }
 
 /// A token's record (`GET /v1/token`) expires after the preset chosen, give
@@ -727,226 +719,222 @@ fn screenshot_dir() -> Option<std::path::PathBuf> {
 // The whole path
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn a_user_signs_in_creates_an_app_and_generates_uses_and_revokes_tokens_then_signs_out() {
-    let shots = screenshot_dir();
-    let site = site().await;
+browser_test!(
+    a_user_signs_in_creates_an_app_and_generates_uses_and_revokes_tokens_then_signs_out,
+    |site| {
+        let shots = screenshot_dir();
 
-    // Signing in.
-    site.goto("/dashboard").await;
-    site.element("#login-form").await;
-    assert_eq!(site.path().await, "/dashboard/login");
-    site.screenshot(&shots, "login.png").await;
-    site.log_in().await;
-    site.heading("Apps").await;
-    assert!(site.has("#apps-empty").await, "a new workspace has no apps");
+        // Signing in.
+        site.goto("/dashboard").await;
+        site.element("#login-form").await;
+        assert_eq!(site.path().await, "/dashboard/login");
+        site.screenshot(&shots, "login.png").await;
+        site.log_in().await;
+        site.heading("Apps").await;
+        assert!(site.has("#apps-empty").await, "a new workspace has no apps");
 
-    // An app: created, listed, opened.
-    let app = site
-        .create_app("Zapier sync", "Pushes new contacts to Zapier")
+        // An app: created, listed, opened.
+        let app = site
+            .create_app("Zapier sync", "Pushes new contacts to Zapier")
+            .await;
+        assert!(site.has("#tokens-empty").await, "a new app has no tokens");
+        site.click("nav a[href='/dashboard/settings/apps']").await;
+        let link = format!("#apps-table tr[data-app-id='{app}'] a");
+        assert_eq!(site.text(&link).await, "Zapier sync");
+        site.click(&link).await;
+        assert_eq!(site.text("#app-id").await, app);
+
+        // A PASETO token, 90 days, read and write.
+        site.click("#generate-token").await;
+        site.fill_token_form(
+            "zapier",
+            &["contacts:read", "contacts:write"],
+            Expiry::Days90,
+            "paseto",
+        )
         .await;
-    assert!(site.has("#tokens-empty").await, "a new app has no tokens");
-    site.click("nav a[href='/dashboard/settings/apps']").await;
-    let link = format!("#apps-table tr[data-app-id='{app}'] a");
-    assert_eq!(site.text(&link).await, "Zapier sync");
-    site.click(&link).await;
-    assert_eq!(site.text("#app-id").await, app);
+        site.screenshot(&shots, "generate-token.png").await;
+        let paseto = site.submit_token_form().await;
+        assert!(paseto.starts_with("v4.public."), "{paseto}");
+        let new_token = site.element("#new-token").await;
+        assert!(
+            new_token.attr("readonly").await.expect("attr").is_some(),
+            "#new-token is not read-only"
+        );
+        assert!(
+            site.text("#token-warning")
+                .await
+                .contains("will not be able to see it again"),
+            "the warning says the token is shown once"
+        );
 
-    // A PASETO token, 90 days, read and write.
-    site.click("#generate-token").await;
-    site.fill_token_form(
-        "zapier",
-        &["contacts:read", "contacts:write"],
-        Expiry::Days90,
-        "paseto",
-    )
-    .await;
-    site.screenshot(&shots, "generate-token.png").await;
-    let paseto = site.submit_token_form().await;
-    assert!(paseto.starts_with("v4.public."), "{paseto}");
-    let new_token = site.element("#new-token").await;
-    assert!(
-        new_token.attr("readonly").await.expect("attr").is_some(),
-        "#new-token is not read-only"
-    );
-    assert!(
-        site.text("#token-warning")
-            .await
-            .contains("will not be able to see it again"),
-        "the warning says the token is shown once"
-    );
-
-    // Copy: the button says so, and the clipboard holds the token.
-    for permission in ["clipboard-read", "clipboard-write"] {
+        // Copy: the button says so, and the clipboard holds the token.
+        for permission in ["clipboard-read", "clipboard-write"] {
+            site.client()
+                .issue_cmd(GrantPermission(permission))
+                .await
+                .unwrap_or_else(|e| panic!("grant {permission}: {e}"));
+        }
+        site.click("#copy-token").await;
         site.client()
-            .issue_cmd(GrantPermission(permission))
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(
+                "//*[@id='copy-status'][contains(normalize-space(), 'Copied')]",
+            ))
             .await
-            .unwrap_or_else(|e| panic!("grant {permission}: {e}"));
-    }
-    site.click("#copy-token").await;
-    site.client()
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::XPath(
-            "//*[@id='copy-status'][contains(normalize-space(), 'Copied')]",
-        ))
-        .await
-        .expect("#copy-status says Copied after a click on #copy-token");
-    let clipboard = site
-        .client()
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
+            .expect("#copy-status says Copied after a click on #copy-token");
+        let clipboard = site
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
              navigator.clipboard.readText().then(done, e => done('error: ' + e));",
-            vec![],
-        )
-        .await
-        .expect("read the clipboard");
-    assert!(
-        clipboard.as_str() == Some(paseto.as_str()),
-        "the clipboard does not hold the token (it holds {} characters)",
-        clipboard.as_str().map_or(0, str::len)
-    );
-    if shots.is_some() {
-        // A picture of a credential is still a credential: the published one
-        // shows a stand-in of the same shape.
-        site.script(
-            "const field = document.getElementById('new-token');
-             field.value = 'v4.public.' + 'x'.repeat(field.value.length - 10);",
-            vec![],
-        )
-        .await;
-    }
-    site.screenshot(&shots, "token-created.png").await;
-
-    // Done: the token is listed, active, and never shown again.
-    site.click("#done").await;
-    site.element("#tokens-table").await;
-    assert_eq!(site.text("#app-id").await, app);
-    let rows = site.token_rows().await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    let (paseto_id, status) = rows[0].clone();
-    assert_eq!(status, "active");
-    // The name, and (below it) the token's id.
-    let name = site.token_cell(&paseto_id, "token-name").await;
-    assert_eq!(name.lines().next(), Some("zapier"), "name cell {name:?}");
-    assert_eq!(site.token_cell(&paseto_id, "token-format").await, "PASETO");
-    let scopes = site.token_cell(&paseto_id, "token-scopes").await;
-    assert!(
-        scopes.contains("contacts:read") && scopes.contains("contacts:write"),
-        "scopes cell {scopes:?}"
-    );
-    let source = site.client().source().await.expect("page source");
-    assert!(
-        !source.contains(&paseto),
-        "the app page shows the token again"
-    );
-
-    // The token is the one listed, with what was chosen, and it works.
-    let record = site.token_record(&paseto).await;
-    assert_eq!(record["id"], paseto_id.as_str());
-    assert_eq!(record["app"], app.as_str());
-    assert_eq!(record["format"], "paseto");
-    assert_eq!(record["scopes"], json!(["contacts:read", "contacts:write"]));
-    assert_expires_in(&record, Expiry::Days90);
-    site.use_contacts_api(&paseto, "ada@example.com").await;
-
-    // Revoked through the confirm page: listed as revoked, refused by the API.
-    site.revoke(&app, &paseto_id).await;
-    assert_eq!(site.token_cell(&paseto_id, "token-status").await, "revoked");
-    assert!(
-        !site
-            .has(&format!("tr[data-token-id='{paseto_id}'] a.revoke-token"))
-            .await,
-        "a revoked token still offers Revoke"
-    );
-    site.assert_token_rejected(&paseto, "revoked in the dashboard")
-        .await;
-
-    // A JWT, 7 days, read and write: it works too.
-    site.open_token_form(&app).await;
-    site.fill_token_form(
-        "nightly",
-        &["contacts:read", "contacts:write"],
-        Expiry::Days7,
-        "jwt",
-    )
-    .await;
-    let jwt = site.submit_token_form().await;
-    assert!(
-        jwt.starts_with("eyJ") && jwt.matches('.').count() == 2,
-        "not a JWT: {} characters",
-        jwt.len()
-    );
-    site.click("#done").await;
-    site.element("#tokens-table").await;
-    let record = site.token_record(&jwt).await;
-    assert_eq!(record["format"], "jwt");
-    assert_eq!(record["scopes"], json!(["contacts:read", "contacts:write"]));
-    assert_expires_in(&record, Expiry::Days7);
-    let jwt_id = record["id"].as_str().expect("id").to_owned();
-    assert_eq!(site.token_cell(&jwt_id, "token-format").await, "JWT");
-    assert_eq!(site.token_cell(&jwt_id, "token-status").await, "active");
-    assert_eq!(site.token_rows().await.len(), 2);
-    let source = site.client().source().await.expect("page source");
-    assert!(!source.contains(&jwt), "the app page shows the JWT again");
-    site.use_contacts_api(&jwt, "grace@example.com").await;
-    site.screenshot(&shots, "app.png").await;
-
-    // Apps counts the active tokens; Keys lists the key ring.
-    site.click("nav a[href='/dashboard/settings/apps']").await;
-    let count = format!("#apps-table tr[data-app-id='{app}'] td.app-tokens");
-    assert_eq!(site.text(&count).await, "1", "one active token");
-    site.screenshot(&shots, "apps.png").await;
-    site.click("nav a[href='/dashboard/settings/keys']").await;
-    site.element("#keys-table").await;
-    let states = site
-        .client()
-        .find_all(Locator::Css("#keys-table tr[data-kid] .key-state"))
-        .await
-        .expect("key states");
-    let mut active = 0;
-    for state in states {
-        active += usize::from(state.text().await.expect("text").trim() == "active");
-    }
-    assert!(active >= 2, "an active PASETO key and an active JWT key");
-    assert!(
-        site.text("#rotate-commands")
+                vec![],
+            )
             .await
-            .contains("informly keys rotate"),
-        "Keys shows how to rotate"
-    );
-    site.screenshot(&shots, "keys.png").await;
+            .expect("read the clipboard");
+        assert!(
+            clipboard.as_str() == Some(paseto.as_str()),
+            "the clipboard does not hold the token (it holds {} characters)",
+            clipboard.as_str().map_or(0, str::len)
+        );
+        if shots.is_some() {
+            // A picture of a credential is still a credential: the published one
+            // shows a stand-in of the same shape.
+            site.script(
+                "const field = document.getElementById('new-token');
+             field.value = 'v4.public.' + 'x'.repeat(field.value.length - 10);",
+                vec![],
+            )
+            .await;
+        }
+        site.screenshot(&shots, "token-created.png").await;
 
-    // The same pages on a phone.
-    if shots.is_some() {
-        site.set_viewport(390, 844).await;
-        site.goto("/dashboard/settings/apps").await;
-        site.element("#apps-table").await;
-        site.screenshot(&shots, "apps-phone.png").await;
+        // Done: the token is listed, active, and never shown again.
+        site.click("#done").await;
+        site.element("#tokens-table").await;
+        assert_eq!(site.text("#app-id").await, app);
+        let rows = site.token_rows().await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let (paseto_id, status) = rows[0].clone();
+        assert_eq!(status, "active");
+        // The name, and (below it) the token's id.
+        let name = site.token_cell(&paseto_id, "token-name").await;
+        assert_eq!(name.lines().next(), Some("zapier"), "name cell {name:?}");
+        assert_eq!(site.token_cell(&paseto_id, "token-format").await, "PASETO");
+        let scopes = site.token_cell(&paseto_id, "token-scopes").await;
+        assert!(
+            scopes.contains("contacts:read") && scopes.contains("contacts:write"),
+            "scopes cell {scopes:?}"
+        );
+        let source = site.client().source().await.expect("page source");
+        assert!(
+            !source.contains(&paseto),
+            "the app page shows the token again"
+        );
+
+        // The token is the one listed, with what was chosen, and it works.
+        let record = site.token_record(&paseto).await;
+        assert_eq!(record["id"], paseto_id.as_str());
+        assert_eq!(record["app"], app.as_str());
+        assert_eq!(record["format"], "paseto");
+        assert_eq!(record["scopes"], json!(["contacts:read", "contacts:write"]));
+        assert_expires_in(&record, Expiry::Days90);
+        site.use_contacts_api(&paseto, "ada@example.com").await;
+
+        // Revoked through the confirm page: listed as revoked, refused by the API.
+        site.revoke(&app, &paseto_id).await;
+        assert_eq!(site.token_cell(&paseto_id, "token-status").await, "revoked");
+        assert!(
+            !site
+                .has(&format!("tr[data-token-id='{paseto_id}'] a.revoke-token"))
+                .await,
+            "a revoked token still offers Revoke"
+        );
+        site.assert_token_rejected(&paseto, "revoked in the dashboard")
+            .await;
+
+        // A JWT, 7 days, read and write: it works too.
         site.open_token_form(&app).await;
-        site.screenshot(&shots, "generate-token-phone.png").await;
-        site.set_viewport(1280, 900).await;
-    }
+        site.fill_token_form(
+            "nightly",
+            &["contacts:read", "contacts:write"],
+            Expiry::Days7,
+            "jwt",
+        )
+        .await;
+        let jwt = site.submit_token_form().await;
+        assert!(
+            jwt.starts_with("eyJ") && jwt.matches('.').count() == 2,
+            "not a JWT: {} characters",
+            jwt.len()
+        );
+        site.click("#done").await;
+        site.element("#tokens-table").await;
+        let record = site.token_record(&jwt).await;
+        assert_eq!(record["format"], "jwt");
+        assert_eq!(record["scopes"], json!(["contacts:read", "contacts:write"]));
+        assert_expires_in(&record, Expiry::Days7);
+        let jwt_id = record["id"].as_str().expect("id").to_owned();
+        assert_eq!(site.token_cell(&jwt_id, "token-format").await, "JWT");
+        assert_eq!(site.token_cell(&jwt_id, "token-status").await, "active");
+        assert_eq!(site.token_rows().await.len(), 2);
+        let source = site.client().source().await.expect("page source");
+        assert!(!source.contains(&jwt), "the app page shows the JWT again");
+        site.use_contacts_api(&jwt, "grace@example.com").await;
+        site.screenshot(&shots, "app.png").await;
 
-    // Signing out ends the session, in the browser and on the server.
-    let cookie = site.session_cookie().await;
-    site.click_button("logout-form", "Log out").await;
-    site.element("#login-form").await;
-    site.goto("/dashboard/settings/apps").await;
-    site.element("#login-form").await;
-    assert_eq!(site.path().await, "/dashboard/login");
-    let (status, location) = site.fetch_page("/dashboard/settings/apps", &cookie).await;
-    assert_eq!(
-        (status, location.as_deref()),
-        (303, Some("/dashboard/login")),
-        "the old session cookie still works after signing out"
-    );
-    site.close().await;
-}
+        // Apps counts the active tokens; Keys lists the key ring.
+        site.click("nav a[href='/dashboard/settings/apps']").await;
+        let count = format!("#apps-table tr[data-app-id='{app}'] td.app-tokens");
+        assert_eq!(site.text(&count).await, "1", "one active token");
+        site.screenshot(&shots, "apps.png").await;
+        site.click("nav a[href='/dashboard/settings/keys']").await;
+        site.element("#keys-table").await;
+        let states = site
+            .client()
+            .find_all(Locator::Css("#keys-table tr[data-kid] .key-state"))
+            .await
+            .expect("key states");
+        let mut active = 0;
+        for state in states {
+            active += usize::from(state.text().await.expect("text").trim() == "active");
+        }
+        assert!(active >= 2, "an active PASETO key and an active JWT key");
+        assert!(
+            site.text("#rotate-commands")
+                .await
+                .contains("informly keys rotate"),
+            "Keys shows how to rotate"
+        );
+        site.screenshot(&shots, "keys.png").await;
+
+        // The same pages on a phone.
+        if shots.is_some() {
+            site.set_viewport(390, 844).await;
+            site.goto("/dashboard/settings/apps").await;
+            site.element("#apps-table").await;
+            site.screenshot(&shots, "apps-phone.png").await;
+            site.open_token_form(&app).await;
+            site.screenshot(&shots, "generate-token-phone.png").await;
+            site.set_viewport(1280, 900).await;
+        }
+
+        // Signing out ends the session, in the browser and on the server.
+        let cookie = site.session_cookie().await;
+        site.click_button("logout-form", "Log out").await;
+        site.element("#login-form").await;
+        site.goto("/dashboard/settings/apps").await;
+        site.element("#login-form").await;
+        assert_eq!(site.path().await, "/dashboard/login");
+        let (status, location) = site.fetch_page("/dashboard/settings/apps", &cookie).await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (303, Some("/dashboard/login")),
+            "the old session cookie still works after signing out"
+        );
+    }
+);
 
 /// The flow's PostgreSQL twin, declared by hand: it needs Chromium as well as
 /// PostgreSQL, and the twins of `informly_postgres_twins!` are ignored only
@@ -968,324 +956,283 @@ mod on_postgres_in_the_browser {
 // Failure paths
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
-    let site = site().await;
-    let cases = [
-        (EMAIL, WRONG_PASSWORD, "a wrong password"),
-        ("mallory@example.com", PASSWORD, "an unknown email"),
-    ];
-    for (email, password, case) in cases {
-        site.submit_login(email, password).await;
-        assert_eq!(
-            site.text("#form-error").await,
-            "Incorrect email or password.",
-            "{case}"
-        );
-        let role = site.element("#form-error").await.attr("role").await;
-        assert_eq!(role.expect("attr").as_deref(), Some("alert"), "{case}");
-        assert_eq!(site.path().await, "/dashboard/login", "{case}");
-        assert!(!site.has("#current-user").await, "{case}: signed in");
-        site.element("#login-form").await;
+browser_test!(
+    a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    |site| {
+        let cases = [
+            (EMAIL, WRONG_PASSWORD, "a wrong password"),
+            ("mallory@example.com", PASSWORD, "an unknown email"),
+        ];
+        for (email, password, case) in cases {
+            site.submit_login(email, password).await;
+            assert_eq!(
+                site.text("#form-error").await,
+                "Incorrect email or password.",
+                "{case}"
+            );
+            let role = site.element("#form-error").await.attr("role").await;
+            assert_eq!(role.expect("attr").as_deref(), Some("alert"), "{case}");
+            assert_eq!(site.path().await, "/dashboard/login", "{case}");
+            assert!(!site.has("#current-user").await, "{case}: signed in");
+            site.element("#login-form").await;
+        }
+        site.log_in().await;
     }
-    site.log_in().await;
-    site.close().await;
-}
+);
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn a_form_without_its_csrf_field_or_with_a_wrong_one_is_refused_and_changes_nothing() {
-    let site = site().await;
-
-    // Sign-in, without its CSRF field: refused, not signed in.
-    site.goto("/dashboard/login").await;
-    site.fill("#email", EMAIL).await;
-    site.fill("#password", PASSWORD).await;
-    site.script(
-        "document.querySelector('#login-form input[name=csrf]').remove();",
-        vec![],
-    )
-    .await;
-    site.click("#login-submit").await;
-    site.heading("This form has expired").await;
-    assert!(!site.has("#current-user").await, "signed in without CSRF");
-
-    // Creating an app: without the field, and with a wrong value.
-    site.log_in().await;
-    let tamperings = [
-        (
-            "document.querySelector('#create-app-form input[name=csrf]').remove();",
-            "without its CSRF field",
-        ),
-        (
-            "document.querySelector('#create-app-form input[name=csrf]').value = 'x' + \
-             document.querySelector('#create-app-form input[name=csrf]').value;",
-            "with a wrong CSRF value",
-        ),
-    ];
-    for (tamper, case) in tamperings {
-        site.goto("/dashboard/settings/apps").await;
-        site.fill("#app-name", "Sneaky").await;
-        site.script(tamper, vec![]).await;
-        site.click_button("create-app-form", "Create app").await;
+browser_test!(
+    a_form_without_its_csrf_field_or_with_a_wrong_one_is_refused_and_changes_nothing,
+    |site| {
+        // Sign-in, without its CSRF field: refused, not signed in.
+        site.goto("/dashboard/login").await;
+        site.fill("#email", EMAIL).await;
+        site.fill("#password", PASSWORD).await;
+        site.script(
+            "document.querySelector('#login-form input[name=csrf]').remove();",
+            vec![],
+        )
+        .await;
+        site.click("#login-submit").await;
         site.heading("This form has expired").await;
-        assert!(
-            site.apps_of(WORKSPACE).is_empty(),
-            "an app was created {case}"
-        );
+        assert!(!site.has("#current-user").await, "signed in without CSRF");
+
+        // Creating an app: without the field, and with a wrong value.
+        site.log_in().await;
+        let tamperings = [
+            (
+                "document.querySelector('#create-app-form input[name=csrf]').remove();",
+                "without its CSRF field",
+            ),
+            (
+                "document.querySelector('#create-app-form input[name=csrf]').value = 'x' + \
+             document.querySelector('#create-app-form input[name=csrf]').value;",
+                "with a wrong CSRF value",
+            ),
+        ];
+        for (tamper, case) in tamperings {
+            site.goto("/dashboard/settings/apps").await;
+            site.fill("#app-name", "Sneaky").await;
+            site.script(tamper, vec![]).await;
+            site.click_button("create-app-form", "Create app").await;
+            site.heading("This form has expired").await;
+            assert!(
+                site.apps_of(WORKSPACE).is_empty(),
+                "an app was created {case}"
+            );
+        }
     }
-    site.close().await;
-}
+);
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn an_expiry_in_the_past_is_refused_and_no_token_is_created() {
-    let site = site().await;
-    site.log_in().await;
-    let app = site.create_app("Past", "").await;
-    site.open_token_form(&app).await;
-    site.fill("#token-name", "too late").await;
-    site.choose("scope-contacts-read").await;
-    site.choose("expiry-custom").await;
-    let yesterday = time::OffsetDateTime::now_utc()
-        .date()
-        .previous_day()
-        .expect("a day before today");
-    let yesterday = format!(
-        "{}-{:02}-{:02}",
-        yesterday.year(),
-        u8::from(yesterday.month()),
-        yesterday.day()
-    );
-    // Date inputs are awkward to type into; the value is what is submitted.
-    // The form's own validation is off: the server's check is what is tested
-    // (a `min` attribute would only be a convenience).
-    site.script(
-        "document.getElementById('expires-on').value = arguments[0];
+browser_test!(
+    an_expiry_in_the_past_is_refused_and_no_token_is_created,
+    |site| {
+        site.log_in().await;
+        let app = site.create_app("Past", "").await;
+        site.open_token_form(&app).await;
+        site.fill("#token-name", "too late").await;
+        site.choose("scope-contacts-read").await;
+        site.choose("expiry-custom").await;
+        let yesterday = time::OffsetDateTime::now_utc()
+            .date()
+            .previous_day()
+            .expect("a day before today");
+        let yesterday = format!(
+            "{}-{:02}-{:02}",
+            yesterday.year(),
+            u8::from(yesterday.month()),
+            yesterday.day()
+        );
+        // Date inputs are awkward to type into; the value is what is submitted.
+        // The form's own validation is off: the server's check is what is tested
+        // (a `min` attribute would only be a convenience).
+        site.script(
+            "document.getElementById('expires-on').value = arguments[0];
          document.getElementById('token-form').noValidate = true;",
-        vec![json!(yesterday)],
-    )
-    .await;
-    site.click("#generate-submit").await;
-    let error = site.element("#expiry-error").await;
-    assert!(
-        error.is_displayed().await.expect("displayed"),
-        "#expiry-error hidden"
-    );
-    assert!(!error.text().await.expect("text").trim().is_empty());
-    assert_eq!(
-        site.value("#token-name").await,
-        "too late",
-        "the name is kept"
-    );
-    assert!(
-        site.element("#scope-contacts-read")
-            .await
-            .is_selected()
-            .await
-            .expect("is_selected"),
-        "the chosen permission is kept"
-    );
-    assert_eq!(
-        site.value("#expires-on").await,
-        yesterday,
-        "the date is kept"
-    );
-    assert!(!site.has("#new-token").await, "a token was shown");
-    assert!(site.tokens_of(&app).is_empty(), "a token was created");
-    site.close().await;
-}
+            vec![json!(yesterday)],
+        )
+        .await;
+        site.click("#generate-submit").await;
+        let error = site.element("#expiry-error").await;
+        assert!(
+            error.is_displayed().await.expect("displayed"),
+            "#expiry-error hidden"
+        );
+        assert!(!error.text().await.expect("text").trim().is_empty());
+        assert_eq!(
+            site.value("#token-name").await,
+            "too late",
+            "the name is kept"
+        );
+        assert!(
+            site.element("#scope-contacts-read")
+                .await
+                .is_selected()
+                .await
+                .expect("is_selected"),
+            "the chosen permission is kept"
+        );
+        assert_eq!(
+            site.value("#expires-on").await,
+            yesterday,
+            "the date is kept"
+        );
+        assert!(!site.has("#new-token").await, "a token was shown");
+        assert!(site.tokens_of(&app).is_empty(), "a token was created");
+    }
+);
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn a_token_without_any_permission_is_refused_and_none_is_created() {
-    let site = site().await;
-    site.log_in().await;
-    let app = site.create_app("No scopes", "").await;
-    site.open_token_form(&app).await;
-    site.fill("#token-name", "nothing").await;
-    site.script(
-        "document.querySelectorAll('#token-form input[name=scope]')
+browser_test!(
+    a_token_without_any_permission_is_refused_and_none_is_created,
+    |site| {
+        site.log_in().await;
+        let app = site.create_app("No scopes", "").await;
+        site.open_token_form(&app).await;
+        site.fill("#token-name", "nothing").await;
+        site.script(
+            "document.querySelectorAll('#token-form input[name=scope]')
              .forEach(box => { box.checked = false; });",
-        vec![],
-    )
-    .await;
-    site.click("#generate-submit").await;
-    assert_eq!(
-        site.text("#scope-error").await,
-        "Choose at least one permission."
-    );
-    assert_eq!(
-        site.value("#token-name").await,
-        "nothing",
-        "the name is kept"
-    );
-    assert!(!site.has("#new-token").await, "a token was shown");
-    assert!(site.tokens_of(&app).is_empty(), "a token was created");
-    site.close().await;
-}
+            vec![],
+        )
+        .await;
+        site.click("#generate-submit").await;
+        assert_eq!(
+            site.text("#scope-error").await,
+            "Choose at least one permission."
+        );
+        assert_eq!(
+            site.value("#token-name").await,
+            "nothing",
+            "the name is kept"
+        );
+        assert!(!site.has("#new-token").await, "a token was shown");
+        assert!(site.tokens_of(&app).is_empty(), "a token was created");
+    }
+);
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn another_workspaces_app_and_an_unknown_page_are_not_found() {
-    let site = site().await;
-    let home = &site.server.home;
-    home.run(&["workspaces", "create", "--name", "other"]);
-    let theirs: Value = serde_json::from_str(&home.run(&[
-        "--json",
-        "apps",
-        "create",
-        "--workspace",
-        "other",
-        "--name",
-        "x",
-    ]))
-    .expect("apps create --json");
-    let theirs = theirs["id"].as_str().expect("id").to_owned();
-    let token = home.run(&[
-        "tokens",
-        "issue",
-        "--app",
-        &theirs,
-        "--scope",
-        "contacts:read",
-        "--expires-in",
-        "1h",
-    ]);
-    let their_token =
-        serde_json::from_str::<Value>(&home.run(&["--json", "tokens", "list", "--app", &theirs]))
-            .expect("tokens list --json")[0]["id"]
+browser_test!(
+    another_workspaces_app_and_an_unknown_page_are_not_found,
+    |site| {
+        let home = &site.server.home;
+        home.run(&["workspaces", "create", "--name", "other"]);
+        let theirs = home.run_json(&["apps", "create", "--workspace", "other", "--name", "x"]);
+        let theirs = theirs["id"].as_str().expect("id").to_owned();
+        let token = home.run(&[
+            "tokens",
+            "issue",
+            "--app",
+            &theirs,
+            "--scope",
+            "contacts:read",
+            "--expires-in",
+            "1h",
+        ]);
+        let their_token = home.run_json(&["tokens", "list", "--app", &theirs])[0]["id"]
             .as_str()
             .expect("a token id")
             .to_owned();
 
-    site.log_in().await;
-    let cookie = site.session_cookie().await;
-    let pages = [
-        format!("/dashboard/settings/apps/{theirs}"),
-        format!("/dashboard/settings/apps/{theirs}/tokens/new"),
-        format!("/dashboard/settings/apps/{theirs}/delete"),
-        format!("/dashboard/settings/apps/{theirs}/tokens/{their_token}/revoke"),
-        "/dashboard/settings/apps/app_01J00000000000000000000000".to_owned(),
-        "/dashboard/no-such-page".to_owned(),
-    ];
-    for page in &pages {
-        site.goto(page).await;
-        site.heading("Not found").await;
-        assert!(
-            !site.has("#confirm-form").await && !site.has("#token-form").await,
-            "{page} offers a form"
-        );
-        let (status, _) = site.fetch_page(page, &cookie).await;
-        assert_eq!(status, 404, "{page}");
+        site.log_in().await;
+        let cookie = site.session_cookie().await;
+        let pages = [
+            format!("/dashboard/settings/apps/{theirs}"),
+            format!("/dashboard/settings/apps/{theirs}/tokens/new"),
+            format!("/dashboard/settings/apps/{theirs}/delete"),
+            format!("/dashboard/settings/apps/{theirs}/tokens/{their_token}/revoke"),
+            "/dashboard/settings/apps/app_01J00000000000000000000000".to_owned(),
+            "/dashboard/no-such-page".to_owned(),
+        ];
+        for page in &pages {
+            site.goto(page).await;
+            site.heading("Not found").await;
+            assert!(
+                !site.has("#confirm-form").await && !site.has("#token-form").await,
+                "{page} offers a form"
+            );
+            let (status, _) = site.fetch_page(page, &cookie).await;
+            assert_eq!(status, 404, "{page}");
+        }
+        assert_eq!(site.apps_of("other").len(), 1, "their app is untouched");
+        assert_eq!(site.contacts_status(&token).await, 200, "their token works");
     }
-    assert_eq!(site.apps_of("other").len(), 1, "their app is untouched");
-    assert_eq!(site.contacts_status(&token).await, 200, "their token works");
-    site.close().await;
-}
+);
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn deleting_an_app_through_its_confirm_page_rejects_its_tokens() {
-    let site = site().await;
-    site.log_in().await;
-    let app = site.create_app("Doomed", "Deleted in a moment").await;
-    let token = site.server.home.run(&[
-        "tokens",
-        "issue",
-        "--app",
-        &app,
-        "--scope",
-        "contacts:read",
-        "--expires-in",
-        "1h",
-    ]);
-    assert_eq!(site.contacts_status(&token).await, 200, "the token works");
+browser_test!(
+    deleting_an_app_through_its_confirm_page_rejects_its_tokens,
+    |site| {
+        site.log_in().await;
+        let app = site.create_app("Doomed", "Deleted in a moment").await;
+        let token = site.server.home.run(&[
+            "tokens",
+            "issue",
+            "--app",
+            &app,
+            "--scope",
+            "contacts:read",
+            "--expires-in",
+            "1h",
+        ]);
+        assert_eq!(site.contacts_status(&token).await, 200, "the token works");
 
-    site.open_app(&app).await;
-    site.click("#delete-app").await;
-    site.element("#confirm-form").await;
-    assert_eq!(
-        site.path().await,
-        format!("/dashboard/settings/apps/{app}/delete")
-    );
-    assert_eq!(site.text("#confirm-submit").await, "Delete app");
-    site.click("#confirm-submit").await;
-    site.heading("Apps").await;
-    site.assert_flash("App deleted.").await;
-    assert_eq!(site.path().await, "/dashboard/settings/apps");
-    assert!(
-        !site.has(&format!("tr[data-app-id='{app}']")).await,
-        "the deleted app is still listed"
-    );
-    assert!(site.apps_of(WORKSPACE).is_empty(), "the app still exists");
-    site.assert_token_rejected(&token, "of a deleted app").await;
-    site.close().await;
-}
+        site.open_app(&app).await;
+        site.click("#delete-app").await;
+        site.element("#confirm-form").await;
+        assert_eq!(
+            site.path().await,
+            format!("/dashboard/settings/apps/{app}/delete")
+        );
+        assert_eq!(site.text("#confirm-submit").await, "Delete app");
+        site.click("#confirm-submit").await;
+        site.heading("Apps").await;
+        site.assert_flash("App deleted.").await;
+        assert_eq!(site.path().await, "/dashboard/settings/apps");
+        assert!(
+            !site.has(&format!("tr[data-app-id='{app}']")).await,
+            "the deleted app is still listed"
+        );
+        assert!(site.apps_of(WORKSPACE).is_empty(), "the app still exists");
+        site.assert_token_rejected(&token, "of a deleted app").await;
+    }
+);
 
 // ---------------------------------------------------------------------------
 // Accessibility
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser: install chromium and chromium-driver, set INFORMLY_TEST_BROWSER=1"
-)]
-async fn every_field_has_a_label_and_signing_in_works_from_the_keyboard() {
-    let site = site().await;
+browser_test!(
+    every_field_has_a_label_and_signing_in_works_from_the_keyboard,
+    |site| {
+        // Sign-in with the keyboard alone: type, Enter.
+        site.goto("/dashboard/login").await;
+        assert_labelled(&site, "#login-form").await;
+        site.element("#email")
+            .await
+            .send_keys(EMAIL)
+            .await
+            .expect("type");
+        let enter = char::from(Key::Enter).to_string();
+        site.element("#password")
+            .await
+            .send_keys(&format!("{PASSWORD}{enter}"))
+            .await
+            .expect("type");
+        assert_eq!(site.text("#current-user").await, EMAIL);
 
-    // Sign-in with the keyboard alone: type, Enter.
-    site.goto("/dashboard/login").await;
-    assert_labelled(&site, "#login-form").await;
-    site.element("#email")
-        .await
-        .send_keys(EMAIL)
-        .await
-        .expect("type");
-    let enter = char::from(Key::Enter).to_string();
-    site.element("#password")
-        .await
-        .send_keys(&format!("{PASSWORD}{enter}"))
-        .await
-        .expect("type");
-    assert_eq!(site.text("#current-user").await, EMAIL);
-
-    assert_labelled(&site, "#create-app-form").await;
-    let app = site.create_app("Labels", "").await;
-    site.open_token_form(&app).await;
-    assert_labelled(&site, "#token-form").await;
-    let modules = site
-        .client()
-        .find_all(Locator::Css("#token-form fieldset.scope-module"))
-        .await
-        .expect("fieldsets");
-    assert!(!modules.is_empty(), "no scope fieldsets");
-    for module in modules {
-        let legend = module.find(Locator::Css("legend")).await.expect("a legend");
-        assert!(!legend.text().await.expect("text").trim().is_empty());
+        assert_labelled(&site, "#create-app-form").await;
+        let app = site.create_app("Labels", "").await;
+        site.open_token_form(&app).await;
+        assert_labelled(&site, "#token-form").await;
+        let modules = site
+            .client()
+            .find_all(Locator::Css("#token-form fieldset.scope-module"))
+            .await
+            .expect("fieldsets");
+        assert!(!modules.is_empty(), "no scope fieldsets");
+        for module in modules {
+            let legend = module.find(Locator::Css("legend")).await.expect("a legend");
+            assert!(!legend.text().await.expect("text").trim().is_empty());
+        }
     }
-    site.close().await;
-}
+);
 
 /// Every visible field of `form` (inputs, textareas, selects) has an id and a
 /// `label[for=id]` with some text.

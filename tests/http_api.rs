@@ -18,8 +18,6 @@
 mod common;
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -30,6 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use common::Server;
+use common::raw_http::{RawResponse, chunk};
 
 /// Ids that are well formed but exist nowhere.
 const UNKNOWN_APP: &str = "app_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -293,90 +292,22 @@ async fn post_bytes(server: &Server, path: &str, token: &str, body: impl Into<Ve
     .await
 }
 
-/// What a hand-written HTTP/1.1 exchange answered.
-struct RawReply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-/// Sends `head` then each of `pieces` over a plain TCP connection (a writer
-/// thread, so the answer is read even if the server answers before the body
-/// is complete and stops reading), and reads one response.
-fn raw_exchange(server: &Server, head: String, pieces: Vec<Vec<u8>>) -> RawReply {
-    let address = server.base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("read timeout");
-    let mut writer = stream.try_clone().expect("clone the stream");
-    let sender = std::thread::spawn(move || {
-        if writer.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        for piece in pieces {
-            if writer.write_all(&piece).is_err() {
-                return;
-            }
-        }
-    });
-
-    let mut received = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let reply = loop {
-        if let Some(reply) = parse_response(&received) {
-            break reply;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                break parse_response(&received).unwrap_or_else(|| {
-                    panic!(
-                        "no complete response; got {:?}",
-                        String::from_utf8_lossy(&received)
-                    )
-                });
-            }
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-        }
-    };
-    let _ = stream.shutdown(Shutdown::Both);
-    sender.join().expect("writer thread");
+/// Sends `head` then each of `pieces` on a connection of its own (written
+/// while the answer is read, so it is read even if the server answers before
+/// the body is complete and stops reading), and reads one response, which
+/// must come within 20 s and be no server error.
+async fn raw_exchange(server: &Server, head: String, pieces: Vec<Vec<u8>>) -> RawResponse {
+    let request = [head.into_bytes(), pieces.concat()].concat();
+    let reply = common::raw_http::raw_exchange(server, request, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|e| panic!("no complete response: {e}"));
     assert!(
         reply.status < 500,
         "server error: {} {}",
         reply.head,
-        reply.body
+        reply.text()
     );
     reply
-}
-
-/// A complete response (head and a Content-Length body) in `bytes`, if any.
-fn parse_response(bytes: &[u8]) -> Option<RawReply> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&bytes[..end]).to_string();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let body = bytes.get(end + 4..end + 4 + length)?;
-    Some(RawReply {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: String::from_utf8_lossy(body).to_string(),
-    })
-}
-
-/// One chunk of a `Transfer-Encoding: chunked` body.
-fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -495,6 +426,26 @@ fn sorted_strs(values: &[&str]) -> Vec<String> {
 fn second_workspace(server: &Server, name: &str) -> String {
     server.home.run(&["workspaces", "create", "--name", name]);
     server.home.admin_token(Some(name))
+}
+
+/// A second workspace, `acme`, beside the fixture's: its admin token and an
+/// app of it.
+struct Acme {
+    admin: String,
+    app: String,
+}
+
+impl Acme {
+    async fn create(server: &Server) -> Acme {
+        let admin = second_workspace(server, "acme");
+        let app = server.create_app(&admin, "acme-app").await;
+        Acme { admin, app }
+    }
+
+    /// A token of acme's app with these scopes.
+    async fn token(&self, server: &Server, scopes: &[&str], format: &str) -> String {
+        token_of(&server.issue(&self.admin, &self.app, scopes, format).await)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -979,8 +930,8 @@ async fn bodies_over_one_mebibyte_are_413_with_or_without_a_content_length() {
         server.base.trim_start_matches("http://")
     );
     let pieces = vec![body_of(big).into_bytes()];
-    let reply = raw_exchange(server, head, pieces);
-    assert_eq!(reply.status, 413, "{} {}", reply.head, reply.body);
+    let reply = raw_exchange(server, head, pieces).await;
+    assert_eq!(reply.status, 413, "{} {}", reply.head, reply.text());
     assert!(
         reply.head.contains("application/problem+json"),
         "{}",
@@ -999,14 +950,14 @@ async fn bodies_over_one_mebibyte_are_413_with_or_without_a_content_length() {
     pieces.extend((0..40).map(|_| chunk(&[b'a'; 64 * 1024])));
     pieces.push(chunk(br#""}"#));
     pieces.push(b"0\r\n\r\n".to_vec());
-    let reply = raw_exchange(server, chunked_head.clone(), pieces);
-    assert_eq!(reply.status, 413, "{} {}", reply.head, reply.body);
+    let reply = raw_exchange(server, chunked_head.clone(), pieces).await;
+    assert_eq!(reply.status, 413, "{} {}", reply.head, reply.text());
     assert!(
         reply.head.contains("application/problem+json"),
         "{}",
         reply.head
     );
-    let problem: Value = serde_json::from_str(&reply.body).expect("problem JSON");
+    let problem: Value = serde_json::from_slice(&reply.body).expect("problem JSON");
     assert_eq!(problem["status"], 413);
 
     // A small chunked body is fine: the 413 above is about size.
@@ -1015,8 +966,8 @@ async fn bodies_over_one_mebibyte_are_413_with_or_without_a_content_length() {
         chunk(br#""chunked@example.com"}"#),
         b"0\r\n\r\n".to_vec(),
     ];
-    let reply = raw_exchange(server, chunked_head, pieces);
-    assert_eq!(reply.status, 201, "{} {}", reply.head, reply.body);
+    let reply = raw_exchange(server, chunked_head, pieces).await;
+    assert_eq!(reply.status, 201, "{} {}", reply.head, reply.text());
 
     // Only the small chunked contact exists.
     let contacts = api.contacts().await;
@@ -1453,13 +1404,10 @@ async fn duplicate_emails_conflict_case_insensitively_within_one_workspace_only(
     assert_eq!(renamed["email"], "ada@example.com");
 
     // Another workspace may hold the same email.
-    let acme_admin = second_workspace(server, "acme");
-    let acme_app = server.create_app(&acme_admin, "acme-app").await;
-    let acme = token_of(
-        &server
-            .issue(&acme_admin, &acme_app, &CONTACT_SCOPES, "jwt")
-            .await,
-    );
+    let acme = Acme::create(server)
+        .await
+        .token(server, &CONTACT_SCOPES, "jwt")
+        .await;
     post(
         server,
         "/v1/contacts",
@@ -2158,13 +2106,10 @@ async fn token_issuance_refuses_bad_expiry_and_format_with_422() {
 async fn another_workspaces_contacts_are_not_found_and_left_untouched() {
     let api = Api::start().await;
     let server = &api.server;
-    let acme_admin = second_workspace(server, "acme");
-    let acme_app = server.create_app(&acme_admin, "acme-app").await;
-    let acme_token = token_of(
-        &server
-            .issue(&acme_admin, &acme_app, &CONTACT_SCOPES, "jwt")
-            .await,
-    );
+    let acme_token = Acme::create(server)
+        .await
+        .token(server, &CONTACT_SCOPES, "jwt")
+        .await;
     let acme_contact = post(
         server,
         "/v1/contacts",
@@ -2222,10 +2167,9 @@ async fn another_workspaces_contacts_are_not_found_and_left_untouched() {
 async fn another_workspaces_apps_and_tokens_are_not_found_and_left_untouched() {
     let api = Api::start().await;
     let server = &api.server;
-    let acme_admin = second_workspace(server, "acme");
-    let acme_app = server.create_app(&acme_admin, "acme-app").await;
+    let acme = Acme::create(server).await;
     let acme_issued = server
-        .issue(&acme_admin, &acme_app, &CONTACT_SCOPES, "jwt")
+        .issue(&acme.admin, &acme.app, &CONTACT_SCOPES, "jwt")
         .await;
     let default_issued = server
         .issue(&api.admin, &api.app, &["contacts:read"], "jwt")
@@ -2236,12 +2180,12 @@ async fn another_workspaces_apps_and_tokens_are_not_found_and_left_untouched() {
             api.admin.as_str(),
             api.app.as_str(),
             &default_issued,
-            acme_admin.as_str(),
-            acme_app.as_str(),
+            acme.admin.as_str(),
+            acme.app.as_str(),
         ),
         (
-            acme_admin.as_str(),
-            acme_app.as_str(),
+            acme.admin.as_str(),
+            acme.app.as_str(),
             &acme_issued,
             api.admin.as_str(),
             api.app.as_str(),
@@ -2304,7 +2248,7 @@ async fn another_workspaces_apps_and_tokens_are_not_found_and_left_untouched() {
     }
     // The two workspaces are really distinct.
     let a = get(server, "/v1/token", &api.admin).await.expect(200);
-    let b = get(server, "/v1/token", &acme_admin).await.expect(200);
+    let b = get(server, "/v1/token", &acme.admin).await.expect(200);
     assert_ne!(a["workspace"], b["workspace"]);
 }
 
@@ -2312,13 +2256,8 @@ async fn another_workspaces_apps_and_tokens_are_not_found_and_left_untouched() {
 async fn a_workspace_in_the_query_string_is_refused() {
     let api = Api::start().await;
     let server = &api.server;
-    let acme_admin = second_workspace(server, "acme");
-    let acme_app = server.create_app(&acme_admin, "acme-app").await;
-    let acme_token = token_of(
-        &server
-            .issue(&acme_admin, &acme_app, &CONTACT_SCOPES, "paseto")
-            .await,
-    );
+    let acme = Acme::create(server).await;
+    let acme_token = acme.token(server, &CONTACT_SCOPES, "paseto").await;
     post(
         server,
         "/v1/contacts",
@@ -2327,7 +2266,7 @@ async fn a_workspace_in_the_query_string_is_refused() {
     )
     .await
     .expect(201);
-    let acme_ws = get(server, "/v1/token", &acme_admin).await.expect(200)["workspace"]
+    let acme_ws = get(server, "/v1/token", &acme.admin).await.expect(200)["workspace"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -2516,13 +2455,10 @@ async fn pages_return_every_contact_exactly_once_in_id_order() {
         assert_eq!(got, ids, "limit={limit}: every contact once, in id order");
     }
     // An empty list has no cursor.
-    let acme_admin = second_workspace(&api.server, "acme");
-    let acme_app = api.server.create_app(&acme_admin, "acme-app").await;
-    let acme = token_of(
-        &api.server
-            .issue(&acme_admin, &acme_app, &["contacts:read"], "paseto")
-            .await,
-    );
+    let acme = Acme::create(&api.server)
+        .await
+        .token(&api.server, &["contacts:read"], "paseto")
+        .await;
     let empty = get(&api.server, "/v1/contacts?limit=2", &acme)
         .await
         .expect(200);
@@ -3051,8 +2987,8 @@ async fn a_gzip_encoded_body_is_not_decompressed_and_writes_nothing() {
         api.token,
         gzip.len()
     );
-    let reply = raw_exchange(&api.server, head, vec![gzip]);
-    assert_eq!(reply.status, 400, "{}", reply.body);
+    let reply = raw_exchange(&api.server, head, vec![gzip]).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
     let list = get(&api.server, "/v1/contacts", &api.token)
         .await
         .expect(200);
@@ -3120,15 +3056,7 @@ informly_postgres_twins! {
 #[tokio::test]
 async fn the_openapi_document_declares_problem_json_errors_on_every_protected_route() {
     let server = Server::start().await;
-    let doc: Value = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .expect("openapi")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value = server.public_json("/openapi.json").await;
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("path item") {

@@ -24,13 +24,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Home, Server, eventually};
-use informly::keys::KeyRing;
-use informly::token::{Format, Policy, ScopeSet, Subject, TokenClaims};
+use common::forge::{Key, flip_signature};
+use common::raw_http::{self, NoResponse, RawResponse, raw_head, read_response};
+use common::{Home, Server, ServerWithApp, eventually, str_of, unix_now};
+use informly::token::{Format, ScopeSet, Subject, TokenClaims};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
@@ -56,9 +57,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let server = Server::start().await;
-    let admin = server.home.admin_token(None);
-    let app = server.create_app(&admin, "auth tests").await;
+    let ServerWithApp { server, admin, app } = ServerWithApp::start("auth tests").await;
     let issued = server
         .issue(&admin, &app, &["contacts:read", "contacts:write"], "paseto")
         .await;
@@ -71,13 +70,6 @@ async fn setup() -> Setup {
         jwt: str_of(&jwt["token"]),
         server,
     }
-}
-
-fn str_of(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a string, got {value}"))
-        .to_owned()
 }
 
 /// A response read to the end.
@@ -194,31 +186,6 @@ fn assert_problem(answer: &Answer) {
     }
 }
 
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Which key of a home's ring signs a forged token.
-enum Signer<'a> {
-    Active(Format),
-    Kid(&'a str),
-}
-
-/// Signs `claims` with a key read from `home`'s keys directory, as a test with
-/// access to the private keys can (the server never signs these itself).
-fn forge(home: &Home, signer: Signer<'_>, claims: &TokenClaims) -> String {
-    let ring = KeyRing::load(&home.keys_dir()).expect("load the key ring");
-    let entry = match signer {
-        Signer::Active(format) => ring.active(format, time::OffsetDateTime::now_utc()),
-        Signer::Kid(kid) => ring.entries().iter().find(|e| e.kid() == kid),
-    }
-    .expect("the signing key is in the ring");
-    entry
-        .key
-        .sign(claims, &Policy::default())
-        .expect("sign the forged claims")
-}
-
 /// Claims for the app and workspace of a real token (`GET /v1/token` body),
 /// with a fresh token id and the given times.
 fn claims_like(me: &Value, iat: i64, nbf: i64, exp: i64) -> TokenClaims {
@@ -233,40 +200,10 @@ fn claims_like(me: &Value, iat: i64, nbf: i64, exp: i64) -> TokenClaims {
     }
 }
 
-/// The same token with one signature character changed (still canonical
-/// base64url: the character changed is not the last of its segment).
-fn flip_signature(token: &str) -> String {
-    // `v4.public.<payload+signature>[.footer]` and `header.payload.signature`:
-    // the signature is in the third segment either way.
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let target = &mut parts[2];
-    let at = target.len() - 10;
-    let old = target.as_bytes()[at];
-    let new = if old == b'A' { "B" } else { "A" };
-    target.replace_range(at..at + 1, new);
-    parts.join(".")
-}
-
 /// Key ids the server publishes: PASERK `(kid, status)` and JWKS kids.
 async fn published(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
-    let paserk: Value = server
-        .client
-        .get(server.url("/.well-known/paserk.json"))
-        .send()
-        .await
-        .expect("paserk.json")
-        .json()
-        .await
-        .expect("paserk.json is JSON");
-    let jwks: Value = server
-        .client
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks.json")
-        .json()
-        .await
-        .expect("jwks.json is JSON");
+    let paserk: Value = server.public_json("/.well-known/paserk.json").await;
+    let jwks: Value = server.public_json("/.well-known/jwks.json").await;
     let paserk = paserk["keys"]
         .as_array()
         .expect("paserk keys")
@@ -284,10 +221,9 @@ async fn published(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
 
 /// `informly keys rotate …` on the home, returning the new kid of each format.
 fn rotate(home: &Home, args: &[&str]) -> Vec<(String, String)> {
-    let mut all = vec!["--json", "keys", "rotate"];
+    let mut all = vec!["keys", "rotate"];
     all.extend_from_slice(args);
-    let added: Value = serde_json::from_str(&home.run(&all)).expect("rotate --json");
-    added
+    home.run_json(&all)
         .as_array()
         .expect("an array of added keys")
         .iter()
@@ -305,7 +241,7 @@ fn kid_of(added: &[(String, String)], format: &str) -> String {
 
 /// The kid of the key that signs `format` now, per `keys list`.
 fn active_kid(home: &Home, format: &str) -> String {
-    let keys: Value = serde_json::from_str(&home.run(&["--json", "keys", "list"])).expect("json");
+    let keys = home.run_json(&["keys", "list"]);
     keys.as_array()
         .expect("array")
         .iter()
@@ -316,63 +252,6 @@ fn active_kid(home: &Home, format: &str) -> String {
 
 // --- raw HTTP/1.1, for what reqwest will not send -------------------------
 
-#[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Reads one HTTP/1.1 response (Content-Length bodies only).
-async fn read_response<R: AsyncRead + Unpin>(reader: &mut R) -> std::io::Result<RawResponse> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(at) = find(&buf, b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "connection closed after {:?}",
-                    String::from_utf8_lossy(&buf)
-                ),
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map(|(_, value)| value.trim().parse::<usize>().expect("content-length"))
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        let n = reader.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("body cut at {} of {length} bytes", body.len()),
-            ));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Ok(RawResponse { status, head, body })
-}
-
 /// What became of a raw request.
 #[derive(Debug)]
 enum Outcome {
@@ -381,32 +260,22 @@ enum Outcome {
     Closed(String),
 }
 
-/// Sends `request` on a new connection while reading the answer (the server
-/// may answer, and close, before the request is fully written).
+/// Sends `request` on a new connection and reads the answer: a close is an
+/// outcome; no answer and no close within 10 s fails the test.
 async fn raw_exchange(server: &Server, request: Vec<u8>) -> Outcome {
-    let stream = TcpStream::connect(server.address()).await.expect("connect");
-    let (mut reader, mut writer) = stream.into_split();
-    // The write half is handed back, not dropped: dropping it would half-close
-    // the connection.
-    let writing = tokio::spawn(async move {
-        let _ = writer.write_all(&request).await;
-        let _ = writer.flush().await;
-        writer
-    });
-    let outcome =
-        match tokio::time::timeout(Duration::from_secs(10), read_response(&mut reader)).await {
-            Ok(Ok(response)) => Outcome::Answered(response),
-            Ok(Err(e)) => Outcome::Closed(e.to_string()),
-            Err(_) => panic!("no answer and no close within 10 s"),
-        };
-    writing.abort();
-    outcome
+    match raw_http::raw_exchange(server, request, Duration::from_secs(10)).await {
+        Ok(response) => Outcome::Answered(response),
+        Err(NoResponse::Closed(why)) => Outcome::Closed(why),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 fn get_head(server: &Server, extra: &str) -> String {
-    format!(
-        "GET /v1/token HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-        server.address()
+    raw_head(
+        server,
+        "GET",
+        "/v1/token",
+        &format!("{extra}Connection: close\r\n"),
     )
 }
 
@@ -414,8 +283,9 @@ fn get_head(server: &Server, extra: &str) -> String {
 // 1. The Authorization header (SECURITY.md §9 row A)
 // ---------------------------------------------------------------------------
 
+// SECURITY.md §9 row A1.
 #[tokio::test]
-async fn a1_a_request_without_authorization_gets_401_with_the_bare_challenge() {
+async fn a_request_without_authorization_gets_401_with_the_bare_challenge() {
     let s = setup().await;
     for (method, path) in [
         (Method::GET, "/v1/token"),
@@ -436,8 +306,9 @@ async fn a1_a_request_without_authorization_gets_401_with_the_bare_challenge() {
     }
 }
 
+// SECURITY.md §9 row A2.
 #[tokio::test]
-async fn a2_a_basic_authorization_gets_401_with_the_bare_challenge() {
+async fn a_basic_authorization_gets_401_with_the_bare_challenge() {
     let s = setup().await;
     let answer =
         with_authorization(&s.server, HeaderValue::from_static("Basic dXNlcjpwYXNz")).await;
@@ -447,8 +318,9 @@ async fn a2_a_basic_authorization_gets_401_with_the_bare_challenge() {
     assert_bare_challenge(&with_authorization(&s.server, value).await);
 }
 
+// SECURITY.md §9 row A3.
 #[tokio::test]
-async fn a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
+async fn the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
     let s = setup().await;
     for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer    "] {
         for token in [&s.token, &s.jwt] {
@@ -459,8 +331,9 @@ async fn a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several
     }
 }
 
+// SECURITY.md §9 row A4.
 #[tokio::test]
-async fn a4_a_bearer_scheme_without_a_token_gets_401_invalid_token() {
+async fn a_bearer_scheme_without_a_token_gets_401_invalid_token() {
     let s = setup().await;
     for value in ["Bearer", "Bearer ", "Bearer    ", "bearer"] {
         let answer = with_authorization(&s.server, HeaderValue::from_static(value)).await;
@@ -468,8 +341,9 @@ async fn a4_a_bearer_scheme_without_a_token_gets_401_invalid_token() {
     }
 }
 
+// SECURITY.md §9 row A5.
 #[tokio::test]
-async fn a5_two_authorization_headers_get_400_invalid_request_even_when_both_are_valid() {
+async fn two_authorization_headers_get_400_invalid_request_even_when_both_are_valid() {
     let s = setup().await;
     for second in [&s.token, &s.jwt] {
         let response = s
@@ -493,8 +367,9 @@ async fn a5_two_authorization_headers_get_400_invalid_request_even_when_both_are
     }
 }
 
+// SECURITY.md §9 row A6.
 #[tokio::test]
-async fn a6_a_token_in_the_query_string_is_not_read_and_never_logged() {
+async fn a_token_in_the_query_string_is_not_read_and_never_logged() {
     let s = setup().await;
     let request_id = "a6-token-in-query";
     for path in ["/v1/token", "/v1/contacts"] {
@@ -539,8 +414,9 @@ async fn a6_a_token_in_the_query_string_is_not_read_and_never_logged() {
     assert!(!logs.contains(&body[..40]), "{logs}");
 }
 
+// SECURITY.md §9 row A7.
 #[tokio::test]
-async fn a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection() {
+async fn a_one_megabyte_authorization_header_gets_431_or_a_closed_connection() {
     let s = setup().await;
     let huge = "A".repeat(1024 * 1024);
     let request = get_head(
@@ -557,8 +433,9 @@ async fn a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection(
     assert_eq!(status_of(&s.server, &s.token).await, 200);
 }
 
+// SECURITY.md §9 row A8.
 #[tokio::test]
-async fn a8_a_64_kib_token_gets_401_invalid_token() {
+async fn a_64_kib_token_gets_401_invalid_token() {
     let s = setup().await;
     for prefix in ["v4.public.", "eyJ", ""] {
         let token = format!("{prefix}{}", "A".repeat(64 * 1024));
@@ -576,8 +453,9 @@ async fn a8_a_64_kib_token_gets_401_invalid_token() {
     assert_invalid_token(&answer, "invalid token");
 }
 
+// SECURITY.md §9 row A9.
 #[tokio::test]
-async fn a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
+async fn an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
     let s = setup().await;
     let mut high: Vec<u8> = b"Bearer ".to_vec();
     high.extend_from_slice(s.token.as_bytes());
@@ -599,8 +477,9 @@ async fn a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401() {
     }
 }
 
+// SECURITY.md §9 row A10.
 #[tokio::test]
-async fn a10_a_token_with_a_space_tab_or_nul_inside_gets_401() {
+async fn a_token_with_a_space_tab_or_nul_inside_gets_401() {
     let s = setup().await;
     let (head, tail) = s.token.split_at(30);
     for sep in [" ", "\t", "  "] {
@@ -638,8 +517,9 @@ async fn a10_a_token_with_a_space_tab_or_nul_inside_gets_401() {
     }
 }
 
+// SECURITY.md §9 row A11.
 #[tokio::test]
-async fn a11_150_request_headers_get_431() {
+async fn a_request_with_150_headers_gets_431() {
     let s = setup().await;
     let extra: String = (0..150).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
     let request = get_head(
@@ -728,11 +608,11 @@ async fn an_expired_token_gets_401_token_expired_in_both_formats() {
     let now = unix_now();
     for format in Format::ALL {
         let claims = claims_like(&me, now - 3600, now - 3600, now - 60);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token expired");
         // Long expired, too.
         let claims = claims_like(&me, now - 90_000, now - 90_000, now - 86_400);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token expired");
     }
 }
@@ -744,7 +624,7 @@ async fn a_token_that_expired_within_the_30_second_leeway_is_still_accepted() {
     let now = unix_now();
     for format in Format::ALL {
         let claims = claims_like(&me, now - 3600, now - 3600, now - 10);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         let answer = whoami(&s.server, &token).await;
         assert_eq!(answer.status, 200, "{format}: {answer}");
         assert_eq!(answer.json()["id"], claims.token_id.as_str());
@@ -759,15 +639,15 @@ async fn a_token_not_yet_valid_gets_401_token_not_yet_valid() {
     for format in Format::ALL {
         // nbf in the future.
         let claims = claims_like(&me, now, now + 600, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token not yet valid");
         // iat in the future (SECURITY §8: iat ≤ now + skew).
         let claims = claims_like(&me, now + 600, now + 600, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_invalid_token(&whoami(&s.server, &token).await, "token not yet valid");
         // nbf inside the leeway: fine.
         let claims = claims_like(&me, now, now + 10, now + 3600);
-        let token = forge(&s.server.home, Signer::Active(format), &claims);
+        let token = Key::active(&s.server.home, format).sign_claims(&claims);
         assert_eq!(status_of(&s.server, &token).await, 200, "{format}");
     }
 }
@@ -776,8 +656,9 @@ async fn a_token_not_yet_valid_gets_401_token_not_yet_valid() {
 // 3. Revocation (SECURITY.md §9 row G)
 // ---------------------------------------------------------------------------
 
+// SECURITY.md §9 row G1.
 #[tokio::test]
-async fn g1_a_token_revoked_through_the_api_is_refused_on_the_very_next_request() {
+async fn a_token_revoked_through_the_api_is_refused_on_the_very_next_request() {
     let s = setup().await;
     for format in ["paseto", "jwt"] {
         let issued = s
@@ -850,8 +731,9 @@ async fn a_revocation_made_with_the_cli_reaches_the_running_server_within_2_seco
     assert_eq!(status_of(&s.server, &s.jwt).await, 200);
 }
 
+// SECURITY.md §9 row G6.
 #[tokio::test]
-async fn g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds()
+async fn a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds()
  {
     let s = setup().await;
     let second = Server::start_in(s.server.home.clone(), &[]).await;
@@ -905,8 +787,9 @@ async fn g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through
     );
 }
 
+// SECURITY.md §9 row G8.
 #[tokio::test]
-async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy() {
+async fn a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy() {
     let s = setup().await;
     let me = whoami(&s.server, &s.token).await.json();
     // A revoked jti makes the forgeries "denylisted-looking".
@@ -924,7 +807,7 @@ async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_he
             } else {
                 Format::Paseto
             };
-            flip_signature(&forge(&s.server.home, Signer::Active(format), &claims))
+            flip_signature(&Key::active(&s.server.home, format).sign_claims(&claims))
         })
         .collect();
 
@@ -964,30 +847,17 @@ async fn g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_he
     assert_eq!(detail["detail"], "invalid token");
 
     // Still healthy, still serving valid tokens.
-    let health = s
-        .server
-        .client
-        .get(s.server.url("/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = s
-        .server
-        .client
-        .get(s.server.url("/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    assert_eq!(s.server.public_status("/health").await, 200);
+    assert_eq!(s.server.public_status("/ready").await, 200);
     assert_eq!(status_of(&s.server, &s.jwt).await, 200);
     let logs = s.server.logs();
     assert!(!logs.contains("panicked"), "{logs}");
     assert!(!logs.contains("ERROR"), "{logs}");
 }
 
+// SECURITY.md §9 row G9.
 #[tokio::test]
-async fn g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx() {
+async fn a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx() {
     let s = setup().await;
     let me = whoami(&s.server, &s.token).await.json();
     let now = unix_now();
@@ -1003,7 +873,7 @@ async fn g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx
         for format in Format::ALL {
             let mut claims = claims_like(&me, now, now, now + 3600);
             claims.token_id = jti.clone();
-            let token = forge(&s.server.home, Signer::Active(format), &claims);
+            let token = Key::active(&s.server.home, format).sign_claims(&claims);
             let answer = whoami(&s.server, &token).await;
             assert_invalid_token(&answer, "invalid token");
             let contacts = Answer::of(s.server.get("/v1/contacts", &token).await).await;
@@ -1120,7 +990,7 @@ async fn a_pending_key_is_published_as_pending_and_accepted_before_it_signs() {
     let me = whoami(&s.server, &s.token).await.json();
     let now = unix_now();
     let claims = claims_like(&me, now, now, now + 3600);
-    let token = forge(&home, Signer::Kid(&pending), &claims);
+    let token = Key::with_kid(&home, &pending).sign_claims(&claims);
     let answer = whoami(&s.server, &token).await;
     assert_eq!(answer.status, 200, "{answer}");
     assert_eq!(answer.json()["id"], claims.token_id.as_str());
@@ -1183,11 +1053,8 @@ async fn retiring_a_key_with_the_cli_refuses_its_tokens_and_unpublishes_it_withi
         .await;
     let me = whoami(&s.server, &str_of(&fresh["token"])).await.json();
     let now = unix_now();
-    let forged = forge(
-        &home,
-        Signer::Kid(&old_paseto),
-        &claims_like(&me, now, now, now + 60),
-    );
+    let forged =
+        Key::with_kid(&home, &old_paseto).sign_claims(&claims_like(&me, now, now, now + 60));
     assert_invalid_token(&whoami(&s.server, &forged).await, "invalid token");
 }
 
@@ -1507,8 +1374,7 @@ async fn sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_
         .await
         .unwrap();
     stuck.flush().await.unwrap();
-    let health = server.client.get(server.url("/health")).send().await;
-    assert_eq!(health.expect("health").status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 
     let signalled = Instant::now();
     let mut server = server;
@@ -1634,8 +1500,9 @@ async fn every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed(
     assert!(logs.is_some(), "{}", server.logs());
 }
 
+// SECURITY.md §9 row J11.
 #[tokio::test]
-async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
+async fn a_client_sending_its_request_head_too_slowly_is_disconnected() {
     use tokio::io::AsyncReadExt;
     let server = Server::start_in(Home::new(), &[("INFORMLY_HEADER_READ_TIMEOUT", "1s")]).await;
     let mut slow = TcpStream::connect(server.address()).await.expect("connect");
@@ -1654,20 +1521,15 @@ async fn j11_a_client_sending_its_request_head_too_slowly_is_disconnected() {
         "closed before the timeout: {took:?}"
     );
     // Other clients are served meanwhile and after.
-    let health = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 }
 
+// SECURITY.md §9 row J11.
 /// A client that connects and sends nothing, or only HTTP/2's opening bytes
 /// (the server speaks HTTP/1.1 only), is cut off like a slow one: silent
 /// sockets can neither pile up nor hold the connection slots.
 #[tokio::test]
-async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected() {
+async fn a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected() {
     use tokio::io::AsyncReadExt;
     let server = Server::start_in(
         Home::new(),
@@ -1691,13 +1553,7 @@ async fn j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_dis
     }
     println!("silent clients disconnected after {:?}", started.elapsed());
     // They held both slots meanwhile; once cut off, others are served.
-    let health = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.public_status("/health").await, 200);
 }
 
 /// Past `--max-connections`, a new connection waits (in the kernel's accept
@@ -1743,27 +1599,27 @@ async fn connections_past_the_limit_wait_for_a_free_slot_then_are_served() {
 
 informly_postgres_twins! {
     tests: [
-        a1_a_request_without_authorization_gets_401_with_the_bare_challenge,
-        a2_a_basic_authorization_gets_401_with_the_bare_challenge,
-        a3_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
-        a4_a_bearer_scheme_without_a_token_gets_401_invalid_token,
-        a5_two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,
-        a6_a_token_in_the_query_string_is_not_read_and_never_logged,
-        a7_a_one_megabyte_authorization_header_gets_431_or_a_closed_connection,
-        a8_a_64_kib_token_gets_401_invalid_token,
-        a9_an_authorization_value_with_bytes_0x80_to_0xff_gets_401,
-        a10_a_token_with_a_space_tab_or_nul_inside_gets_401,
-        a11_150_request_headers_get_431,
+        a_request_without_authorization_gets_401_with_the_bare_challenge,
+        a_basic_authorization_gets_401_with_the_bare_challenge,
+        the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
+        a_bearer_scheme_without_a_token_gets_401_invalid_token,
+        two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,
+        a_token_in_the_query_string_is_not_read_and_never_logged,
+        a_one_megabyte_authorization_header_gets_431_or_a_closed_connection,
+        a_64_kib_token_gets_401_invalid_token,
+        an_authorization_value_with_bytes_0x80_to_0xff_gets_401,
+        a_token_with_a_space_tab_or_nul_inside_gets_401,
+        a_request_with_150_headers_gets_431,
         an_unknown_key_a_bad_signature_and_a_revoked_token_get_byte_identical_401s,
         an_expired_token_gets_401_token_expired_in_both_formats,
         a_token_that_expired_within_the_30_second_leeway_is_still_accepted,
         a_token_not_yet_valid_gets_401_token_not_yet_valid,
-        g1_a_token_revoked_through_the_api_is_refused_on_the_very_next_request,
+        a_token_revoked_through_the_api_is_refused_on_the_very_next_request,
         deleting_an_app_refuses_its_tokens_at_once_and_leaves_other_apps_alone,
         a_revocation_made_with_the_cli_reaches_the_running_server_within_2_seconds,
-        g6_a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds,
-        g8_a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy,
-        g9_a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx,
+        a_second_server_on_the_same_database_refuses_a_token_revoked_through_the_first_within_2_seconds,
+        a_flood_of_500_badly_signed_tokens_gets_401s_and_the_server_stays_healthy,
+        a_10_kib_jti_or_one_with_sql_metacharacters_gets_401_and_never_a_5xx,
         keys_rotated_with_the_cli_are_published_and_sign_within_5_seconds,
         a_pending_key_is_published_as_pending_and_accepted_before_it_signs,
         retiring_a_key_with_the_cli_refuses_its_tokens_and_unpublishes_it_within_5_seconds,
@@ -1771,9 +1627,9 @@ informly_postgres_twins! {
         sigterm_lets_requests_in_flight_finish_then_exits_0,
         sigterm_stops_the_server_within_5_seconds_even_while_a_client_is_stuck_in_its_request_head,
         every_response_carries_an_x_request_id_and_a_client_sent_one_is_echoed,
-        j11_a_client_sending_its_request_head_too_slowly_is_disconnected,
+        a_client_sending_its_request_head_too_slowly_is_disconnected,
         connections_past_the_limit_wait_for_a_free_slot_then_are_served,
-        j11_a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected,
+        a_client_that_connects_and_sends_nothing_or_an_http2_preface_is_disconnected,
     ],
     sqlite_only: [
     ],

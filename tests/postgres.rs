@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, Home, Proxy, Server, eventually, through_port};
+use common::{Backend, Home, Proxy, Server, eventually, postgres_address, through_port};
 use serde_json::{Value, json};
 
 /// Runs `test` with this thread's homes on PostgreSQL.
@@ -88,13 +88,7 @@ fn with_the_database_cut_tokens_still_verify_data_routes_answer_503_and_all_reco
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn database_cut_and_restored() {
     let home = Home::new();
-    let upstream = std::env::var("INFORMLY_TEST_POSTGRES_URL").expect("url");
-    let upstream = upstream
-        .split_once('@')
-        .map_or("127.0.0.1:5432", |(_, rest)| {
-            rest.split('/').next().unwrap_or("127.0.0.1:5432")
-        });
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Proxy::start(&postgres_address()).await;
     let url = through_port(&home.database_url(), proxy.port);
     let server = Server::start_in(
         home.clone(),
@@ -153,13 +147,7 @@ async fn database_cut_and_restored() {
         .await;
     assert_eq!(response.status(), 503);
     // Not ready.
-    let ready = server
-        .client
-        .get(server.url("/ready"))
-        .send()
-        .await
-        .expect("ready");
-    assert_eq!(ready.status(), 503);
+    assert_eq!(server.public_status("/ready").await, 503);
 
     proxy.restore();
 
@@ -172,27 +160,9 @@ async fn database_cut_and_restored() {
     .await
     .expect("the data routes recovered");
     println!("recovered {recovered:?} after the database came back");
-    let ready = server
-        .client
-        .get(server.url("/ready"))
-        .send()
-        .await
-        .expect("ready");
-    assert_eq!(ready.status(), 200);
-    let list: Value = server
-        .get("/v1/contacts", token)
-        .await
-        .json()
-        .await
-        .expect("json");
-    let emails: Vec<&str> = list["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .filter_map(|c| c["email"].as_str())
-        .collect();
+    assert_eq!(server.public_status("/ready").await, 200);
     assert_eq!(
-        emails,
+        server.contact_emails(token).await,
         ["before@example.com"],
         "nothing lost, nothing half-written"
     );

@@ -23,7 +23,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Home, Server, eventually};
+use common::{Home, Issued, Server, ServerWithApp, eventually, unix_now};
 use informly::clock::ManualClock;
 use informly::remote::{RemoteVerifier, VerifyError};
 use informly::token::{Error, Format, Policy, Scope, ScopeSet, SigningKey, Subject, TokenClaims};
@@ -82,56 +82,6 @@ impl Drop for Relay {
     }
 }
 
-/// A server with an admin token and one app.
-struct Setup {
-    server: Server,
-    admin: String,
-    app: String,
-}
-
-async fn setup() -> Setup {
-    let server = Server::start().await;
-    let admin = server.home.admin_token(None);
-    let app = server.create_app(&admin, "downstream").await;
-    Setup { server, admin, app }
-}
-
-impl Setup {
-    /// Issues a token through the API: (token, token id).
-    async fn issue(&self, scopes: &[&str], format: &str) -> (String, String) {
-        issue_on(&self.server, &self.admin, &self.app, scopes, format).await
-    }
-}
-
-async fn issue_on(
-    server: &Server,
-    admin: &str,
-    app: &str,
-    scopes: &[&str],
-    format: &str,
-) -> (String, String) {
-    let issued = server.issue(admin, app, scopes, format).await;
-    (str_of(&issued["token"]), str_of(&issued["id"]))
-}
-
-async fn revoke_on(server: &Server, admin: &str, app: &str, token_id: &str) {
-    let response = server
-        .delete(&format!("/v1/apps/{app}/tokens/{token_id}"), admin)
-        .await;
-    assert!(
-        response.status().is_success(),
-        "revoke: {}",
-        response.status()
-    );
-}
-
-fn str_of(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"))
-        .to_owned()
-}
-
 /// Runs the CLI on the home from a blocking thread.
 async fn run_cli(home: &Arc<Home>, args: &[&str]) -> String {
     let home = home.clone();
@@ -152,10 +102,6 @@ fn served(server: &Server, path: &str) -> usize {
         .lines()
         .filter(|line| line.contains(&needle) && line.contains("served"))
         .count()
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A well-formed PASETO token signed by a key nobody published.
@@ -180,14 +126,18 @@ fn unknown_kid_token() -> String {
 
 #[tokio::test]
 async fn valid_tokens_of_both_formats_verify_with_their_app_workspace_and_scopes() {
-    let s = setup().await;
+    let s = ServerWithApp::start("downstream").await;
     let verifier = RemoteVerifier::builder()
         .base_url(&s.server.base)
         .build()
         .await
         .expect("verifier");
     for format in ["paseto", "jwt"] {
-        let (token, token_id) = s.issue(&["contacts:read"], format).await;
+        let Issued {
+            token,
+            id: token_id,
+            ..
+        } = s.issue(&["contacts:read"], format).await;
         let verified = verifier.verify(&token).await.expect("valid");
         assert_eq!(verified.claims.token_id, token_id);
         assert_eq!(verified.app_id(), Some(s.app.as_str()));
@@ -207,20 +157,32 @@ async fn valid_tokens_of_both_formats_verify_with_their_app_workspace_and_scopes
 #[tokio::test]
 async fn tokens_verify_while_the_server_is_down_and_revocations_reach_the_verifier_within_the_bound()
  {
-    let mut s = setup().await;
+    let mut s = ServerWithApp::start("downstream").await;
     let relay = Relay::start(&s.server).await;
     let verifier = RemoteVerifier::builder()
         .base_url(&relay.base)
         .build()
         .await
         .expect("verifier");
-    let (kept, _) = s.issue(&["contacts:read"], "paseto").await;
-    let (revoked_before, revoked_before_id) = s.issue(&["contacts:read"], "jwt").await;
-    let (revoked_while_down, revoked_while_down_id) = s.issue(&["contacts:read"], "paseto").await;
-    let (revoked_after, revoked_after_id) = s.issue(&["contacts:read"], "jwt").await;
+    let kept = s.issue(&["contacts:read"], "paseto").await.token;
+    let Issued {
+        token: revoked_before,
+        id: revoked_before_id,
+        ..
+    } = s.issue(&["contacts:read"], "jwt").await;
+    let Issued {
+        token: revoked_while_down,
+        id: revoked_while_down_id,
+        ..
+    } = s.issue(&["contacts:read"], "paseto").await;
+    let Issued {
+        token: revoked_after,
+        id: revoked_after_id,
+        ..
+    } = s.issue(&["contacts:read"], "jwt").await;
 
     // Revoked while the server is up: refused within the bound.
-    revoke_on(&s.server, &s.admin, &s.app, &revoked_before_id).await;
+    s.revoke(&revoked_before_id).await;
     let took = eventually(FRESHNESS_BOUND, || async {
         verifier.verify(&revoked_before).await == Err(VerifyError::Token(Error::Revoked))
     })
@@ -263,7 +225,7 @@ async fn tokens_verify_while_the_server_is_down_and_revocations_reach_the_verifi
     assert!(verifier.verify(&kept).await.is_ok());
 
     // And one revoked on the restarted server.
-    revoke_on(&back, &s.admin, &s.app, &revoked_after_id).await;
+    s.revoke_on(&back, &revoked_after_id).await;
     let took = eventually(FRESHNESS_BOUND, || async {
         verifier.verify(&revoked_after).await == Err(VerifyError::Token(Error::Revoked))
     })
@@ -275,7 +237,7 @@ async fn tokens_verify_while_the_server_is_down_and_revocations_reach_the_verifi
 
 #[tokio::test]
 async fn past_the_staleness_bound_without_the_server_every_token_is_refused() {
-    let mut s = setup().await;
+    let mut s = ServerWithApp::start("downstream").await;
     let clock = Arc::new(ManualClock::at(unix_now()));
     let verifier = RemoteVerifier::builder()
         .base_url(&s.server.base)
@@ -284,7 +246,7 @@ async fn past_the_staleness_bound_without_the_server_every_token_is_refused() {
         .build()
         .await
         .expect("verifier");
-    let (token, _) = s.issue(&["contacts:read"], "paseto").await;
+    let token = s.issue(&["contacts:read"], "paseto").await.token;
     assert!(verifier.verify(&token).await.is_ok());
     s.server.terminate();
     assert!(verifier.poll_revocations().await.is_err());
@@ -296,7 +258,7 @@ async fn past_the_staleness_bound_without_the_server_every_token_is_refused() {
 
 #[tokio::test]
 async fn tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refused() {
-    let s = setup().await;
+    let s = ServerWithApp::start("downstream").await;
     let home = s.server.home.clone();
     let verifier = RemoteVerifier::builder()
         .base_url(&s.server.base)
@@ -308,7 +270,7 @@ async fn tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refu
         .expect("verifier");
     let mut old = Vec::new();
     for format in ["paseto", "jwt"] {
-        let (token, _) = s.issue(&["contacts:read"], format).await;
+        let token = s.issue(&["contacts:read"], format).await.token;
         let kid = verifier.verify(&token).await.expect("valid").kid;
         old.push((token, kid));
     }
@@ -319,7 +281,7 @@ async fn tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refu
     for (format, (_, old_kid)) in ["paseto", "jwt"].into_iter().zip(&old) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let token = loop {
-            let (token, _) = s.issue(&["contacts:read"], format).await;
+            let token = s.issue(&["contacts:read"], format).await.token;
             let verified = verifier
                 .verify(&token)
                 .await
@@ -358,7 +320,7 @@ async fn tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refu
 
 #[tokio::test]
 async fn a_flood_of_unknown_key_ids_costs_the_server_at_most_one_key_fetch_per_interval() {
-    let s = setup().await;
+    let s = ServerWithApp::start("downstream").await;
     let interval = Duration::from_secs(2);
     let verifier = RemoteVerifier::builder()
         .base_url(&s.server.base)
@@ -425,11 +387,15 @@ fn url_args(server: &Server) -> Vec<String> {
 
 #[tokio::test]
 async fn the_cli_verifies_with_the_published_urls_and_refuses_a_token_revoked_on_the_server() {
-    let s = setup().await;
+    let s = ServerWithApp::start("downstream").await;
     let urls = url_args(&s.server);
     let mut issued = Vec::new();
     for format in ["paseto", "jwt"] {
-        let (token, token_id) = s.issue(&["contacts:read"], format).await;
+        let Issued {
+            token,
+            id: token_id,
+            ..
+        } = s.issue(&["contacts:read"], format).await;
         let mut args = vec!["--json", "verify", &token];
         args.extend(urls.iter().map(String::as_str));
         let (ok, stdout, stderr) = cli(&s.server.home, &args);
@@ -445,7 +411,7 @@ async fn the_cli_verifies_with_the_published_urls_and_refuses_a_token_revoked_on
     }
 
     for (token, token_id) in &issued {
-        revoke_on(&s.server, &s.admin, &s.app, token_id).await;
+        s.revoke(token_id).await;
         let mut args = vec!["verify", token.as_str()];
         args.extend(urls.iter().map(String::as_str));
         let mut last = String::new();
@@ -461,7 +427,7 @@ async fn the_cli_verifies_with_the_published_urls_and_refuses_a_token_revoked_on
     }
 
     // Without the feed, the CLI says revocation went unchecked.
-    let (token, _) = s.issue(&["contacts:read"], "paseto").await;
+    let token = s.issue(&["contacts:read"], "paseto").await.token;
     let paserk = s.server.url("/.well-known/paserk.json");
     let (ok, _, stderr) = cli(&s.server.home, &["verify", &token, "--paserk-url", &paserk]);
     assert!(ok, "{stderr}");
@@ -470,8 +436,8 @@ async fn the_cli_verifies_with_the_published_urls_and_refuses_a_token_revoked_on
 
 #[tokio::test]
 async fn the_cli_fails_with_one_line_when_the_urls_are_unreachable_or_give_no_keys() {
-    let s = setup().await;
-    let (token, _) = s.issue(&["contacts:read"], "paseto").await;
+    let s = ServerWithApp::start("downstream").await;
+    let token = s.issue(&["contacts:read"], "paseto").await.token;
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead = format!(
@@ -596,10 +562,17 @@ impl Drop for Downstream {
 
 #[tokio::test]
 async fn the_downstream_example_serves_hello_to_tokens_with_contacts_read_and_refuses_the_rest() {
-    let s = setup().await;
-    let (reader, reader_id) = s.issue(&["contacts:read"], "paseto").await;
-    let (jwt_reader, _) = s.issue(&["contacts:read", "contacts:write"], "jwt").await;
-    let (writer, _) = s.issue(&["contacts:write"], "paseto").await;
+    let s = ServerWithApp::start("downstream").await;
+    let Issued {
+        token: reader,
+        id: reader_id,
+        ..
+    } = s.issue(&["contacts:read"], "paseto").await;
+    let jwt_reader = s
+        .issue(&["contacts:read", "contacts:write"], "jwt")
+        .await
+        .token;
+    let writer = s.issue(&["contacts:write"], "paseto").await.token;
     let downstream = Downstream::start(&s.server.base);
 
     let (status, body) = downstream.hello(Some(&reader)).await;
@@ -611,7 +584,7 @@ async fn the_downstream_example_serves_hello_to_tokens_with_contacts_read_and_re
     assert_eq!(downstream.hello(None).await.0, 401);
     assert_eq!(downstream.hello(Some(&unknown_kid_token())).await.0, 401);
 
-    revoke_on(&s.server, &s.admin, &s.app, &reader_id).await;
+    s.revoke(&reader_id).await;
     let took = eventually(FRESHNESS_BOUND, || async {
         downstream.hello(Some(&reader)).await.0 == 401
     })

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Home, Server, eventually};
+use common::{Home, Issued, Server, ServerWithApp, eventually, str_of, unix_now};
 use informly::ids::TokenId;
 use informly::keys::KeyRing;
 use informly::store::{NewToken, Store};
@@ -30,17 +30,6 @@ use serde_json::Value;
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn str_of(value: &Value) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"))
-        .to_owned()
-}
 
 /// `GET /v1/revocations[?since=…]` with no credentials: status, headers, body.
 async fn fetch(server: &Server, since: Option<&str>) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -64,15 +53,7 @@ async fn feed_string(server: &Server, since: Option<&str>) -> String {
 
 /// The published PASETO keys, as a downstream verifier reads them.
 async fn published_keys(server: &Server) -> KeySet {
-    let paserk: PaserkKeySet = server
-        .client
-        .get(server.url("/.well-known/paserk.json"))
-        .send()
-        .await
-        .expect("GET paserk.json")
-        .json()
-        .await
-        .expect("a PASERK key set");
+    let paserk: PaserkKeySet = server.public_json("/.well-known/paserk.json").await;
     let mut keys = KeySet::new();
     keys.extend_from_paserk(&paserk).expect("valid keys");
     keys
@@ -102,45 +83,6 @@ fn kid_of(token: &str) -> String {
     str_of(&footer["kid"])
 }
 
-/// A running server with an admin token and one app.
-struct Setup {
-    server: Server,
-    admin: String,
-    app: String,
-}
-
-async fn setup() -> Setup {
-    let server = Server::start().await;
-    let admin = server.home.admin_token(None);
-    let app = server.create_app(&admin, "feed tests").await;
-    Setup { server, admin, app }
-}
-
-impl Setup {
-    /// Issues a PASETO token of the app; returns (token, id, expires_at).
-    async fn issue(&self, app: &str) -> (String, String, i64) {
-        let issued = self
-            .server
-            .issue(&self.admin, app, &["contacts:read"], "paseto")
-            .await;
-        let expires_at = time::OffsetDateTime::parse(
-            &str_of(&issued["expires_at"]),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .expect("RFC 3339")
-        .unix_timestamp();
-        (str_of(&issued["token"]), str_of(&issued["id"]), expires_at)
-    }
-
-    async fn revoke(&self, app: &str, token_id: &str) {
-        let response = self
-            .server
-            .delete(&format!("/v1/apps/{app}/tokens/{token_id}"), &self.admin)
-            .await;
-        assert!(response.status().is_success(), "revoke");
-    }
-}
-
 fn has_token(page: &RevocationFeed, token_id: &str) -> bool {
     page.revoked.iter().any(|r| r.token_id == token_id)
 }
@@ -164,10 +106,14 @@ fn claims(token_id: &str, app: &str, issued_at: i64) -> TokenClaims {
 #[tokio::test]
 async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key_and_cacheable_briefly()
  {
-    let s = setup().await;
-    let (_, kept, _) = s.issue(&s.app).await;
-    let (_, revoked, expires_at) = s.issue(&s.app).await;
-    s.revoke(&s.app, &revoked).await;
+    let s = ServerWithApp::start("feed tests").await;
+    let kept = s.issue(&["contacts:read"], "paseto").await.id;
+    let Issued {
+        id: revoked,
+        expires_at,
+        ..
+    } = s.issue(&["contacts:read"], "paseto").await;
+    s.revoke(&revoked).await;
 
     let (status, headers, body) = fetch(&s.server, None).await;
     assert_eq!(status, 200);
@@ -185,8 +131,7 @@ async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key
         "the envelope holds the signed feed alone"
     );
     let feed = str_of(&body["feed"]);
-    let active: Value =
-        serde_json::from_str(&s.server.home.run(&["--json", "keys", "list"])).expect("json");
+    let active = s.server.home.run_json(&["keys", "list"]);
     let active_paseto = active
         .as_array()
         .unwrap()
@@ -220,9 +165,9 @@ async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key
 
 #[tokio::test]
 async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_after_it() {
-    let s = setup().await;
-    let (_, first, _) = s.issue(&s.app).await;
-    s.revoke(&s.app, &first).await;
+    let s = ServerWithApp::start("feed tests").await;
+    let first = s.issue(&["contacts:read"], "paseto").await.id;
+    s.revoke(&first).await;
     let start = page(&s.server, None).await;
     let mut denylist = Denylist::new();
     start.apply(&mut denylist);
@@ -235,10 +180,10 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
     assert!(quiet.cutoffs.is_empty());
 
     // A token revoked, and another app deleted with its tokens.
-    let (_, second, _) = s.issue(&s.app).await;
-    s.revoke(&s.app, &second).await;
+    let second = s.issue(&["contacts:read"], "paseto").await.id;
+    s.revoke(&second).await;
     let doomed = s.server.create_app(&s.admin, "doomed").await;
-    let (_, of_doomed, _) = s.issue(&doomed).await;
+    let of_doomed = s.issue_for(&doomed, &["contacts:read"], "paseto").await.id;
     let deleted_at = unix_now();
     let response = s
         .server
@@ -290,7 +235,7 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
 
 #[tokio::test]
 async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
-    let s = setup().await;
+    let s = ServerWithApp::start("feed tests").await;
     // Written straight to the store, with times in the past: no waiting for a
     // token to expire.
     let store = Store::open(&s.server.home.database_url())
@@ -339,8 +284,8 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
     let (long_gone, within_leeway) = (long_gone.as_str(), within_leeway.as_str());
     store.close().await;
 
-    let (_, live, _) = s.issue(&s.app).await;
-    s.revoke(&s.app, &live).await;
+    let live = s.issue(&["contacts:read"], "paseto").await.id;
+    s.revoke(&live).await;
 
     let full = page(&s.server, None).await;
     assert!(!has_token(&full, long_gone), "{full:?}");
@@ -370,9 +315,9 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
 
 #[tokio::test]
 async fn a_tampered_feed_or_one_signed_by_an_unknown_or_retired_key_is_refused() {
-    let s = setup().await;
-    let (_, revoked, _) = s.issue(&s.app).await;
-    s.revoke(&s.app, &revoked).await;
+    let s = ServerWithApp::start("feed tests").await;
+    let revoked = s.issue(&["contacts:read"], "paseto").await.id;
+    s.revoke(&revoked).await;
     let feed = feed_string(&s.server, None).await;
     let keys = published_keys(&s.server).await;
     let now = unix_now();
@@ -447,8 +392,8 @@ async fn a_tampered_feed_or_one_signed_by_an_unknown_or_retired_key_is_refused()
 
 #[tokio::test]
 async fn a_feed_is_refused_as_a_bearer_token_and_a_token_is_refused_as_a_feed() {
-    let s = setup().await;
-    let (token, _, _) = s.issue(&s.app).await;
+    let s = ServerWithApp::start("feed tests").await;
+    let token = s.issue(&["contacts:read"], "paseto").await.token;
     let feed = feed_string(&s.server, None).await;
     let keys = published_keys(&s.server).await;
 
@@ -475,9 +420,9 @@ async fn a_feed_is_refused_as_a_bearer_token_and_a_token_is_refused_as_a_feed() 
 
 #[tokio::test]
 async fn the_feed_reveals_nothing_but_ids_and_times() {
-    let s = setup().await;
-    let (_, revoked, _) = s.issue(&s.app).await;
-    s.revoke(&s.app, &revoked).await;
+    let s = ServerWithApp::start("feed tests").await;
+    let revoked = s.issue(&["contacts:read"], "paseto").await.id;
+    s.revoke(&revoked).await;
     let doomed = s.server.create_app(&s.admin, "secret project name").await;
     let response = s
         .server
@@ -542,7 +487,7 @@ async fn the_feed_reveals_nothing_but_ids_and_times() {
 
 #[tokio::test]
 async fn a_cursor_the_service_did_not_hand_out_gets_400() {
-    let s = setup().await;
+    let s = ServerWithApp::start("feed tests").await;
     let good = page(&s.server, None).await.next;
     let mut flipped = good.clone().into_bytes();
     flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
@@ -565,14 +510,11 @@ async fn a_cursor_the_service_did_not_hand_out_gets_400() {
         );
         assert_eq!(body["status"], 400);
     }
-    let response = s
-        .server
-        .client
-        .get(s.server.url("/v1/revocations?cursor=x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400, "an unknown parameter");
+    assert_eq!(
+        s.server.public_status("/v1/revocations?cursor=x").await,
+        400,
+        "an unknown parameter"
+    );
     // The cursor it handed out is fine.
     let (status, _, _) = fetch(&s.server, Some(&good)).await;
     assert_eq!(status, 200);
@@ -580,17 +522,8 @@ async fn a_cursor_the_service_did_not_hand_out_gets_400() {
 
 #[tokio::test]
 async fn the_feed_is_documented_in_the_openapi_document_as_a_public_route() {
-    let s = setup().await;
-    let openapi: Value = s
-        .server
-        .client
-        .get(s.server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = ServerWithApp::start("feed tests").await;
+    let openapi: Value = s.server.public_json("/openapi.json").await;
     let operation = &openapi["paths"]["/v1/revocations"]["get"];
     assert_eq!(operation["tags"], serde_json::json!(["revocations"]));
     assert!(operation.get("security").is_none(), "{operation}");

@@ -6,12 +6,13 @@
 //! raw Ed25519 over the PASETO PAE / JWS signing input when the encoding itself
 //! is the thing under test), so each test isolates one rule.
 
+mod common;
+
 use std::io::ErrorKind;
 use std::net::TcpListener;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use ed25519_dalek::Signer as _;
+use base64::engine::general_purpose::STANDARD;
 use informly::token::{
     Denylist, Error, Format, KeySet, KeyStatus, MAX_TOKEN_LEN, Policy, PublicKey, Scope, ScopeSet,
     SigningKey, Subject, TokenClaims, UnixTime, Verified, Verifier, jwt_kid, paseto_kid,
@@ -19,8 +20,13 @@ use informly::token::{
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+// `t`: a time claim as the format writes it, RFC 3339 (PASETO) or NumericDate (JWT).
+use common::forge::time_claim as t;
+use common::forge::{
+    app_claims, b64, dirty_trailing_bits, footer_for, forge, header_for, jwt_parts, jwt_raw_sig,
+    padded, paseto_parts, paseto_raw_sig, payload_len_mod3, s_plus_l, unb64, with_duplicate,
+};
 
 // ---------------------------------------------------------------------------
 // Fixture
@@ -35,6 +41,8 @@ const TOK_2: &str = "tok_01HYYYYYYYYYYYYYYYYYYYYYYY";
 const WS: &str = "ws_01HZZZZZZZZZZZZZZZZZZZZZZZ";
 const APP: &str = "app_01HZZZZZZZZZZZZZZZZZZZZZZZ";
 const APP_Y: &str = "app_01HYYYYYYYYYYYYYYYYYYYYYYY";
+/// The scope claim of `claims()`.
+const SCOPE: &str = "contacts:read contacts:write";
 
 const PASETO_SEED: [u8; 32] = [1; 32];
 const JWT_SEED: [u8; 32] = [2; 32];
@@ -141,56 +149,9 @@ fn issue(format: Format, claims: &TokenClaims) -> String {
         .expect("sign")
 }
 
-fn rfc3339(t: UnixTime) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .expect("in range")
-        .format(&Rfc3339)
-        .expect("format")
-}
-
-/// A time claim as `format` writes it.
-fn t(format: Format, secs: UnixTime) -> Value {
-    match format {
-        Format::Paseto => Value::String(rfc3339(secs)),
-        Format::Jwt => json!(secs),
-    }
-}
-
 /// The claims of `claims()` as they travel in `format`.
 fn wire(format: Format) -> Map<String, Value> {
-    let Value::Object(map) = json!({
-        "iss": Policy::DEFAULT_ISSUER,
-        "aud": Policy::DEFAULT_AUDIENCE,
-        "sub": APP,
-        "client_id": APP,
-        "jti": TOK,
-        "workspace": WS,
-        "scope": "contacts:read contacts:write",
-        "iat": t(format, NOW),
-        "nbf": t(format, NOW),
-        "exp": t(format, NOW + 3600),
-    }) else {
-        unreachable!()
-    };
-    map
-}
-
-fn footer_for(kid: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "kid": kid })).expect("json")
-}
-
-fn header_for(kid: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": kid })).expect("json")
-}
-
-/// A token of `key`'s format carrying `payload`, validly signed by `key`, with
-/// the footer/header we would write for it.
-fn forge(key: &SigningKey, payload: &[u8]) -> String {
-    match key.format() {
-        Format::Paseto => key.sign_raw(&footer_for(key.kid()), payload),
-        Format::Jwt => key.sign_raw(&header_for(key.kid()), payload),
-    }
-    .expect("sign_raw")
+    app_claims(format, WS, APP, TOK, SCOPE, NOW)
 }
 
 /// The baseline claims of `format`, edited, signed by the active key, verified.
@@ -214,113 +175,6 @@ fn assert_claims_rule(
             "{what} ({format})"
         );
     }
-}
-
-/// The baseline claims JSON of `format` with `"key":value` written a second
-/// time, first, so the duplicate comes before the original.
-fn with_duplicate(format: Format, key: &str, value: &Value) -> Vec<u8> {
-    let json = serde_json::to_string(&wire(format)).expect("json");
-    format!("{{\"{key}\":{value},{}", &json[1..]).into_bytes()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s).expect("canonical base64url")
-}
-
-/// Sets the lowest unused bit of the last character of a canonical unpadded
-/// base64url string (its decoded bytes stay the same for a lenient decoder).
-fn dirty_trailing_bits(b64: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    assert_ne!(b64.len() % 4, 0, "no unused bits in {b64}");
-    let last = *b64.as_bytes().last().expect("non-empty");
-    let index = ALPHABET.iter().position(|c| *c == last).expect("base64url");
-    format!("{}{}", &b64[..b64.len() - 1], ALPHABET[index + 1] as char)
-}
-
-fn padded(bytes: &[u8]) -> String {
-    let out = URL_SAFE.encode(bytes);
-    assert!(out.ends_with('='), "{} bytes need no padding", bytes.len());
-    out
-}
-
-/// PASETO pre-authentication encoding.
-fn pae(pieces: &[&[u8]]) -> Vec<u8> {
-    let mut out = (pieces.len() as u64).to_le_bytes().to_vec();
-    for piece in pieces {
-        out.extend_from_slice(&(piece.len() as u64).to_le_bytes());
-        out.extend_from_slice(piece);
-    }
-    out
-}
-
-/// Raw Ed25519 over a PAE, as PASETO v4.public (or v2.public) signs.
-fn paseto_raw_sig(seed: &[u8; 32], pieces: &[&[u8]]) -> [u8; 64] {
-    ed25519_dalek::SigningKey::from_bytes(seed)
-        .sign(&pae(pieces))
-        .to_bytes()
-}
-
-/// Raw Ed25519 over a JWS signing input, base64url.
-fn jwt_raw_sig(seed: &[u8; 32], signing_input: &str) -> String {
-    b64(&ed25519_dalek::SigningKey::from_bytes(seed)
-        .sign(signing_input.as_bytes())
-        .to_bytes())
-}
-
-/// The parts of a PASETO token: decoded message (payload ‖ signature) and footer.
-fn paseto_parts(token: &str) -> (Vec<u8>, String) {
-    let body = token.strip_prefix("v4.public.").expect("v4.public");
-    let (m, f) = body.split_once('.').expect("footer");
-    (unb64(m), f.to_owned())
-}
-
-fn jwt_parts(token: &str) -> [String; 3] {
-    let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    [
-        parts[0].to_owned(),
-        parts[1].to_owned(),
-        parts[2].to_owned(),
-    ]
-}
-
-/// Baseline claims whose JSON length is ≡ `r` (mod 3) once `extra` bytes are
-/// added, padded with spaces in `scope` (unknown, empty scope names grant
-/// nothing), so the base64 of the segment has unused bits.
-fn payload_len_mod3(format: Format, extra: usize, r: usize) -> Vec<u8> {
-    for pad in 0..3 {
-        let mut map = wire(format);
-        map.insert(
-            "scope".into(),
-            json!(format!("contacts:read contacts:write{}", " ".repeat(pad))),
-        );
-        let json = serde_json::to_vec(&map).expect("json");
-        if (json.len() + extra) % 3 == r {
-            return json;
-        }
-    }
-    unreachable!()
-}
-
-/// L, the order of the Ed25519 base point, little-endian.
-const L: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-/// Replaces S by S + L in a 64-byte signature (R ‖ S, S little-endian).
-fn s_plus_l(sig: &mut [u8]) {
-    let mut carry = 0u16;
-    for (s, l) in sig[32..64].iter_mut().zip(L) {
-        let sum = u16::from(*s) + u16::from(l) + carry;
-        *s = sum as u8;
-        carry = sum >> 8;
-    }
-    assert_eq!(carry, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -498,7 +352,7 @@ fn padding_in_any_paseto_segment_is_non_canonical() {
     let kid = active(Format::Paseto).kid().to_owned();
     let footer = footer_for(&kid);
     // Message (payload ‖ 64-byte signature) of a length that needs padding.
-    let payload = payload_len_mod3(Format::Paseto, 64, 1);
+    let payload = payload_len_mod3(wire(Format::Paseto), SCOPE, 64, 1);
     let sig = paseto_raw_sig(&PASETO_SEED, &[b"v4.public.", &payload, &footer, b""]);
     let message = [payload, sig.to_vec()].concat();
     let canonical = format!("v4.public.{}.{}", b64(&message), b64(&footer));
@@ -526,7 +380,7 @@ fn padding_in_any_jwt_segment_is_non_canonical() {
     while header.len().is_multiple_of(3) {
         header.insert(1, b' ');
     }
-    let payload = payload_len_mod3(Format::Jwt, 0, 1);
+    let payload = payload_len_mod3(wire(Format::Jwt), SCOPE, 0, 1);
     let build = |h: String, p: String| {
         let input = format!("{h}.{p}");
         let sig = jwt_raw_sig(&JWT_SEED, &input);
@@ -565,7 +419,7 @@ fn padding_in_any_jwt_segment_is_non_canonical() {
 fn non_zero_trailing_bits_in_any_paseto_segment_are_non_canonical() {
     let kid = active(Format::Paseto).kid().to_owned();
     let footer = footer_for(&kid);
-    let payload = payload_len_mod3(Format::Paseto, 64, 1);
+    let payload = payload_len_mod3(wire(Format::Paseto), SCOPE, 64, 1);
     let sig = paseto_raw_sig(&PASETO_SEED, &[b"v4.public.", &payload, &footer, b""]);
     let message = [payload, sig.to_vec()].concat();
     let canonical = format!("v4.public.{}.{}", b64(&message), b64(&footer));
@@ -592,7 +446,7 @@ fn non_zero_trailing_bits_in_any_jwt_segment_are_non_canonical() {
     while header.len().is_multiple_of(3) {
         header.insert(1, b' ');
     }
-    let payload = payload_len_mod3(Format::Jwt, 0, 1);
+    let payload = payload_len_mod3(wire(Format::Jwt), SCOPE, 0, 1);
     let signed = |h: String, p: String| {
         let input = format!("{h}.{p}");
         let sig = jwt_raw_sig(&JWT_SEED, &input);
@@ -845,7 +699,11 @@ fn paseto_token_signed_with_an_implicit_assertion_is_a_bad_signature() {
 fn paseto_payload_with_duplicate_keys_is_invalid_claims() {
     let key = active(Format::Paseto);
     // Duplicate exp: the earlier one in the future, the later one in the past.
-    let dup = with_duplicate(Format::Paseto, "exp", &json!("2030-01-01T00:00:00+00:00"));
+    let dup = with_duplicate(
+        &wire(Format::Paseto),
+        "exp",
+        &json!("2030-01-01T00:00:00+00:00"),
+    );
     assert_eq!(
         outcome(&forge(&key, &dup)),
         Err(Error::InvalidClaims),
@@ -853,7 +711,7 @@ fn paseto_payload_with_duplicate_keys_is_invalid_claims() {
     );
     for claim in ["iss", "aud", "sub", "jti", "workspace", "scope"] {
         let value = wire(Format::Paseto)[claim].clone();
-        let dup = with_duplicate(Format::Paseto, claim, &value);
+        let dup = with_duplicate(&wire(Format::Paseto), claim, &value);
         assert_eq!(
             outcome(&forge(&key, &dup)),
             Err(Error::InvalidClaims),
@@ -1279,7 +1137,7 @@ fn jwt_header_with_an_unknown_member_or_not_an_object_is_malformed() {
 #[test]
 fn jwt_claims_with_duplicate_exp_are_invalid_claims() {
     let key = active(Format::Jwt);
-    let dup = with_duplicate(Format::Jwt, "exp", &json!(4_102_444_800u64));
+    let dup = with_duplicate(&wire(Format::Jwt), "exp", &json!(4_102_444_800u64));
     assert_eq!(
         outcome(&forge(&key, &dup)),
         Err(Error::InvalidClaims),
@@ -1297,7 +1155,7 @@ fn jwt_claims_with_duplicate_exp_are_invalid_claims() {
         "nbf",
     ] {
         let value = wire(Format::Jwt)[claim].clone();
-        let dup = with_duplicate(Format::Jwt, claim, &value);
+        let dup = with_duplicate(&wire(Format::Jwt), claim, &value);
         assert_eq!(
             outcome(&forge(&key, &dup)),
             Err(Error::InvalidClaims),

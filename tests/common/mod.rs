@@ -2,6 +2,9 @@
 //! on a random port over a real SQLite file in a temporary directory.
 #![allow(dead_code)]
 
+pub mod forge;
+pub mod raw_http;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -91,17 +94,31 @@ macro_rules! informly_postgres_twins {
     };
 }
 
-/// The names of the test functions in a test file's source.
+/// The names of the test functions in a test file's source: those under a
+/// test attribute, and those declared with `browser_test!(name, |site| …)`
+/// (tests/dashboard_browser.rs), on its first line or the next; not the
+/// `$name` of a macro that declares tests.
 pub fn test_names(source: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut attribute = false;
+    let mut declared = false;
     for line in source.lines().map(str::trim) {
         if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
             attribute = true;
         } else if attribute && (line.starts_with("fn ") || line.starts_with("async fn ")) {
             let rest = line.trim_start_matches("async ").trim_start_matches("fn ");
-            names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
+            if !rest.starts_with('$') {
+                names.push(rest.split(['(', '<']).next().unwrap_or_default().to_owned());
+            }
             attribute = false;
+        } else if let Some(rest) = line.strip_prefix("browser_test!(") {
+            declared = rest.is_empty();
+            if !declared {
+                names.push(rest.split(',').next().unwrap_or_default().to_owned());
+            }
+        } else if declared {
+            names.push(line.split(',').next().unwrap_or_default().to_owned());
+            declared = false;
         }
     }
     names
@@ -275,6 +292,14 @@ impl Home {
             .to_owned()
     }
 
+    /// `informly --json …` on this home: its output, parsed.
+    pub fn run_json(&self, args: &[&str]) -> Value {
+        let args: Vec<&str> = ["--json"].iter().chain(args).copied().collect();
+        let out = self.run(&args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("informly {args:?} printed no JSON ({e}): {out}"))
+    }
+
     /// An admin token for a workspace (`default` if None).
     pub fn admin_token(&self, workspace: Option<&str>) -> String {
         let token = match workspace {
@@ -383,6 +408,30 @@ impl Server {
         }
     }
 
+    /// `GET path` without a token (`/health`, `/ready`): its status.
+    pub async fn public_status(&self, path: &str) -> u16 {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .status()
+            .as_u16()
+    }
+
+    /// `GET path` without a token (the key documents, the OpenAPI document):
+    /// its JSON body.
+    pub async fn public_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not the JSON expected: {e}"))
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, Some(token))
             .send()
@@ -411,6 +460,20 @@ impl Server {
             .send()
             .await
             .expect("PATCH")
+    }
+
+    /// The emails of the contacts `token` lists (`GET /v1/contacts`, its
+    /// first page).
+    pub async fn contact_emails(&self, token: &str) -> Vec<String> {
+        let response = self.get("/v1/contacts", token).await;
+        assert_eq!(response.status(), 200, "list the contacts");
+        let list: Value = response.json().await.expect("json");
+        list["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .filter_map(|c| c["email"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// Creates an app with the admin token and returns its id.
@@ -516,6 +579,88 @@ pub fn remember_tokens_in(stdout: &str) {
     }
 }
 
+/// The time now, in seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// An RFC 3339 time (a JSON string), in seconds since the Unix epoch.
+pub fn unix_of(rfc3339: &Value) -> i64 {
+    let text = rfc3339.as_str().expect("a time");
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .unix_timestamp()
+}
+
+/// A JSON string's text.
+pub fn str_of(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value}"))
+        .to_owned()
+}
+
+/// A running server with an admin token of the default workspace and one
+/// app: where the tests that issue and revoke tokens through the API start.
+pub struct ServerWithApp {
+    pub server: Server,
+    pub admin: String,
+    pub app: String,
+}
+
+/// A token issued through the API.
+pub struct Issued {
+    pub token: String,
+    pub id: String,
+    pub expires_at: i64,
+}
+
+impl ServerWithApp {
+    /// A server in a fresh home, an admin token, and an app named `app_name`.
+    pub async fn start(app_name: &str) -> ServerWithApp {
+        let server = Server::start().await;
+        let admin = server.home.admin_token(None);
+        let app = server.create_app(&admin, app_name).await;
+        ServerWithApp { server, admin, app }
+    }
+
+    /// Issues a token of the app through the API.
+    pub async fn issue(&self, scopes: &[&str], format: &str) -> Issued {
+        self.issue_for(&self.app, scopes, format).await
+    }
+
+    /// Issues a token of `app` (of the same workspace) through the API.
+    pub async fn issue_for(&self, app: &str, scopes: &[&str], format: &str) -> Issued {
+        let issued = self.server.issue(&self.admin, app, scopes, format).await;
+        Issued {
+            token: str_of(&issued["token"]),
+            id: str_of(&issued["id"]),
+            expires_at: unix_of(&issued["expires_at"]),
+        }
+    }
+
+    /// Revokes a token of the app through the API.
+    pub async fn revoke(&self, token_id: &str) {
+        self.revoke_on(&self.server, token_id).await;
+    }
+
+    /// Revokes a token of the app through the API of `server`: this one, or
+    /// another on the same home.
+    pub async fn revoke_on(&self, server: &Server, token_id: &str) {
+        let response = server
+            .delete(
+                &format!("/v1/apps/{}/tokens/{token_id}", self.app),
+                &self.admin,
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "revoke: {}",
+            response.status()
+        );
+    }
+}
+
 /// Polls `check` until it returns true or `within` passes; returns how long it
 /// took. For properties with a stated time bound (propagation, reload).
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
@@ -598,6 +743,17 @@ impl Drop for Proxy {
         self.accept.abort();
         self.cut();
     }
+}
+
+/// `host:port` of the PostgreSQL server `INFORMLY_TEST_POSTGRES_URL` names
+/// (127.0.0.1:5432 if it names none).
+pub fn postgres_address() -> String {
+    let url = postgres_admin_url().expect("INFORMLY_TEST_POSTGRES_URL");
+    url.split_once('@')
+        .map_or("127.0.0.1:5432", |(_, rest)| {
+            rest.split('/').next().unwrap_or("127.0.0.1:5432")
+        })
+        .to_owned()
 }
 
 /// `url` with its host and port replaced by 127.0.0.1:`port`.
