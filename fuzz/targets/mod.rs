@@ -209,10 +209,15 @@ fn other(format: Format) -> Format {
 }
 
 fn rfc3339(t: UnixTime) -> String {
+    rfc3339_utc(t).expect("a time in 0000–9999")
+}
+
+/// `t` in RFC 3339, UTC; `None` for a time it cannot write (before year 0000
+/// or after 9999).
+fn rfc3339_utc(t: UnixTime) -> Option<String> {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
-        .expect("a time in 0000–9999")
 }
 
 /// `sign_raw`, or `None` where the format cannot sign it (PASETO refuses an

@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use super::token::{expect_paseto_kid, is_claims_error, verify};
 use super::{
     APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, TOK, WS, is_rfc3339_upper, is_ulid_id,
-    key_header, lossy, rfc3339, sign, valid_payload,
+    key_header, lossy, rfc3339, rfc3339_utc, sign, valid_payload,
 };
 
 /// The cursor the feed seeds answer. Feeds are verified asking with none,
@@ -282,12 +282,6 @@ fn page_times(page: &RevocationFeed) -> Vec<UnixTime> {
     times.extend(page.revoked.iter().map(|r| r.expires_at));
     times.extend(page.cutoffs.iter().flat_map(|c| [c.cutoff, c.expires_at]));
     times
-}
-
-fn rfc3339_utc(t: UnixTime) -> Option<String> {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
 }
 
 /// Applies `page` to a denylist that already holds the token `TOK` and a

@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use super::scopes::expect_scopes;
 use super::{
     APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, is_rfc3339_upper, is_ulid_id, key_header,
-    object, other, payload, sign, valid_payload,
+    object, other, payload, rfc3339_utc, sign, valid_payload,
 };
 
 /// PASETO v4.public tokens through `Verifier::verify`. See [`token`].
@@ -183,12 +183,7 @@ fn accepted(fx: &Fixture, token: &str, verified: &Verified) {
             verified.format == Format::Paseto
                 && [claims.issued_at, claims.not_before, claims.expires_at]
                     .iter()
-                    .any(|t| {
-                        OffsetDateTime::from_unix_timestamp(*t)
-                            .ok()
-                            .and_then(|t| t.format(&Rfc3339).ok())
-                            .is_none()
-                    }),
+                    .any(|t| rfc3339_utc(*t).is_none()),
             "accepted claims cannot be re-issued: {claims:?}"
         ),
         Err(e) => panic!("re-issuing accepted claims failed: {e:?}"),
