@@ -281,6 +281,17 @@ fn is_rfc3339_upper(s: &str) -> bool {
     shape_ok && offset_ok
 }
 
+/// A time of PASETO claims, and of feeds: a string, RFC 3339 with the
+/// uppercase `T` and `Z` (SECURITY.md §11 C13), the shape checked by
+/// [`is_rfc3339_upper`], the value (ranges, leap seconds) by `time`.
+fn paseto_time(value: &Value) -> Option<UnixTime> {
+    value
+        .as_str()
+        .filter(|s| is_rfc3339_upper(s))
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+        .map(OffsetDateTime::unix_timestamp)
+}
+
 /// `prefix` and a 26-character ULID: Crockford base32, uppercase.
 fn is_ulid_id(s: &str, prefix: &str) -> bool {
     const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

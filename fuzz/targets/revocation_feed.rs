@@ -15,13 +15,11 @@ use pasetors::keys::AsymmetricSecretKey;
 use pasetors::version4::{PublicToken, V4};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::token::{expect_paseto_kid, is_claims_error, verify};
 use super::{
-    APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, TOK, WS, is_rfc3339_upper, is_ulid_id,
-    key_header, lossy, rfc3339, rfc3339_utc, sign, valid_payload,
+    APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, TOK, WS, is_ulid_id, key_header, lossy,
+    paseto_time, rfc3339, rfc3339_utc, sign, valid_payload,
 };
 
 /// The cursor the feed seeds answer. Feeds are verified asking with none,
@@ -449,7 +447,7 @@ fn read_feed(payload: &[u8]) -> Option<RevocationFeed> {
             let jti = jti.as_str().filter(|id| is_ulid_id(id, "tok_"))?;
             Some(RevokedToken {
                 token_id: jti.to_owned(),
-                expires_at: feed_time(exp)?,
+                expires_at: paseto_time(exp)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -463,12 +461,12 @@ fn read_feed(payload: &[u8]) -> Option<RevocationFeed> {
             let id = id.as_str().filter(|id| is_ulid_id(id, "app_"))?;
             Some(AppCutoff {
                 client_id: id.to_owned(),
-                cutoff: feed_time(cutoff)?,
-                expires_at: feed_time(exp)?,
+                cutoff: paseto_time(cutoff)?,
+                expires_at: paseto_time(exp)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
-    let (issued_at, expires_at) = (feed_time(&feed["iat"])?, feed_time(&feed["exp"])?);
+    let (issued_at, expires_at) = (paseto_time(&feed["iat"])?, paseto_time(&feed["exp"])?);
     if expires_at < issued_at {
         return None;
     }
@@ -499,15 +497,6 @@ fn exactly<'v>(value: &'v Value, names: &[&str]) -> Option<&'v Map<String, Value
     let members = value.as_object()?;
     let exact = members.len() == names.len() && names.iter().all(|n| members.contains_key(*n));
     exact.then_some(members)
-}
-
-/// A feed time: RFC 3339 with the uppercase `T` and `Z`, as in PASETO claims.
-fn feed_time(value: &Value) -> Option<UnixTime> {
-    value
-        .as_str()
-        .filter(|s| is_rfc3339_upper(s))
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-        .map(OffsetDateTime::unix_timestamp)
 }
 
 /// A cursor: 1–256 base64url characters, no padding.

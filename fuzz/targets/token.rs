@@ -9,13 +9,11 @@ use informly::token::{
     Verified,
 };
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::scopes::expect_scopes;
 use super::{
-    APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, is_rfc3339_upper, is_ulid_id, key_header,
-    object, other, payload, rfc3339_utc, sign, valid_payload,
+    APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, is_ulid_id, key_header, object, other,
+    paseto_time, payload, rfc3339_utc, sign, valid_payload,
 };
 
 /// PASETO v4.public tokens through `Verifier::verify`. See [`token`].
@@ -413,13 +411,8 @@ fn expect_claims(policy: &Policy, format: Format, payload: &[u8]) -> Option<Toke
         match format {
             // NumericDate: a non-negative integer; floats and strings refused.
             Format::Jwt => value.as_i64().filter(|t| *t >= 0),
-            // RFC 3339 with the uppercase `T` and `Z` (§11 C13): the shape
-            // checked here, the value (ranges, leap seconds) by `time`.
-            Format::Paseto => value
-                .as_str()
-                .filter(|s| is_rfc3339_upper(s))
-                .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-                .map(OffsetDateTime::unix_timestamp),
+            // RFC 3339 with the uppercase `T` and `Z` (§11 C13).
+            Format::Paseto => paseto_time(value),
         }
     };
     let (issued_at, not_before, expires_at) = (time("iat")?, time("nbf")?, time("exp")?);
