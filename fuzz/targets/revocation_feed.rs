@@ -16,7 +16,7 @@ use pasetors::version4::{PublicToken, V4};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
-use super::token::{expect_paseto_kid, is_claims_error, verify};
+use super::token::{expect_key_error, expect_paseto_kid, is_claims_error, verify};
 use super::{
     APP, FIXTURE, Fixture, NOW, ROLES, Role, Seeds, TOK, WS, is_ulid_id, key_header, lossy,
     paseto_time, rfc3339, rfc3339_utc, sign, valid_payload,
@@ -355,15 +355,7 @@ fn expect_signed_feed(
         return Err(FeedError::TooLarge);
     }
     let kid = expect_paseto_kid(footer)?;
-    let key_error = match fx.info(&kid) {
-        None => Some(Error::UnknownKey),
-        Some(info) if info.role == Role::Outsider => Some(Error::UnknownKey),
-        Some(info) if info.role == Role::Retired => Some(Error::RetiredKey),
-        Some(info) if info.format != Format::Paseto => Some(Error::WrongKeyFormat),
-        Some(info) if info.weak || info.kid != signer.kid() => Some(Error::BadSignature),
-        Some(_) => None,
-    };
-    if let Some(e) = key_error {
+    if let Some(e) = expect_key_error(fx, Format::Paseto, &kid, signer) {
         return Err(e.into());
     }
     // Another assertion is another signature; pasetors hands out the payload

@@ -273,16 +273,7 @@ pub(super) fn expect(
         Ok(kid) => kid,
         Err(e) => return Expect::Error(e),
     };
-    // The key named: no fallback to any other key (F4, F5).
-    let key_error = match fx.info(&kid) {
-        None => Some(Error::UnknownKey),
-        Some(info) if info.role == Role::Outsider => Some(Error::UnknownKey),
-        Some(info) if info.role == Role::Retired => Some(Error::RetiredKey),
-        Some(info) if info.format != format => Some(Error::WrongKeyFormat),
-        Some(info) if info.weak || info.kid != signer.kid() => Some(Error::BadSignature),
-        Some(_) => None,
-    };
-    if let Some(e) = key_error {
+    if let Some(e) = expect_key_error(fx, format, &kid, signer) {
         return Expect::Error(e);
     }
     // pasetors hands out the payload as a `&str`: one that is not UTF-8 fails
@@ -291,6 +282,25 @@ pub(super) fn expect(
         return Expect::Error(Error::BadSignature);
     }
     expect_claims(fx.policy(), format, payload).map_or(Expect::Refused, Expect::Claims)
+}
+
+/// The error of the key named `kid`, for a token of `format` signed by
+/// `signer`, if any: the key named is the one used, with no fallback to any
+/// other key (F4, F5).
+pub(super) fn expect_key_error(
+    fx: &Fixture,
+    format: Format,
+    kid: &str,
+    signer: &SigningKey,
+) -> Option<Error> {
+    match fx.info(kid) {
+        None => Some(Error::UnknownKey),
+        Some(info) if info.role == Role::Outsider => Some(Error::UnknownKey),
+        Some(info) if info.role == Role::Retired => Some(Error::RetiredKey),
+        Some(info) if info.format != format => Some(Error::WrongKeyFormat),
+        Some(info) if info.weak || info.kid != signer.kid() => Some(Error::BadSignature),
+        Some(_) => None,
+    }
 }
 
 /// Our PASETO footer policy (SECURITY.md C3–C7, B14): exactly `{"kid": "k4.pid.…"}`.
