@@ -1,9 +1,9 @@
 //! The fuzz targets' regression inputs, on stable Rust: every file under
 //! `fuzz/regressions/<target>/` (crashes once found, and a few seeds) runs
-//! through its target, the very code cargo-fuzz runs (`fuzz/targets.rs`). A
+//! through its target, the very code cargo-fuzz runs (`fuzz/targets/`). A
 //! crash fixed stays fixed; fuzzing itself stays out of CI (fuzz/README.md).
 
-#[path = "../fuzz/targets.rs"]
+#[path = "../fuzz/targets/mod.rs"]
 mod targets;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,7 +1,7 @@
 //! `token_paseto`: see `targets::token_paseto` and fuzz/README.md.
 #![no_main]
 
-#[path = "../targets.rs"]
+#[path = "../targets/mod.rs"]
 mod targets;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::token_paseto(data));
