@@ -34,14 +34,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(&informly)
         .build()
         .await?;
-    let app = Router::new()
-        .route("/hello", get(hello))
-        .with_state(verifier);
-
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("listening address={}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    axum::serve(listener, router(verifier)).await?;
     Ok(())
+}
+
+/// The service's routes, guarded by `verifier`.
+pub fn router(verifier: RemoteVerifier) -> Router {
+    Router::new()
+        .route("/hello", get(hello))
+        .with_state(verifier)
 }
 
 async fn hello(State(verifier): State<RemoteVerifier>, headers: HeaderMap) -> Response {

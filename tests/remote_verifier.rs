@@ -485,78 +485,47 @@ async fn the_cli_fails_with_one_line_when_the_urls_are_unreachable_or_give_no_ke
 // The example service: examples/downstream.rs
 // ---------------------------------------------------------------------------
 
-/// `examples/downstream.rs`, running, killed when dropped.
+/// `examples/downstream.rs` itself, its router driven in process: the
+/// example is what it shows, and no second process (or build) is needed.
+#[path = "../examples/downstream.rs"]
+#[allow(dead_code)]
+mod downstream_example;
+
+/// The example's routes, guarded by a remote verifier of `informly`.
 struct Downstream {
-    base: String,
-    child: std::process::Child,
+    router: axum::Router,
 }
 
 impl Downstream {
-    /// Builds the example (`cargo test --test …` alone does not build
-    /// examples; when it is fresh this costs a moment) and starts it against
-    /// `informly`.
-    fn start(informly: &str) -> Downstream {
-        use std::io::BufRead as _;
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "--example", "downstream"]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let built = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example downstream");
-        assert!(built.success(), "the example does not build");
-        let exe = std::env::current_exe().expect("test binary");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir");
-        let mut child = std::process::Command::new(profile_dir.join("examples/downstream"))
-            .args([informly, "127.0.0.1:0"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start the example");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let address = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(address) = line.split("address=").nth(1) {
-                        break address.trim().to_owned();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    panic!("the example did not start");
-                }
-            }
-        };
-        // Keep draining its stderr so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+    async fn start(informly: &str) -> Downstream {
+        let verifier = RemoteVerifier::builder()
+            .base_url(informly)
+            .build()
+            .await
+            .expect("the verifier loads the keys");
         Downstream {
-            base: format!("http://{address}"),
-            child,
+            router: downstream_example::router(verifier),
         }
     }
 
     async fn hello(&self, token: Option<&str>) -> (u16, Value) {
-        let mut request = reqwest::Client::new().get(format!("{}/hello", self.base));
+        use tower::ServiceExt as _;
+        let mut request = axum::http::Request::get("/hello");
         if let Some(token) = token {
-            request = request.bearer_auth(token);
+            request = request.header("authorization", format!("Bearer {token}"));
         }
-        let response = request.send().await.expect("GET /hello");
+        let request = request.body(axum::body::Body::empty()).expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON"))
-    }
-}
-
-impl Drop for Downstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&body).expect("JSON"))
     }
 }
 
@@ -573,7 +542,7 @@ async fn the_downstream_example_serves_hello_to_tokens_with_contacts_read_and_re
         .await
         .token;
     let writer = s.issue(&["contacts:write"], "paseto").await.token;
-    let downstream = Downstream::start(&s.server.base);
+    let downstream = Downstream::start(&s.server.base).await;
 
     let (status, body) = downstream.hello(Some(&reader)).await;
     assert_eq!(status, 200, "{body}");

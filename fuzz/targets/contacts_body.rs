@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use informly::token::{Format, Policy};
+use informly::token::Format;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt as _;
 
@@ -202,14 +201,9 @@ impl Api {
     }
 
     fn start() -> Api {
-        use informly::cache::TokenCache;
         use informly::clock::{Clock, ManualClock};
-        use informly::http::AppState;
-        use informly::http::cursor::CursorKey;
-        use informly::keys::LiveKeys;
-        use informly::revocation::Revocations;
-        use informly::service::{IssueRequest, Service};
-        use informly::store::Store;
+        use informly::server::Server;
+        use informly::service::{Actor, IssueRequest};
         use informly::token::Expiry;
 
         let shm = std::path::Path::new("/dev/shm");
@@ -242,24 +236,25 @@ impl Api {
             .expect("runtime");
         let (router, authorization) = runtime.block_on(async {
             let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW));
-            let policy = Policy::default();
             let url = format!("sqlite://{}", home.join("informly.db").display());
-            let store = Store::open(&url).await.expect("store");
-            let workspace = store
-                .ensure_default_workspace(clock.now())
-                .await
-                .expect("workspace");
-            let keys =
-                Arc::new(LiveKeys::open(&keys_dir, policy.clone(), clock.now()).expect("key ring"));
-            let service = Service::new(store.clone(), policy.clone(), clock.clone());
-            let app = service
-                .create_app(&workspace, "fuzz", None)
-                .await
-                .expect("app");
+            let keys = keys_dir.display().to_string();
+            let flags = [
+                "--database-url",
+                &url,
+                "--keys-dir",
+                &keys,
+                "--token-cache",
+                "16",
+            ];
+            let server = Server::from_flags(flags, clock).await.expect("server");
+            let service = server.state.service();
+            let workspace = service.ensure_default_workspace().await.expect("workspace");
+            let actor = Actor::cli(workspace.id);
+            let app = service.create_app(&actor, "fuzz", None).await.expect("app");
             let issued = service
                 .issue_token(
-                    &keys,
-                    &app,
+                    &actor,
+                    &app.id,
                     IssueRequest {
                         name: None,
                         scopes: vec![
@@ -273,18 +268,7 @@ impl Api {
                 )
                 .await
                 .expect("token");
-            let revocations = Revocations::load(&store, NOW - policy.leeway, NOW * 1_000_000, 300)
-                .await
-                .expect("denylist");
-            let state = AppState::new(
-                service,
-                keys,
-                Arc::new(revocations),
-                CursorKey::new(vec![7; 32]),
-                TokenCache::new(16, policy.leeway),
-                informly::dashboard::Config::default(),
-            );
-            let router = informly::http::app(state, Duration::from_secs(30));
+            let router = server.router();
             (router, format!("Bearer {}", issued.token.as_str()))
         });
         let mut api = Api {
