@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use common::{Home, Server, content_diff, remember_secret};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const LOGIN: &str = "/dashboard/login";
 const APPS: &str = "/dashboard/settings/apps";
@@ -2161,6 +2161,132 @@ async fn a_wrong_method_or_a_trailing_slash_under_dashboard_gets_an_html_answer_
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Where a change is made from.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    Cli,
+    Api,
+    Dashboard,
+}
+
+/// What a revocation and an app deletion left behind, as everyone who can
+/// see it sees it: the records, the server's answers to the tokens, and the
+/// signed revocation feed.
+#[derive(Debug, PartialEq, Eq)]
+struct Effects {
+    revoked_record: bool,
+    kept_record: bool,
+    deleted_app_status: u16,
+    revoked_token_status: u16,
+    kept_token_status: u16,
+    deleted_apps_token_status: u16,
+    feed_lists_the_revoked_token: bool,
+    feed_lists_the_kept_token: bool,
+    feed_cuts_off_the_deleted_app: bool,
+}
+
+/// Revokes a token of one app and deletes another app, from `via`, and reads
+/// the effects back.
+async fn revoke_and_delete(
+    home: &Home,
+    server: &Server,
+    admin: &str,
+    visitor: &mut Visitor,
+    via: Via,
+) -> Effects {
+    let kept_app = server.create_app(admin, &format!("kept {via:?}")).await;
+    let gone_app = server.create_app(admin, &format!("gone {via:?}")).await;
+    let issue = async |app: &str| {
+        let issued = server.issue(admin, app, &["contacts:read"], "paseto").await;
+        (
+            common::str_of(&issued["id"]),
+            common::str_of(&issued["token"]),
+        )
+    };
+    let (revoked_id, revoked) = issue(&kept_app).await;
+    let (kept_id, kept) = issue(&kept_app).await;
+    let (_, of_gone_app) = issue(&gone_app).await;
+
+    match via {
+        Via::Cli => {
+            home.run(&["tokens", "revoke", &revoked_id]);
+            home.run(&["apps", "delete", &gone_app]);
+        }
+        Via::Api => {
+            let path = format!("/v1/apps/{kept_app}/tokens/{revoked_id}");
+            assert_eq!(server.delete(&path, admin).await.status(), 204);
+            let path = format!("/v1/apps/{gone_app}");
+            assert_eq!(server.delete(&path, admin).await.status(), 204);
+        }
+        Via::Dashboard => {
+            let csrf = visitor.csrf().await;
+            let url = revoke_url(&kept_app, &revoked_id);
+            visitor.post(&url, &[("csrf", &csrf)]).await.expect(303);
+            let url = delete_url(&gone_app);
+            visitor.post(&url, &[("csrf", &csrf)]).await.expect(303);
+        }
+    }
+
+    // Another process (the CLI) reaches this server's denylist at its next
+    // refresh; a change made here applies at once.
+    let refused = async |token: &str| server.get("/v1/token", token).await.status() == 401;
+    common::eventually(Duration::from_secs(10), || refused(&revoked)).await;
+    common::eventually(Duration::from_secs(10), || refused(&of_gone_app)).await;
+
+    let records: Value = server
+        .get(&format!("/v1/apps/{kept_app}/tokens"), admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let revoked_at = |id: &str| {
+        let records = records["data"].as_array().expect("data");
+        let record = records.iter().find(|t| t["id"] == id).expect("record");
+        !record["revoked_at"].is_null()
+    };
+    let status = async |token: &str| server.get("/v1/token", token).await.status().as_u16();
+    let feed = server.revocation_feed(None).await;
+    let listed = |id: &str| feed.revoked.iter().any(|r| r.token_id == id);
+    Effects {
+        revoked_record: revoked_at(&revoked_id),
+        kept_record: revoked_at(&kept_id),
+        deleted_app_status: server
+            .get(&format!("/v1/apps/{gone_app}"), admin)
+            .await
+            .status()
+            .as_u16(),
+        revoked_token_status: status(&revoked).await,
+        kept_token_status: status(&kept).await,
+        deleted_apps_token_status: status(&of_gone_app).await,
+        feed_lists_the_revoked_token: listed(&revoked_id),
+        feed_lists_the_kept_token: listed(&kept_id),
+        feed_cuts_off_the_deleted_app: feed.cutoffs.iter().any(|c| c.client_id == gone_app),
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli_the_api_and_the_dashboard()
+ {
+    let (home, server, password) = alice_and_a_server().await;
+    let admin = home.admin_token(None);
+    let mut visitor = signed_in(&server, "alice@example.com", &password).await;
+    let expected = Effects {
+        revoked_record: true,
+        kept_record: false,
+        deleted_app_status: 404,
+        revoked_token_status: 401,
+        kept_token_status: 200,
+        deleted_apps_token_status: 401,
+        feed_lists_the_revoked_token: true,
+        feed_lists_the_kept_token: false,
+        feed_cuts_off_the_deleted_app: true,
+    };
+    for via in [Via::Cli, Via::Api, Via::Dashboard] {
+        let effects = revoke_and_delete(&home, &server, &admin, &mut visitor, via).await;
+        assert_eq!(effects, expected, "{via:?}");
+    }
+}
+
 informly_postgres_twins! {
     tests: [
         users_add_reads_the_password_from_stdin_and_stores_only_an_argon2id_hash,
@@ -2183,6 +2309,7 @@ informly_postgres_twins! {
         the_token_form_refuses_bad_permissions_expiries_and_names_with_422_and_keeps_the_input,
         a_token_is_shown_once_works_with_its_scopes_only_and_stops_when_revoked_or_its_app_goes,
         every_dashboard_answer_carries_the_security_headers_and_unknown_paths_are_html_404s,
+        revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli_the_api_and_the_dashboard,
     ],
     sqlite_only: [
         serve_refuses_an_invalid_session_idle_or_lifetime_with_one_line:

@@ -22,8 +22,8 @@ use informly::ids::TokenId;
 use informly::keys::KeyRing;
 use informly::store::{NewToken, Store};
 use informly::token::{
-    Denylist, Error, FeedError, Format, KeySet, PaserkKeySet, Policy, RevocationFeed, ScopeSet,
-    Subject, TokenClaims,
+    Denylist, Error, FeedError, Format, KeySet, Policy, RevocationFeed, ScopeSet, Subject,
+    TokenClaims,
 };
 use serde_json::Value;
 
@@ -42,29 +42,6 @@ async fn fetch(server: &Server, since: Option<&str>) -> (u16, reqwest::header::H
     let headers = response.headers().clone();
     let body = response.json().await.expect("a JSON body");
     (status, headers, body)
-}
-
-/// The signed feed string of a 200 answer.
-async fn feed_string(server: &Server, since: Option<&str>) -> String {
-    let (status, _, body) = fetch(server, since).await;
-    assert_eq!(status, 200, "{body}");
-    str_of(&body["feed"])
-}
-
-/// The published PASETO keys, as a downstream verifier reads them.
-async fn published_keys(server: &Server) -> KeySet {
-    let paserk: PaserkKeySet = server.public_json("/.well-known/paserk.json").await;
-    let mut keys = KeySet::new();
-    keys.extend_from_paserk(&paserk).expect("valid keys");
-    keys
-}
-
-/// Fetches a page and verifies it offline with the published keys only.
-async fn page(server: &Server, since: Option<&str>) -> RevocationFeed {
-    let feed = feed_string(server, since).await;
-    let keys = published_keys(server).await;
-    RevocationFeed::verify(&feed, &keys, &Policy::default(), since, unix_now())
-        .unwrap_or_else(|e| panic!("the feed does not verify: {e}"))
 }
 
 /// The payload of a PASETO v4.public token, read without checking anything.
@@ -141,7 +118,7 @@ async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key
         .expect("an active PASETO key");
     assert_eq!(kid_of(&feed), active_paseto);
 
-    let page = page(&s.server, None).await;
+    let page = s.server.revocation_feed(None).await;
     let now = unix_now();
     assert!(page.full);
     assert_eq!(page.since, None);
@@ -159,7 +136,7 @@ async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key
 
     // Nobody revoked anything since: the same cursor comes back, so every
     // follower that is up to date asks with the same URL (a cache can answer).
-    let again = self::page(&s.server, None).await;
+    let again = s.server.revocation_feed(None).await;
     assert_eq!(again.next, page.next);
 }
 
@@ -168,13 +145,13 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
     let s = ServerWithApp::start("feed tests").await;
     let first = s.issue(&["contacts:read"], "paseto").await.id;
     s.revoke(&first).await;
-    let start = page(&s.server, None).await;
+    let start = s.server.revocation_feed(None).await;
     let mut denylist = Denylist::new();
     start.apply(&mut denylist);
     assert!(denylist.is_token_revoked(&first));
 
     // Nothing new: an incremental page, answering the cursor asked with.
-    let quiet = page(&s.server, Some(&start.next)).await;
+    let quiet = s.server.revocation_feed(Some(&start.next)).await;
     assert!(!quiet.full);
     assert_eq!(quiet.since.as_deref(), Some(start.next.as_str()));
     assert!(quiet.cutoffs.is_empty());
@@ -191,7 +168,7 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
         .await;
     assert!(response.status().is_success(), "delete app");
 
-    let changes = page(&s.server, Some(&start.next)).await;
+    let changes = s.server.revocation_feed(Some(&start.next)).await;
     assert!(!changes.full);
     assert!(has_token(&changes, &second), "{changes:?}");
     assert_eq!(changes.cutoffs.len(), 1, "{changes:?}");
@@ -221,9 +198,9 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
 
     // Following the cursor chain from the start holds every entry of a fresh
     // full list.
-    let next = page(&s.server, Some(&changes.next)).await;
+    let next = s.server.revocation_feed(Some(&changes.next)).await;
     next.apply(&mut denylist);
-    let full = page(&s.server, None).await;
+    let full = s.server.revocation_feed(None).await;
     assert!(full.full);
     for r in &full.revoked {
         assert!(denylist.is_token_revoked(&r.token_id), "{r:?}");
@@ -287,7 +264,7 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
     let live = s.issue(&["contacts:read"], "paseto").await.id;
     s.revoke(&live).await;
 
-    let full = page(&s.server, None).await;
+    let full = s.server.revocation_feed(None).await;
     assert!(!has_token(&full, long_gone), "{full:?}");
     assert!(has_token(&full, within_leeway), "{full:?}");
     assert!(has_token(&full, &live));
@@ -299,8 +276,8 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
 
     // The same on an incremental page: it looks back a few seconds, over
     // entries just recorded, expired or not.
-    let first = page(&s.server, None).await;
-    let changes = page(&s.server, Some(&first.next)).await;
+    let first = s.server.revocation_feed(None).await;
+    let changes = s.server.revocation_feed(Some(&first.next)).await;
     assert!(!has_token(&changes, long_gone));
 
     // A verifier prunes what expires later on its own, with the entries'
@@ -318,8 +295,8 @@ async fn a_tampered_feed_or_one_signed_by_an_unknown_or_retired_key_is_refused()
     let s = ServerWithApp::start("feed tests").await;
     let revoked = s.issue(&["contacts:read"], "paseto").await.id;
     s.revoke(&revoked).await;
-    let feed = feed_string(&s.server, None).await;
-    let keys = published_keys(&s.server).await;
+    let feed = s.server.revocation_feed_string(None).await;
+    let keys = s.server.published_paseto_keys().await;
     let now = unix_now();
     let verify = |feed: &str, keys: &KeySet| {
         RevocationFeed::verify(feed, keys, &Policy::default(), None, now)
@@ -376,17 +353,17 @@ async fn a_tampered_feed_or_one_signed_by_an_unknown_or_retired_key_is_refused()
     );
     let (server, old) = (&s.server, old_kid.as_str());
     let unpublished = eventually(Duration::from_secs(5), || async move {
-        published_keys(server).await.get(old).is_none()
+        server.published_paseto_keys().await.get(old).is_none()
     })
     .await;
     assert!(unpublished.is_some(), "the retired key is still published");
-    let keys = published_keys(&s.server).await;
+    let keys = s.server.published_paseto_keys().await;
     assert_eq!(
         verify(&feed, &keys),
         Err(FeedError::Token(Error::UnknownKey))
     );
     // The server now signs with the new key, which verifies.
-    let fresh = page(&s.server, None).await;
+    let fresh = s.server.revocation_feed(None).await;
     assert!(has_token(&fresh, &revoked));
 }
 
@@ -394,8 +371,8 @@ async fn a_tampered_feed_or_one_signed_by_an_unknown_or_retired_key_is_refused()
 async fn a_feed_is_refused_as_a_bearer_token_and_a_token_is_refused_as_a_feed() {
     let s = ServerWithApp::start("feed tests").await;
     let token = s.issue(&["contacts:read"], "paseto").await.token;
-    let feed = feed_string(&s.server, None).await;
-    let keys = published_keys(&s.server).await;
+    let feed = s.server.revocation_feed_string(None).await;
+    let keys = s.server.published_paseto_keys().await;
 
     let response = s.server.get("/v1/token", &feed).await;
     assert_eq!(response.status(), 401);
@@ -430,7 +407,7 @@ async fn the_feed_reveals_nothing_but_ids_and_times() {
         .await;
     assert!(response.status().is_success());
 
-    let feed = feed_string(&s.server, None).await;
+    let feed = s.server.revocation_feed_string(None).await;
     let payload = payload_of(&feed);
     let mut fields: Vec<&str> = payload
         .as_object()
@@ -488,7 +465,7 @@ async fn the_feed_reveals_nothing_but_ids_and_times() {
 #[tokio::test]
 async fn a_cursor_the_service_did_not_hand_out_gets_400() {
     let s = ServerWithApp::start("feed tests").await;
-    let good = page(&s.server, None).await.next;
+    let good = s.server.revocation_feed(None).await.next;
     let mut flipped = good.clone().into_bytes();
     flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(flipped).unwrap();

@@ -501,6 +501,37 @@ impl Server {
         issued
     }
 
+    /// The published PASETO keys, as a downstream verifier reads them.
+    pub async fn published_paseto_keys(&self) -> informly::token::KeySet {
+        let paserk: informly::token::PaserkKeySet =
+            self.public_json("/.well-known/paserk.json").await;
+        let mut keys = informly::token::KeySet::new();
+        keys.extend_from_paserk(&paserk).expect("valid keys");
+        keys
+    }
+
+    /// `GET /v1/revocations[?since=…]`: the signed feed string of a 200 answer.
+    pub async fn revocation_feed_string(&self, since: Option<&str>) -> String {
+        let mut request = self.client.get(self.url("/v1/revocations"));
+        if let Some(since) = since {
+            request = request.query(&[("since", since)]);
+        }
+        let response = request.send().await.expect("GET /v1/revocations");
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().await.expect("a JSON body");
+        str_of(&body["feed"])
+    }
+
+    /// A page of the revocation feed, verified offline with the published
+    /// keys only, as a downstream verifier does.
+    pub async fn revocation_feed(&self, since: Option<&str>) -> informly::token::RevocationFeed {
+        let feed = self.revocation_feed_string(since).await;
+        let keys = self.published_paseto_keys().await;
+        let policy = informly::token::Policy::default();
+        informly::token::RevocationFeed::verify(&feed, &keys, &policy, since, unix_now())
+            .unwrap_or_else(|e| panic!("the feed does not verify: {e}"))
+    }
+
     /// Everything the server logged so far.
     pub fn logs(&self) -> String {
         self.log.lock().unwrap().join("\n")
