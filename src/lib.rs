@@ -8,6 +8,9 @@
 //! - [`remote`]: a verifier for downstream services: fetches the published
 //!   keys and follows the revocation feed in the background. Feature `remote`
 //!   (tokio and an HTTP client, no server, no database).
+//! - [`authn`]: the one rule a running verifier applies to a bearer token
+//!   (verify, staleness, denylist) and the live denylist it reads; shared by
+//!   the server and the remote verifier.
 //! - `clock`: where time comes from (the system, or a test's hand).
 //! - `keys`: the key ring on disk: one file per key, states, rotation.
 //! - `store`: the database (SQLite embedded, PostgreSQL to scale out) behind one
@@ -15,7 +18,8 @@
 //! - `config`: settings shared by every command.
 //! - `service`: issuing and revoking, where the key ring, the store and the
 //!   clock meet.
-//! - `revocation`: the in-memory denylist a server checks tokens against.
+//! - `revocation`: the server's denylist, loaded and refreshed from the
+//!   database.
 //! - `cache`: verified tokens a server remembers, so repeat callers skip the
 //!   signature check (never the expiry, key or revocation checks).
 //! - `http`: the HTTP API (axum): auth, errors, one file per resource.
@@ -27,6 +31,8 @@
 
 pub mod token;
 
+#[cfg(feature = "remote")]
+pub mod authn;
 #[cfg(feature = "remote")]
 pub mod remote;
 

@@ -1,6 +1,6 @@
-//! The denylist as a running server holds it: an in-memory snapshot, swapped
-//! atomically, refreshed from the database in the background. Checking a token
-//! against it never touches the database.
+//! The denylist as a running server holds it: a [`LiveDenylist`]
+//! (what the authenticator checks tokens against, never touching the
+//! database), loaded and refreshed from the database in the background.
 //!
 //! Freshness: this instance applies its own revocations at once; others see
 //! them at the next refresh (every second). If refreshes keep failing for
@@ -8,38 +8,21 @@
 //! a token that may have been revoked meanwhile.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use arc_swap::ArcSwap;
-use tokio::sync::Mutex;
-
+use crate::authn::LiveDenylist;
 use crate::store::{self, Store};
-use crate::token::{Denylist, TokenClaims, UnixTime};
+use crate::token::UnixTime;
 
 /// Records committed by other transactions can become visible a little after
 /// their timestamp; each incremental refresh looks back this far (µs).
 pub(crate) const OVERLAP_MICROS: i64 = 5_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CheckError {
-    #[error("token has been revoked")]
-    Revoked,
-    #[error("the denylist is stale: the database has been unreachable too long")]
-    Stale,
-}
-
 #[derive(Debug)]
 pub struct Revocations {
-    denylist: ArcSwap<Denylist>,
-    /// Unix seconds of the last successful refresh.
-    refreshed_at: AtomicI64,
+    live: Arc<LiveDenylist>,
     /// Unix microseconds: the next incremental refresh reads from here.
     watermark: AtomicI64,
-    staleness: i64,
-    /// Serialises writers; readers never wait for it.
-    writing: Mutex<()>,
-    /// Counts the changes to the denylist this instance has applied.
-    generation: AtomicU64,
 }
 
 impl Revocations {
@@ -51,49 +34,33 @@ impl Revocations {
         staleness: i64,
     ) -> store::Result<Revocations> {
         let denylist = store.load_denylist(horizon).await?;
+        let live = LiveDenylist::new(denylist, staleness);
+        live.mark_fresh(now_micros / 1_000_000);
         Ok(Revocations {
-            denylist: ArcSwap::from_pointee(denylist),
-            refreshed_at: AtomicI64::new(now_micros / 1_000_000),
+            live: Arc::new(live),
             watermark: AtomicI64::new(now_micros - OVERLAP_MICROS),
-            staleness,
-            writing: Mutex::new(()),
-            generation: AtomicU64::new(0),
         })
     }
 
-    /// Whether a verified token has been revoked. Lock-free.
-    pub fn check(&self, claims: &TokenClaims, now: UnixTime) -> Result<(), CheckError> {
-        if now - self.refreshed_at.load(Ordering::Acquire) > self.staleness {
-            return Err(CheckError::Stale);
-        }
-        self.denylist
-            .load()
-            .check(claims)
-            .map_err(|_| CheckError::Revoked)
+    /// What the authenticator checks tokens against.
+    pub fn live(&self) -> &Arc<LiveDenylist> {
+        &self.live
     }
 
     /// Applies this instance's own revocation at once.
     pub async fn revoke_token(&self, token_id: &str) {
-        self.update(|d| d.revoke_token(token_id)).await;
+        self.live.update(|d| d.revoke_token(token_id)).await;
     }
 
     /// Applies this instance's own app deletion at once.
     pub async fn set_cutoff(&self, client_id: &str, cutoff: UnixTime) {
-        self.update(|d| d.set_cutoff(client_id, cutoff)).await;
-    }
-
-    async fn update(&self, change: impl FnOnce(&mut Denylist)) {
-        let _writing = self.writing.lock().await;
-        let mut next = Denylist::clone(&self.denylist.load());
-        change(&mut next);
-        self.denylist.store(Arc::new(next));
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.live.update(|d| d.set_cutoff(client_id, cutoff)).await;
     }
 
     /// Changes with every change to the denylist seen here: what is derived
     /// from the denylist (the revocation feed's memo) is current while it is.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.live.generation()
     }
 
     /// Reads entries recorded since the last refresh and merges them in.
@@ -101,47 +68,46 @@ impl Revocations {
         let since = self.watermark.load(Ordering::Acquire);
         let changes = store.denylist_changes(since).await?;
         if !changes.tokens.is_empty() || !changes.cutoffs.is_empty() {
-            let current = self.denylist.load();
+            let current = self.live.snapshot();
             let fresh = changes.tokens.iter().any(|t| !current.is_token_revoked(t))
                 || changes
                     .cutoffs
                     .iter()
                     .any(|(app, cutoff)| current.cutoff(app) < Some(*cutoff));
             if fresh {
-                self.update(|d| {
-                    for token in changes.tokens {
-                        d.revoke_token(token);
-                    }
-                    for (app, cutoff) in changes.cutoffs {
-                        d.set_cutoff(app, cutoff);
-                    }
-                })
-                .await;
+                self.live
+                    .update(|d| {
+                        for token in changes.tokens {
+                            d.revoke_token(token);
+                        }
+                        for (app, cutoff) in changes.cutoffs {
+                            d.set_cutoff(app, cutoff);
+                        }
+                    })
+                    .await;
             }
         }
         if let Some(latest) = changes.latest {
             let next = latest - OVERLAP_MICROS;
             self.watermark.fetch_max(next, Ordering::AcqRel);
         }
-        self.refreshed_at
-            .store(now_micros / 1_000_000, Ordering::Release);
+        self.live.mark_fresh(now_micros / 1_000_000);
         Ok(())
     }
 
     /// Replaces the denylist with a full reload, dropping entries whose tokens
-    /// have expired.
+    /// have expired. Own revocations applied meanwhile wait for it, so the
+    /// reload cannot overwrite them.
     pub async fn reload(
         &self,
         store: &Store,
         horizon: UnixTime,
         now_micros: i64,
     ) -> store::Result<()> {
-        let _writing = self.writing.lock().await;
+        let mut writer = self.live.write().await;
         let denylist = store.load_denylist(horizon).await?;
-        self.denylist.store(Arc::new(denylist));
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.refreshed_at
-            .store(now_micros / 1_000_000, Ordering::Release);
+        writer.replace(denylist);
+        self.live.mark_fresh(now_micros / 1_000_000);
         Ok(())
     }
 }
@@ -149,7 +115,8 @@ impl Revocations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::{ScopeSet, Subject};
+    use crate::authn::CheckError;
+    use crate::token::{ScopeSet, Subject, TokenClaims};
 
     const NOW: UnixTime = 1_800_000_000;
 
@@ -182,16 +149,22 @@ mod tests {
             "app_01J0000000000000000000000C",
             NOW,
         );
-        assert_eq!(revocations.check(&token, NOW), Ok(()));
+        assert_eq!(revocations.live().check(&token, NOW), Ok(()));
         revocations.revoke_token(&token.token_id).await;
-        assert_eq!(revocations.check(&token, NOW), Err(CheckError::Revoked));
+        assert_eq!(
+            revocations.live().check(&token, NOW),
+            Err(CheckError::Revoked)
+        );
 
         let app = "app_01J0000000000000000000000D";
         revocations.set_cutoff(app, NOW).await;
         let at_cutoff = claims("tok_01J0000000000000000000000E", app, NOW);
         let after = claims("tok_01J0000000000000000000000F", app, NOW + 1);
-        assert_eq!(revocations.check(&at_cutoff, NOW), Err(CheckError::Revoked));
-        assert_eq!(revocations.check(&after, NOW), Ok(()));
+        assert_eq!(
+            revocations.live().check(&at_cutoff, NOW),
+            Err(CheckError::Revoked)
+        );
+        assert_eq!(revocations.live().check(&after, NOW), Ok(()));
     }
 
     #[tokio::test]
@@ -220,13 +193,16 @@ mod tests {
                 .is_err()
         );
         // Within the bound: the last denylist still answers, both ways.
-        assert_eq!(revocations.check(&other, NOW + 300), Ok(()));
+        assert_eq!(revocations.live().check(&other, NOW + 300), Ok(()));
         assert_eq!(
-            revocations.check(&token, NOW + 300),
+            revocations.live().check(&token, NOW + 300),
             Err(CheckError::Revoked)
         );
         // Past it: nothing is honoured.
-        assert_eq!(revocations.check(&other, NOW + 301), Err(CheckError::Stale));
+        assert_eq!(
+            revocations.live().check(&other, NOW + 301),
+            Err(CheckError::Stale)
+        );
     }
 
     #[tokio::test]
@@ -266,14 +242,17 @@ mod tests {
 
         let token = claims(record.id.as_str(), "app_01J0000000000000000000000C", now_s);
         let of_deleted_app = claims("tok_01J0000000000000000000000B", app.id.as_str(), now_s);
-        assert_eq!(revocations.check(&token, now_s), Ok(()));
+        assert_eq!(revocations.live().check(&token, now_s), Ok(()));
         revocations
             .refresh(&store, now_us + 1_000_000)
             .await
             .unwrap();
-        assert_eq!(revocations.check(&token, now_s), Err(CheckError::Revoked));
         assert_eq!(
-            revocations.check(&of_deleted_app, now_s),
+            revocations.live().check(&token, now_s),
+            Err(CheckError::Revoked)
+        );
+        assert_eq!(
+            revocations.live().check(&of_deleted_app, now_s),
             Err(CheckError::Revoked)
         );
     }

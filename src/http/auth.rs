@@ -12,9 +12,8 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::cache::TokenCache;
+use crate::authn::Rejection;
 use crate::ids::{TokenId, WorkspaceId};
-use crate::revocation::CheckError;
 use crate::service::Actor;
 use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, Verified};
 
@@ -127,51 +126,43 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
     check_token(token, state)
 }
 
-/// Verifies a bearer token: from the cache if it was seen before (re-checking
-/// what can change), by signature otherwise; then revocation.
+/// Verifies a bearer token by the one rule (`authn::Authenticator::check`:
+/// the token core, from the cache if seen before; staleness; the denylist).
 fn check_token(token: &str, state: &AppState) -> Result<Principal, ApiError> {
     let now = state.clock().unix();
-    let snapshot = state.keys().snapshot();
-    let verifier = &snapshot.verifier;
-    let reject = |e: token::Error| {
-        tracing::info!(reason = %e, "token rejected");
-        ApiError::InvalidToken(match e {
-            token::Error::Expired => "token expired",
-            token::Error::NotYetValid | token::Error::IssuedInFuture => "token not yet valid",
-            _ => "invalid token",
-        })
-    };
-    // A token seen before skips the signature but not the rules that can
-    // change since: its key's status and its times (and, below, revocation).
-    let key = TokenCache::key(token);
-    let verified = match state.token_cache().get(&key) {
-        Some(hit) => {
-            verifier.recheck(&hit, now).map_err(reject)?;
-            hit
+    match state.authenticator().check(token, now) {
+        Ok(verified) => Ok(Principal(verified)),
+        Err(rejection) => Err(refused(rejection)),
+    }
+}
+
+/// The answer to a refused token, logged with the reason (never the token):
+/// 401 with a hint clients may see, or 503 while the denylist is stale.
+fn refused(rejection: Rejection) -> ApiError {
+    match rejection {
+        Rejection::Invalid(e) => {
+            tracing::info!(reason = %e, "token rejected");
+            ApiError::InvalidToken(match e {
+                token::Error::Expired => "token expired",
+                token::Error::NotYetValid | token::Error::IssuedInFuture => "token not yet valid",
+                _ => "invalid token",
+            })
         }
-        None => {
-            let verified = Arc::new(verifier.verify(token, now).map_err(reject)?);
-            state.token_cache().insert(key, verified.clone());
-            verified
-        }
-    };
-    match state.revocations().check(&verified.claims, now) {
-        Ok(()) => {}
-        Err(CheckError::Revoked) => {
+        Rejection::Revoked(verified) => {
             tracing::info!(jti = %verified.claims.token_id, kid = %verified.kid, "revoked token rejected");
-            return Err(ApiError::InvalidToken("invalid token"));
+            ApiError::InvalidToken("invalid token")
         }
-        Err(CheckError::Stale) => {
+        Rejection::Stale => {
             tracing::warn!("denylist is stale: refusing authenticated requests");
-            return Err(ApiError::Unavailable);
+            ApiError::Unavailable
         }
     }
-    Ok(Principal(verified))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::TokenCache;
     use crate::clock::{Clock, ManualClock};
     use crate::http::cursor::CursorKey;
     use crate::keys::{KeyRing, LiveKeys};

@@ -41,6 +41,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::authn::Authenticator;
 use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::keys::LiveKeys;
@@ -60,10 +61,11 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     service: Service,
     dashboard: dashboard::Config,
-    keys: Arc<LiveKeys>,
+    /// The keys, the token cache and the denylist, and the rule that checks
+    /// a bearer token against them.
+    authenticator: Authenticator<LiveKeys>,
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
-    token_cache: TokenCache,
     feed_memo: revocations::FeedMemo,
 }
 
@@ -76,19 +78,20 @@ impl AppState {
         token_cache: TokenCache,
         dashboard: dashboard::Config,
     ) -> AppState {
+        let authenticator =
+            Authenticator::new(keys, Some(revocations.live().clone())).with_cache(token_cache);
         AppState(Arc::new(Inner {
             service,
             dashboard,
-            keys,
+            authenticator,
             revocations,
             cursor_key,
-            token_cache,
             feed_memo: revocations::FeedMemo::default(),
         }))
     }
 
-    pub fn token_cache(&self) -> &TokenCache {
-        &self.0.token_cache
+    pub fn authenticator(&self) -> &Authenticator<LiveKeys> {
+        &self.0.authenticator
     }
 
     fn feed_memo(&self) -> &revocations::FeedMemo {
@@ -108,7 +111,7 @@ impl AppState {
     }
 
     pub fn keys(&self) -> &LiveKeys {
-        &self.0.keys
+        self.0.authenticator.keys()
     }
 
     pub fn revocations(&self) -> &Revocations {

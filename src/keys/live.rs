@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 
 use super::{Error, KeyRing};
+use crate::authn;
 use crate::token::{Format, Policy, Verifier};
 
 /// One consistent view of the keys.
@@ -93,5 +94,13 @@ impl LiveKeys {
         self.current
             .store(Arc::new(Snapshot::new(ring, &self.policy, now)));
         Ok(generated)
+    }
+}
+
+/// The authenticator reads the verifier of the snapshot in force, so it
+/// verifies with exactly the keys this process signs with.
+impl authn::Keys for LiveKeys {
+    fn with_verifier<R>(&self, f: impl FnOnce(&Verifier) -> R) -> R {
+        f(&self.current.load().verifier)
     }
 }
