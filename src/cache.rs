@@ -86,7 +86,7 @@ impl Expiry<TokenKey, Arc<Verified>> for UntilTokenExpiry {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let left = verified.claims.expires_at.saturating_add(self.leeway) - now;
+        let left = verified.claims().expires_at.saturating_add(self.leeway) - now;
         Some(Duration::from_secs(left.max(0) as u64))
     }
 }

@@ -10,35 +10,39 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use time::{Duration, OffsetDateTime};
+
 use crate::authn::LiveDenylist;
-use crate::store::{self, Store};
+use crate::store::{self, Store, from_micros, micros};
 use crate::token::UnixTime;
 
 /// Records committed by other transactions can become visible a little after
-/// their timestamp; each incremental refresh looks back this far (µs).
-pub(crate) const OVERLAP_MICROS: i64 = 5_000_000;
+/// their timestamp; each incremental refresh looks back this far.
+pub(crate) const OVERLAP: Duration = Duration::seconds(5);
 
 #[derive(Debug)]
 pub struct Revocations {
     live: Arc<LiveDenylist>,
-    /// Unix microseconds: the next incremental refresh reads from here.
+    /// Unix microseconds (an atomic, so refreshes never lock): the next
+    /// incremental refresh reads from here.
     watermark: AtomicI64,
 }
 
 impl Revocations {
-    /// Loads the whole denylist in force at `now` (minus the leeway).
+    /// Loads the whole denylist in force at `horizon` (now, minus the
+    /// leeway). Past `staleness` without a refresh, checks fail closed.
     pub async fn load(
         store: &Store,
-        horizon: UnixTime,
-        now_micros: i64,
-        staleness: i64,
+        horizon: OffsetDateTime,
+        now: OffsetDateTime,
+        staleness: Duration,
     ) -> store::Result<Revocations> {
         let denylist = store.load_denylist(horizon).await?;
-        let live = LiveDenylist::new(denylist, staleness);
-        live.mark_fresh(now_micros / 1_000_000);
+        let live = LiveDenylist::new(denylist, staleness.whole_seconds());
+        live.mark_fresh(now.unix_timestamp());
         Ok(Revocations {
             live: Arc::new(live),
-            watermark: AtomicI64::new(now_micros - OVERLAP_MICROS),
+            watermark: AtomicI64::new(micros(now - OVERLAP)),
         })
     }
 
@@ -64,8 +68,8 @@ impl Revocations {
     }
 
     /// Reads entries recorded since the last refresh and merges them in.
-    pub async fn refresh(&self, store: &Store, now_micros: i64) -> store::Result<()> {
-        let since = self.watermark.load(Ordering::Acquire);
+    pub async fn refresh(&self, store: &Store, now: OffsetDateTime) -> store::Result<()> {
+        let since = from_micros(self.watermark.load(Ordering::Acquire));
         let changes = store.denylist_changes(since).await?;
         if !changes.tokens.is_empty() || !changes.cutoffs.is_empty() {
             let current = self.live.snapshot();
@@ -88,10 +92,10 @@ impl Revocations {
             }
         }
         if let Some(latest) = changes.latest {
-            let next = latest - OVERLAP_MICROS;
-            self.watermark.fetch_max(next, Ordering::AcqRel);
+            self.watermark
+                .fetch_max(micros(latest - OVERLAP), Ordering::AcqRel);
         }
-        self.live.mark_fresh(now_micros / 1_000_000);
+        self.live.mark_fresh(now.unix_timestamp());
         Ok(())
     }
 
@@ -101,13 +105,13 @@ impl Revocations {
     pub async fn reload(
         &self,
         store: &Store,
-        horizon: UnixTime,
-        now_micros: i64,
+        horizon: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> store::Result<()> {
         let mut writer = self.live.write().await;
         let denylist = store.load_denylist(horizon).await?;
         writer.replace(denylist);
-        self.live.mark_fresh(now_micros / 1_000_000);
+        self.live.mark_fresh(now.unix_timestamp());
         Ok(())
     }
 }
@@ -119,6 +123,10 @@ mod tests {
     use crate::token::{ScopeSet, Subject, TokenClaims};
 
     const NOW: UnixTime = 1_800_000_000;
+
+    fn at(unix: UnixTime) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
 
     fn claims(token_id: &str, app: &str, issued_at: UnixTime) -> TokenClaims {
         TokenClaims {
@@ -141,7 +149,7 @@ mod tests {
     #[tokio::test]
     async fn own_revocations_apply_at_once_and_cutoffs_are_inclusive() {
         let (_dir, store) = store().await;
-        let revocations = Revocations::load(&store, NOW, NOW * 1_000_000, 300)
+        let revocations = Revocations::load(&store, at(NOW), at(NOW), Duration::seconds(300))
             .await
             .unwrap();
         let token = claims(
@@ -170,7 +178,7 @@ mod tests {
     #[tokio::test]
     async fn with_the_database_gone_checks_go_on_until_the_staleness_bound_then_fail_closed() {
         let (_dir, store) = store().await;
-        let revocations = Revocations::load(&store, NOW, NOW * 1_000_000, 300)
+        let revocations = Revocations::load(&store, at(NOW), at(NOW), Duration::seconds(300))
             .await
             .unwrap();
         let token = claims(
@@ -186,12 +194,7 @@ mod tests {
         );
 
         store.close().await;
-        assert!(
-            revocations
-                .refresh(&store, (NOW + 10) * 1_000_000)
-                .await
-                .is_err()
-        );
+        assert!(revocations.refresh(&store, at(NOW + 10)).await.is_err());
         // Within the bound: the last denylist still answers, both ways.
         assert_eq!(revocations.live().check(&other, NOW + 300), Ok(()));
         assert_eq!(
@@ -210,8 +213,9 @@ mod tests {
         let (_dir, store) = store().await;
         let now = time::OffsetDateTime::now_utc();
         let now_s = now.unix_timestamp();
-        let now_us = (now.unix_timestamp_nanos() / 1_000) as i64;
-        let revocations = Revocations::load(&store, now_s, now_us, 300).await.unwrap();
+        let revocations = Revocations::load(&store, now, now, Duration::seconds(300))
+            .await
+            .unwrap();
 
         // Another instance revokes through the database.
         let ws = store.ensure_default_workspace(now).await.unwrap();
@@ -244,7 +248,7 @@ mod tests {
         let of_deleted_app = claims("tok_01J0000000000000000000000B", app.id.as_str(), now_s);
         assert_eq!(revocations.live().check(&token, now_s), Ok(()));
         revocations
-            .refresh(&store, now_us + 1_000_000)
+            .refresh(&store, now + Duration::seconds(1))
             .await
             .unwrap();
         assert_eq!(

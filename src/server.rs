@@ -31,7 +31,7 @@ use crate::http::{AppState, app, dashboard};
 use crate::keys::LiveKeys;
 use crate::logging::{self, FlushGuard};
 use crate::revocation::Revocations;
-use crate::service::{LOGIN_WINDOW_S, Service};
+use crate::service::{LOGIN_WINDOW, Service};
 use crate::store::Store;
 use crate::token::Format;
 
@@ -202,13 +202,13 @@ impl Server {
             }
         }
 
-        let horizon = clock.unix() - policy.leeway;
+        let now = clock.now();
         let revocations = Arc::new(
             Revocations::load(
                 &store,
-                horizon,
-                micros(clock.as_ref()),
-                args.revocation_staleness,
+                now - time::Duration::seconds(policy.leeway),
+                now,
+                time::Duration::seconds(args.revocation_staleness),
             )
             .await?,
         );
@@ -280,7 +280,7 @@ impl Server {
                 let (store, revocations, clock) =
                     (store.clone(), revocations.clone(), clock.clone());
                 async move {
-                    if let Err(e) = revocations.refresh(&store, micros(clock.as_ref())).await {
+                    if let Err(e) = revocations.refresh(&store, clock.now()).await {
                         tracing::warn!(error = %e, "cannot refresh the denylist");
                     }
                 }
@@ -295,22 +295,17 @@ impl Server {
                 let (store, revocations, clock) =
                     (store.clone(), revocations.clone(), clock.clone());
                 async move {
-                    let horizon = clock.unix() - leeway;
+                    let now = clock.now();
+                    let horizon = now - time::Duration::seconds(leeway);
                     match store.prune_denylist(horizon).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(entries = n, "pruned expired denylist entries"),
                         Err(e) => tracing::warn!(error = %e, "cannot prune the denylist"),
                     }
-                    if let Err(e) = revocations
-                        .reload(&store, horizon, micros(clock.as_ref()))
-                        .await
-                    {
+                    if let Err(e) = revocations.reload(&store, horizon, now).await {
                         tracing::warn!(error = %e, "cannot reload the denylist");
                     }
-                    if let Err(e) = store
-                        .prune_dashboard(clock.now(), idle, LOGIN_WINDOW_S)
-                        .await
-                    {
+                    if let Err(e) = store.prune_dashboard(clock.now(), idle, LOGIN_WINDOW).await {
                         tracing::warn!(error = %e, "cannot prune ended dashboard sessions");
                     }
                 }
@@ -323,9 +318,7 @@ impl Server {
                 loop {
                     match listener.changed().await {
                         Ok(()) => {
-                            if let Err(e) =
-                                revocations.refresh(&store, micros(clock.as_ref())).await
-                            {
+                            if let Err(e) = revocations.refresh(&store, clock.now()).await {
                                 tracing::warn!(error = %e, "cannot refresh the denylist");
                             }
                         }
@@ -494,10 +487,6 @@ async fn accept(
 /// A duration setting, at least one second.
 fn seconds(secs: i64) -> Duration {
     Duration::from_secs(secs.max(1) as u64)
-}
-
-fn micros(clock: &dyn Clock) -> i64 {
-    crate::store::micros(clock.now())
 }
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish.

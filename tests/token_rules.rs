@@ -186,22 +186,22 @@ fn paseto_token_signed_by_the_active_key_verifies_and_round_trips_its_claims() {
     let token = issue(Format::Paseto, &claims());
     assert!(token.starts_with("v4.public."));
     let verified = verify(&token).expect("valid");
-    assert_eq!(verified.claims, claims());
-    assert_eq!(verified.format, Format::Paseto);
-    assert_eq!(verified.kid, active(Format::Paseto).kid());
-    assert!(verified.kid.starts_with("k4.pid."));
+    assert_eq!(*verified.claims(), claims());
+    assert_eq!(verified.format(), Format::Paseto);
+    assert_eq!(verified.kid(), active(Format::Paseto).kid());
+    assert!(verified.kid().starts_with("k4.pid."));
     // The footer is exactly {"kid": pid}.
     let (_, footer) = paseto_parts(&token);
-    assert_eq!(unb64(&footer), footer_for(&verified.kid));
+    assert_eq!(unb64(&footer), footer_for(verified.kid()));
 }
 
 #[test]
 fn jwt_token_signed_by_the_active_key_verifies_and_round_trips_its_claims() {
     let token = issue(Format::Jwt, &claims());
     let verified = verify(&token).expect("valid");
-    assert_eq!(verified.claims, claims());
-    assert_eq!(verified.format, Format::Jwt);
-    assert_eq!(verified.kid, active(Format::Jwt).kid());
+    assert_eq!(*verified.claims(), claims());
+    assert_eq!(verified.format(), Format::Jwt);
+    assert_eq!(verified.kid(), active(Format::Jwt).kid());
     let [header, _, _] = jwt_parts(&token);
     let header: Value = serde_json::from_slice(&unb64(&header)).expect("json");
     assert_eq!(
@@ -215,7 +215,7 @@ fn forged_baseline_claims_verify_in_both_formats() {
     for format in Format::ALL {
         let payload = serde_json::to_vec(&wire(format)).expect("json");
         let verified = verify(&forge(&active(format), &payload)).expect("baseline");
-        assert_eq!(verified.claims, claims(), "{format}");
+        assert_eq!(*verified.claims(), claims(), "{format}");
     }
 }
 
@@ -1015,7 +1015,7 @@ fn jwt_typ_application_at_jwt_or_uppercase_is_accepted() {
     ] {
         let header = json!({"alg": "EdDSA", "typ": typ, "kid": kid});
         let verified = verify(&jwt_with_header(&header)).unwrap_or_else(|e| panic!("{typ}: {e:?}"));
-        assert_eq!(verified.claims, claims(), "{typ}");
+        assert_eq!(*verified.claims(), claims(), "{typ}");
     }
 }
 
@@ -1519,7 +1519,7 @@ fn unknown_claims_and_a_scope_of_the_wrong_type_are_invalid_claims() {
             ))
             .unwrap_or_else(|e| panic!("scope {scope:?} ({format}): {e:?}"));
             assert!(
-                verified.claims.scopes.is_empty(),
+                verified.claims().scopes.is_empty(),
                 "scope {scope:?} ({format})"
             );
         }
@@ -1537,7 +1537,7 @@ fn unknown_claims_and_a_scope_of_the_wrong_type_are_invalid_claims() {
         ))
         .expect("verifies");
         assert_eq!(
-            verified.claims.scopes,
+            verified.claims().scopes,
             scopes(&["contacts:read"]),
             "{format}"
         );
@@ -1556,12 +1556,12 @@ fn app_and_admin_subjects_are_disjoint() {
         ))
         .expect("admin token");
         assert_eq!(
-            verified.claims.subject,
+            verified.claims().subject,
             Subject::Admin("ops".to_owned()),
             "{format}"
         );
-        assert_eq!(verified.claims.subject.app_id(), None);
-        assert_eq!(verified.claims.scopes, ScopeSet::admin());
+        assert_eq!(verified.claims().subject.app_id(), None);
+        assert_eq!(verified.claims().scopes, ScopeSet::admin());
     }
     assert_claims_rule(
         Err(Error::InvalidClaims),
@@ -1610,7 +1610,7 @@ fn pending_and_retiring_keys_verify() {
             .sign(&claims(), &Policy::default())
             .expect("sign");
         let verified = verify(&token).expect("verifies");
-        assert_eq!(verified.kid, key(format, seed).kid(), "{format}");
+        assert_eq!(verified.kid(), key(format, seed).kid(), "{format}");
     }
 }
 
@@ -1742,7 +1742,7 @@ fn token_over_8_kib_is_too_large_before_any_decoding() {
     }
     let exact = exact.expect("some format reaches exactly 8192 bytes");
     let verified = verify(&exact).expect("8192 bytes is within the cap");
-    assert_eq!(verified.claims.scopes, scopes(&["contacts:read"]));
+    assert_eq!(verified.claims().scopes, scopes(&["contacts:read"]));
     assert_eq!(outcome(&format!("{exact}A")), Err(Error::TooLarge));
 }
 
@@ -1751,7 +1751,7 @@ fn token_over_8_kib_is_too_large_before_any_decoding() {
 // ---------------------------------------------------------------------------
 
 fn verified_claims(format: Format, c: &TokenClaims) -> TokenClaims {
-    verify(&issue(format, c)).expect("valid").claims
+    verify(&issue(format, c)).expect("valid").claims().clone()
 }
 
 #[test]
@@ -1869,9 +1869,9 @@ proptest! {
         };
         let token = signer.sign(&c, &Policy::default()).expect("sign");
         let verified = verifier.verify(&token, NOW).expect("a freshly issued token verifies");
-        prop_assert_eq!(&verified.claims, &c);
-        prop_assert_eq!(verified.format, format);
-        prop_assert_eq!(verified.kid.as_str(), signer.kid());
+        prop_assert_eq!(verified.claims(), &c);
+        prop_assert_eq!(verified.format(), format);
+        prop_assert_eq!(verified.kid(), signer.kid());
 
         let mut bytes = token.clone().into_bytes();
         let i = position.index(bytes.len());

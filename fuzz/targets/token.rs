@@ -102,7 +102,7 @@ pub(super) fn verify(fx: &Fixture, token: &str) -> Result<Verified, Error> {
 
 /// What must hold of every token the verifier accepts, however it was made.
 fn accepted(fx: &Fixture, token: &str, verified: &Verified) {
-    let claims = &verified.claims;
+    let claims = &verified.claims();
     let policy = fx.policy();
     assert!(token.len() <= MAX_TOKEN_LEN);
 
@@ -111,14 +111,14 @@ fn accepted(fx: &Fixture, token: &str, verified: &Verified) {
     // the header or footer names the key that verified it.
     let key_json = match token.strip_prefix("v4.public.") {
         Some(body) => {
-            assert_eq!(verified.format, Format::Paseto, "{token:?}");
+            assert_eq!(verified.format(), Format::Paseto, "{token:?}");
             let segments: Vec<&str> = body.split('.').collect();
             assert_eq!(segments.len(), 2, "message and footer: {token:?}");
             segments.iter().for_each(|s| assert_canonical(s, token));
             URL_SAFE_NO_PAD.decode(segments[1]).expect("canonical")
         }
         None => {
-            assert_eq!(verified.format, Format::Jwt, "{token:?}");
+            assert_eq!(verified.format(), Format::Jwt, "{token:?}");
             let segments: Vec<&str> = token.split('.').collect();
             assert_eq!(segments.len(), 3, "header, payload, signature: {token:?}");
             segments.iter().for_each(|s| assert_canonical(s, token));
@@ -128,19 +128,19 @@ fn accepted(fx: &Fixture, token: &str, verified: &Verified) {
     let key_json: Value = serde_json::from_slice(&key_json).expect("footer/header is JSON");
     assert_eq!(
         key_json.get("kid").and_then(Value::as_str),
-        Some(verified.kid.as_str()),
+        Some(verified.kid()),
         "the key named is the key used: {token:?}"
     );
 
     // The key: in the set, of this format, not retired, not weak (F3, F7, B13).
-    let info = fx.info(&verified.kid).expect("the kid is a fixture key");
-    let (key, status) = fx.verifier.keys().get(&verified.kid).expect("in the set");
+    let info = fx.info(verified.kid()).expect("the kid is a fixture key");
+    let (key, status) = fx.verifier.keys().get(verified.kid()).expect("in the set");
     assert_ne!(
         status,
         KeyStatus::Retired,
         "retired key accepted: {token:?}"
     );
-    assert_eq!(key.format(), verified.format, "{token:?}");
+    assert_eq!(key.format(), verified.format(), "{token:?}");
     assert!(!info.weak, "small-order key accepted: {token:?}");
     assert_ne!(info.role, Role::Outsider);
 
@@ -178,7 +178,7 @@ fn accepted(fx: &Fixture, token: &str, verified: &Verified) {
             );
         }
         Err(Error::Signing) => assert!(
-            verified.format == Format::Paseto
+            verified.format() == Format::Paseto
                 && [claims.issued_at, claims.not_before, claims.expires_at]
                     .iter()
                     .any(|t| rfc3339_utc(*t).is_none()),
@@ -217,7 +217,7 @@ pub(super) enum Expect {
 impl Expect {
     pub(super) fn assert_matches(&self, actual: &Result<Verified, Error>, token: &str) {
         let agree = match (self, actual) {
-            (Expect::Claims(expected), Ok(verified)) => *expected == verified.claims,
+            (Expect::Claims(expected), Ok(verified)) => expected == verified.claims(),
             (Expect::Error(expected), Err(e)) => expected == e,
             (Expect::Refused, Err(e)) => is_claims_error(*e),
             _ => false,

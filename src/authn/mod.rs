@@ -112,7 +112,7 @@ impl<K: Keys> Authenticator<K> {
             .with_verifier(|verifier| self.verify(verifier, token, now))
             .map_err(Rejection::Invalid)?;
         if let Some(denylist) = &self.denylist {
-            match denylist.check(&verified.claims, now) {
+            match denylist.check(verified.claims(), now) {
                 Ok(()) => {}
                 Err(CheckError::Stale) => return Err(Rejection::Stale),
                 Err(CheckError::Revoked) => return Err(Rejection::Revoked(verified)),
@@ -183,9 +183,11 @@ mod tests {
 
     fn answer(result: Result<Arc<Verified>, Rejection>) -> Answer {
         match result {
-            Ok(verified) => Answer::Ok(verified.claims.token_id.clone()),
+            Ok(verified) => Answer::Ok(verified.claims().token_id.clone()),
             Err(Rejection::Invalid(e)) => Answer::Invalid(e),
-            Err(Rejection::Revoked(verified)) => Answer::Revoked(verified.claims.token_id.clone()),
+            Err(Rejection::Revoked(verified)) => {
+                Answer::Revoked(verified.claims().token_id.clone())
+            }
             Err(Rejection::Stale) => Answer::Stale,
         }
     }

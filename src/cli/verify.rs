@@ -148,12 +148,12 @@ async fn verify_remote(
 
 /// Prints a verified token's claims (never the token itself).
 fn print_verified(settings: &Settings, verified: &token::Verified, revocation_checked: bool) {
-    let claims = &verified.claims;
+    let claims = &verified.claims();
     let value = json!({
         "valid": true,
         "revocation_checked": revocation_checked,
-        "format": verified.format,
-        "kid": verified.kid,
+        "format": verified.format(),
+        "kid": verified.kid(),
         "token_id": claims.token_id,
         "workspace": claims.workspace,
         "subject": claims.subject.as_claim(),
@@ -165,14 +165,14 @@ fn print_verified(settings: &Settings, verified: &token::Verified, revocation_ch
     print(settings.json, &value, || {
         format!(
             "valid {} token\n  id:        {}\n  workspace: {}\n  subject:   {}\n  scopes:    {}\n  issued:    {}\n  expires:   {}\n  key:       {}",
-            verified.format,
+            verified.format(),
             claims.token_id,
             claims.workspace,
             claims.subject.as_claim(),
             claims.scopes,
             rfc3339(claims.issued_at),
             rfc3339(claims.expires_at),
-            verified.kid,
+            verified.kid(),
         )
     });
 }

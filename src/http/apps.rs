@@ -78,8 +78,6 @@ struct UpdateApp {
     description: Option<Option<String>>,
 }
 
-/// An app in the caller's workspace; any other id is not found.
-
 /// Create an app.
 #[utoipa::path(post, path = "/v1/apps", tag = "apps", security(("bearer" = ["apps:write"])),
     request_body = CreateApp,

@@ -23,15 +23,15 @@ pub struct Principal(Arc<Verified>);
 
 impl Principal {
     pub fn claims(&self) -> &TokenClaims {
-        &self.0.claims
+        self.0.claims()
     }
 
     pub fn format(&self) -> Format {
-        self.0.format
+        self.0.format()
     }
 
     pub fn workspace(&self) -> &str {
-        &self.0.claims.workspace
+        &self.0.claims().workspace
     }
 
     /// The caller as the service layer's actor. The token core has checked
@@ -149,7 +149,7 @@ fn refused(rejection: Rejection) -> ApiError {
             })
         }
         Rejection::Revoked(verified) => {
-            tracing::info!(jti = %verified.claims.token_id, kid = %verified.kid, "revoked token rejected");
+            tracing::info!(jti = %verified.claims().token_id, kid = %verified.kid(), "revoked token rejected");
             ApiError::InvalidToken("invalid token")
         }
         Rejection::Stale => {
@@ -207,7 +207,7 @@ mod tests {
         let policy = Policy::default();
         let keys = Arc::new(LiveKeys::open(&keys_dir, policy.clone(), clock.now()).unwrap());
         let revocations = Arc::new(
-            Revocations::load(&store, clock.unix(), clock.unix() * 1_000_000, i64::MAX / 4)
+            Revocations::load(&store, clock.now(), clock.now(), time::Duration::MAX)
                 .await
                 .unwrap(),
         );

@@ -20,8 +20,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::Query;
-use crate::revocation::OVERLAP_MICROS;
-use crate::store::micros;
+use crate::revocation::OVERLAP;
+use crate::store::{from_micros, micros};
 use crate::token::{AppCutoff, Format, RevocationFeed, RevokedToken};
 
 /// How long a signed page is accepted after it was made: bounds the replay of
@@ -151,12 +151,14 @@ async fn sign_page(
         .max(policy.max_admin_lifetime)
         .saturating_add(policy.leeway)
         .saturating_mul(1_000_000);
+    let overlap_us = OVERLAP.whole_microseconds() as i64;
     let incremental =
-        since.filter(|&w| w >= now_us.saturating_sub(retention_us) && w <= now_us + OVERLAP_MICROS);
+        since.filter(|&w| w >= now_us.saturating_sub(retention_us) && w <= now_us + overlap_us);
+    let horizon = now - time::Duration::seconds(policy.leeway);
     let rows = state
         .service()
         .store()
-        .denylist_feed(incremental, now_s - policy.leeway)
+        .denylist_feed(incremental.map(from_micros), horizon)
         .await?;
     // Records committed by other transactions can become visible a little
     // after their timestamp: the next page looks back that far (entries are
@@ -165,7 +167,7 @@ async fn sign_page(
     let floor = incremental.unwrap_or(0);
     let next = rows
         .latest
-        .map_or(floor, |latest| floor.max(latest - OVERLAP_MICROS));
+        .map_or(floor, |latest| floor.max(micros(latest - OVERLAP)));
 
     let snapshot = state.keys().snapshot();
     let Some(signer) = snapshot.ring.active(Format::Paseto, now) else {

@@ -18,7 +18,7 @@ mod users;
 
 pub use keys::RotatedKey;
 pub use tokens::{IssueRequest, Issued};
-pub use users::{LOGIN_WINDOW_S, SignIn, SignInAttempt, StartedSession};
+pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

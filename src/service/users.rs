@@ -13,8 +13,8 @@ use super::{Actor, Error, Result, Service, invalid};
 use crate::store::{NewSession, Session, User};
 use crate::{ids, password, text};
 
-/// How long failed sign-ins are remembered, in seconds.
-pub const LOGIN_WINDOW_S: i64 = 15 * 60;
+/// How long failed sign-ins are remembered.
+pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
 /// Failed sign-ins allowed per email, and per client, in a window.
 const FAILURES_PER_EMAIL: i64 = 5;
 const FAILURES_PER_CLIENT: i64 = 20;
@@ -42,10 +42,10 @@ pub enum SignIn {
     Started(StartedSession),
     /// Wrong password or unknown email: the same answer for both.
     Refused,
-    /// Too many failed attempts for this email or client: try again in this
-    /// many seconds (the password was not checked).
+    /// Too many failed attempts for this email or client: try again after
+    /// this long (the password was not checked).
     Locked {
-        retry_after_s: i64,
+        retry_after: Duration,
     },
 }
 
@@ -97,7 +97,7 @@ impl Service {
     /// a wrong password.
     pub async fn sign_in(&self, attempt: SignInAttempt<'_>) -> Result<SignIn> {
         let store = &self.store;
-        let now_s = self.clock.unix();
+        let now = self.clock.now();
         // Keyed by a digest: fixed-length keys, and no stranger's typed email kept.
         let email_key = format!("email:{}", digest(&attempt.email.to_lowercase()));
         let client_key = attempt.client.map(|ip| format!("client:{ip}"));
@@ -107,16 +107,15 @@ impl Service {
             (client_key.as_ref(), FAILURES_PER_CLIENT),
         ] {
             let Some(key) = key else { continue };
-            let (attempts, window_start) = store
-                .count_login_attempt(key, now_s, LOGIN_WINDOW_S)
-                .await?;
+            let (attempts, window_start) =
+                store.count_login_attempt(key, now, LOGIN_WINDOW).await?;
             if attempts > limit {
-                retry_at = retry_at.max(Some(window_start + LOGIN_WINDOW_S));
+                retry_at = retry_at.max(Some(window_start + LOGIN_WINDOW));
             }
         }
         if let Some(until) = retry_at {
             return Ok(SignIn::Locked {
-                retry_after_s: (until - now_s).max(1),
+                retry_after: (until - now).max(Duration::SECOND),
             });
         }
 
@@ -151,7 +150,6 @@ impl Service {
             store.forgive_login_attempt(client_key).await?;
         }
         let secret = ids::secret();
-        let now = self.clock.now();
         let mut tx = store.begin().await?;
         tx.create_session(&NewSession {
             id_hash: &digest(&secret),

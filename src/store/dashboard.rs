@@ -234,15 +234,16 @@ impl Store {
     }
 
     /// Counts a sign-in attempt against `key` and returns the attempts in
-    /// its current window with the window's start (unix seconds). A window
-    /// opens at the first attempt and lasts `window_s` seconds; one statement,
-    /// so concurrent attempts, on any instance, each get their own count.
+    /// its current window with the window's start. A window opens at the
+    /// first attempt and lasts `window`; one statement, so concurrent
+    /// attempts, on any instance, each get their own count.
     pub async fn count_login_attempt(
         &self,
         key: &str,
-        now_s: i64,
-        window_s: i64,
-    ) -> Result<(i64, i64)> {
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(i64, OffsetDateTime)> {
+        let now_s = now.unix_timestamp();
         let row: (i64, i64) = sqlx::query_as(
             "insert into dashboard_login_attempts (key, window_start, attempts) values ($1, $2, 1)
              on conflict (key) do update set
@@ -254,10 +255,13 @@ impl Store {
         )
         .bind(key)
         .bind(now_s)
-        .bind(now_s - window_s)
+        .bind(now_s - window.whole_seconds())
         .fetch_one(self.pool())
         .await?;
-        Ok(row)
+        let (attempts, window_start) = row;
+        let window_start =
+            OffsetDateTime::from_unix_timestamp(window_start).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Ok((attempts, window_start))
     }
 
     /// Takes back one attempt counted against `key` (it succeeded).
@@ -287,7 +291,7 @@ impl Store {
         &self,
         now: OffsetDateTime,
         idle: time::Duration,
-        window_s: i64,
+        window: time::Duration,
     ) -> Result<u64> {
         let sessions = sqlx::query(
             "delete from dashboard_sessions where expires_at <= $1 or last_seen_at <= $2",
@@ -297,7 +301,7 @@ impl Store {
         .execute(self.pool())
         .await?;
         let attempts = sqlx::query("delete from dashboard_login_attempts where window_start <= $1")
-            .bind(now.unix_timestamp() - window_s)
+            .bind((now - window).unix_timestamp())
             .execute(self.pool())
             .await?;
         Ok(sessions.rows_affected() + attempts.rows_affected())

@@ -1,12 +1,15 @@
 //! The denylist as stored: revoked token ids and per-app cutoffs, pruned once
 //! the tokens they deny have expired anyway.
 
-use super::{Result, Store};
+use time::OffsetDateTime;
+
+use super::{Result, Store, from_micros, micros};
 use crate::token::{Denylist, UnixTime};
 
 impl Store {
     /// Every denylist entry still in force at `now`.
-    pub async fn load_denylist(&self, now: UnixTime) -> Result<Denylist> {
+    pub async fn load_denylist(&self, now: OffsetDateTime) -> Result<Denylist> {
+        let now = now.unix_timestamp();
         let mut denylist = Denylist::new();
         let tokens: Vec<(String,)> =
             sqlx::query_as("select token_id from revoked_tokens where expires_at_s >= $1")
@@ -29,7 +32,8 @@ impl Store {
 
     /// Deletes entries whose tokens have all expired before `now`; returns how
     /// many went.
-    pub async fn prune_denylist(&self, now: UnixTime) -> Result<u64> {
+    pub async fn prune_denylist(&self, now: OffsetDateTime) -> Result<u64> {
+        let now = now.unix_timestamp();
         let tokens = sqlx::query("delete from revoked_tokens where expires_at_s < $1")
             .bind(now)
             .execute(self.pool())
@@ -48,8 +52,8 @@ impl Store {
 pub struct DenylistChanges {
     pub tokens: Vec<String>,
     pub cutoffs: Vec<(String, UnixTime)>,
-    /// The latest record time seen (unix microseconds), if any.
-    pub latest: Option<i64>,
+    /// The latest record time seen, if any.
+    pub latest: Option<OffsetDateTime>,
 }
 
 /// Denylist entries for the revocation feed, with their expiries.
@@ -59,13 +63,14 @@ pub struct FeedRows {
     pub tokens: Vec<(String, UnixTime)>,
     /// (app id, cutoff, the entry's expiry).
     pub cutoffs: Vec<(String, UnixTime, UnixTime)>,
-    /// The latest record time among them (unix microseconds), if any.
-    pub latest: Option<i64>,
+    /// The latest record time among them, if any.
+    pub latest: Option<OffsetDateTime>,
 }
 
 impl Store {
-    /// Entries recorded at or after `since` (unix microseconds).
-    pub async fn denylist_changes(&self, since: i64) -> Result<DenylistChanges> {
+    /// Entries recorded at or after `since`.
+    pub async fn denylist_changes(&self, since: OffsetDateTime) -> Result<DenylistChanges> {
+        let since = micros(since);
         let tokens: Vec<(String, i64)> = sqlx::query_as(
             "select token_id, revoked_at from revoked_tokens where revoked_at >= $1",
         )
@@ -82,7 +87,8 @@ impl Store {
             .iter()
             .map(|t| t.1)
             .chain(cutoffs.iter().map(|c| c.2))
-            .max();
+            .max()
+            .map(from_micros);
         Ok(DenylistChanges {
             tokens: tokens.into_iter().map(|t| t.0).collect(),
             cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1)).collect(),
@@ -91,11 +97,16 @@ impl Store {
     }
 
     /// The denylist entries in force at `horizon` (their expiry is not before
-    /// it), recorded at or after `since` (unix microseconds; `None` for all),
+    /// it), recorded at or after `since` (`None` for all),
     /// for the revocation feed. Ordered by record time, then id, so equal
     /// requests get equal pages.
-    pub async fn denylist_feed(&self, since: Option<i64>, horizon: UnixTime) -> Result<FeedRows> {
-        let since = since.unwrap_or(i64::MIN);
+    pub async fn denylist_feed(
+        &self,
+        since: Option<OffsetDateTime>,
+        horizon: OffsetDateTime,
+    ) -> Result<FeedRows> {
+        let since = since.map_or(i64::MIN, micros);
+        let horizon = horizon.unix_timestamp();
         let tokens: Vec<(String, i64, i64)> = sqlx::query_as(
             "select token_id, expires_at_s, revoked_at from revoked_tokens
              where expires_at_s >= $1 and revoked_at >= $2
@@ -118,7 +129,8 @@ impl Store {
             .iter()
             .map(|t| t.2)
             .chain(cutoffs.iter().map(|c| c.3))
-            .max();
+            .max()
+            .map(from_micros);
         Ok(FeedRows {
             tokens: tokens.into_iter().map(|t| (t.0, t.1)).collect(),
             cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1, c.2)).collect(),

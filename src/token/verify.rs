@@ -9,14 +9,29 @@ use super::keys::PublicInner;
 use super::{Error, Format, KeySet, MAX_TOKEN_LEN, Policy, Scope, ScopeSet, UnixTime, jwt, paseto};
 
 /// A token that passed every rule but revocation (see [`super::Denylist`]).
+/// Only the verifier makes one: the fields are private, so holding a
+/// `Verified` means a signature was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    pub claims: TokenClaims,
-    pub format: Format,
-    pub kid: String,
+    claims: TokenClaims,
+    format: Format,
+    kid: String,
 }
 
 impl Verified {
+    pub fn claims(&self) -> &TokenClaims {
+        &self.claims
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The id of the key that signed it.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
     /// The app the token speaks for; `None` for an admin token.
     pub fn app_id(&self) -> Option<&str> {
         self.claims.subject.app_id()

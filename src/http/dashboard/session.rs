@@ -210,7 +210,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
             )
                 .into_response());
         }
-        SignIn::Locked { retry_after_s } => {
+        SignIn::Locked { retry_after } => {
+            let retry_after_s = retry_after.whole_seconds();
             let minutes = (retry_after_s + 59) / 60;
             let message = format!(
                 "Too many failed sign-in attempts. Try again in {minutes} minute{}.",

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::Config;
 use crate::clock::{Clock, ManualClock};
 use crate::server::Server;
-use crate::service::{Actor, LOGIN_WINDOW_S};
+use crate::service::{Actor, LOGIN_WINDOW};
 use crate::store::Store;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -239,7 +239,7 @@ async fn pruning_deletes_ended_sessions_and_closed_windows_only() {
     let idle = time::Duration::minutes(30);
     let pruned = dashboard
         .store
-        .prune_dashboard(dashboard.clock.now(), idle, LOGIN_WINDOW_S)
+        .prune_dashboard(dashboard.clock.now(), idle, LOGIN_WINDOW)
         .await
         .expect("prune");
     assert_eq!(pruned, 2, "the idle session and the closed failure window");
