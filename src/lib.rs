@@ -2,32 +2,49 @@
 //!
 //! # Layout
 //!
-//! - [`token`]: the token core. Claims, scopes, issuing and verifying PASETO
-//!   v4.public and JWT, and reading the signed revocation feed; pure, no I/O.
-//!   Built alone with `--no-default-features --features verifier`.
+//! A change travels one way, whoever asks for it:
+//!
+//! ```text
+//! cli/ ─────────┐
+//! http/ ────────┼─► service/ ─► store/  (one transaction: the change and
+//! http/dashboard┘      │                 what must come with it)
+//!                      └─► revocation, keys  (the in-memory effect, after commit)
+//! ```
+//!
+//! and a bearer token is checked by one rule, [`authn`], in memory only.
+//!
+//! - [`token`]: the token core. Claims, scopes, the modules, issuing and
+//!   verifying PASETO v4.public and JWT, and reading the signed revocation
+//!   feed; pure, no I/O. Built alone with `--no-default-features --features
+//!   verifier`.
+//! - [`authn`]: the one rule a running verifier applies to a bearer token
+//!   (verify or recall from the cache, staleness, denylist) and the live
+//!   denylist it reads; shared by the server and the remote verifier.
 //! - [`remote`]: a verifier for downstream services: fetches the published
 //!   keys and follows the revocation feed in the background. Feature `remote`
 //!   (tokio and an HTTP client, no server, no database).
-//! - [`authn`]: the one rule a running verifier applies to a bearer token
-//!   (verify, staleness, denylist) and the live denylist it reads; shared by
-//!   the server and the remote verifier.
 //! - `clock`: where time comes from (the system, or a test's hand).
+//! - `ids`: the typed ids (`WorkspaceId`, `AppId`, `TokenId`, …), parsed once
+//!   at the edge.
+//! - `text`: the rule for text fields and email addresses.
+//! - `password`: Argon2id hashes of dashboard users' passwords.
 //! - `keys`: the key ring on disk: one file per key, states, rotation.
-//! - `store`: the database (SQLite embedded, PostgreSQL to scale out) behind one
-//!   handle.
-//! - `config`: settings shared by every command.
-//! - `service`: issuing and revoking, where the key ring, the store and the
-//!   clock meet.
+//! - `store`: SQL and nothing else, over SQLite (embedded) and PostgreSQL
+//!   behind one handle; writes exist only on its transaction, `store::Tx`.
+//! - `service`: every change of state (apps, tokens, keys, dashboard users and
+//!   sessions, contacts), each taking the acting principal, `service::Actor`.
 //! - `revocation`: the server's denylist, loaded and refreshed from the
 //!   database.
 //! - `cache`: verified tokens a server remembers, so repeat callers skip the
 //!   signature check (never the expiry, key or revocation checks).
-//! - `http`: the HTTP API (axum): auth, errors, one file per resource.
-//! - `dashboard`: Settings › Apps in the browser (server-rendered HTML at
-//!   `/dashboard`): dashboard users, sessions, CSRF, the pages.
+//! - `http`: the only code that knows HTTP: the API (auth, errors, one file
+//!   per resource) and the dashboard (`http::dashboard`, server-rendered
+//!   HTML at `/dashboard`).
+//! - `config`: settings shared by every command.
 //! - `logging`: the server's log lines, written to stderr in batches.
-//! - `server`: `informly serve`: startup, background refreshes, shutdown.
-//! - `cli`: the `informly` command line.
+//! - `server`: `informly serve`: assembling the state, the background jobs
+//!   (owned by a guard), the accept loop, shutdown.
+//! - `cli`: the `informly` command line: one exhaustive dispatch.
 
 pub mod token;
 
