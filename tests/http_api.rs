@@ -1,5 +1,8 @@
-//! The HTTP API end to end, against the real `informly serve` binary on a
-//! random port with a real SQLite file (see `tests/common`).
+//! The HTTP API, through the router `informly serve` serves: most tests drive
+//! it in this process (`common::transport::InProcess`, over a real SQLite
+//! file or PostgreSQL database); those about what only a socket shows (bodies
+//! the server stops reading, chunked bodies, the whole flow, the real
+//! server's routes) go to the real binary on a random port.
 //!
 //! Covered here: the newcomer flow (admin token → app → tokens → contacts),
 //! every status code of SPEC.md "HTTP API" (503 aside), the management API,
@@ -22,13 +25,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use common::Server;
 use common::raw_http::{RawResponse, chunk};
+use common::transport::{Answer, Call, InProcess, Transport};
 
 /// Ids that are well formed but exist nowhere.
 const UNKNOWN_APP: &str = "app_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -56,18 +60,18 @@ struct Reply {
 }
 
 impl Reply {
-    async fn read(response: Response, what: String) -> Reply {
-        let status = response.status().as_u16();
+    fn read(answer: Answer, what: String) -> Reply {
+        let status = answer.status;
         let header = |name: &str| {
-            response
-                .headers()
+            answer
+                .headers
                 .get(name)
                 .map(|v| v.to_str().expect("ASCII header").to_owned())
         };
         let content_type = header("content-type").unwrap_or_default();
         let challenge = header("www-authenticate");
         let location = header("location");
-        let text = response.text().await.expect("read the body");
+        let text = String::from_utf8(answer.body).expect("a UTF-8 body");
         // 501 is the documented answer of the modules not served yet.
         assert!(
             status < 500 || status == 501,
@@ -217,70 +221,60 @@ fn messages(problem: &Value) -> String {
 // ---------------------------------------------------------------------------
 
 async fn call(
-    server: &Server,
+    server: &impl Transport,
     method: Method,
     path: &str,
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
-    let mut request = server.request(method.clone(), path, token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
     let what = format!("{method} {path}");
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    Reply::read(response, what).await
+    Reply::read(server.json(method, path, token, body).await, what)
 }
 
-/// A request with a body sent as given, under the given content type (none if
-/// `None`), on a connection of its own: the server may answer such a request
-/// without reading the whole body and then close the connection, which must
-/// not be handed back to the client's pool.
+/// A request with a body sent as given, under the given content type (none
+/// if `None`).
 async fn call_raw(
-    server: &Server,
+    server: &impl Transport,
     method: Method,
     path: &str,
     token: Option<&str>,
     content_type: Option<&str>,
-    body: impl Into<reqwest::Body>,
+    body: impl Into<Vec<u8>>,
 ) -> Reply {
-    let mut request = server
-        .request(method.clone(), path, token)
-        .header("connection", "close")
-        .body(body);
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
     let what = format!("{method} {path} (raw body)");
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    Reply::read(response, what).await
+    let call = Call {
+        method,
+        path,
+        token,
+        content_type,
+        body: Some(body.into()),
+    };
+    Reply::read(server.send(call).await, what)
 }
 
-async fn get(server: &Server, path: &str, token: &str) -> Reply {
+async fn get(server: &impl Transport, path: &str, token: &str) -> Reply {
     call(server, Method::GET, path, Some(token), None).await
 }
 
-async fn post(server: &Server, path: &str, token: &str, body: &Value) -> Reply {
+async fn post(server: &impl Transport, path: &str, token: &str, body: &Value) -> Reply {
     call(server, Method::POST, path, Some(token), Some(body)).await
 }
 
-async fn patch(server: &Server, path: &str, token: &str, body: &Value) -> Reply {
+async fn patch(server: &impl Transport, path: &str, token: &str, body: &Value) -> Reply {
     call(server, Method::PATCH, path, Some(token), Some(body)).await
 }
 
-async fn delete(server: &Server, path: &str, token: &str) -> Reply {
+async fn delete(server: &impl Transport, path: &str, token: &str) -> Reply {
     call(server, Method::DELETE, path, Some(token), None).await
 }
 
 /// A JSON body sent as raw bytes (for bodies `serde_json` cannot produce).
-async fn post_bytes(server: &Server, path: &str, token: &str, body: impl Into<Vec<u8>>) -> Reply {
-    let body: Vec<u8> = body.into();
+async fn post_bytes(
+    server: &impl Transport,
+    path: &str,
+    token: &str,
+    body: impl Into<Vec<u8>>,
+) -> Reply {
     call_raw(
         server,
         Method::POST,
@@ -314,10 +308,11 @@ async fn raw_exchange(server: &Server, head: String, pieces: Vec<Vec<u8>>) -> Ra
 // Fixture
 // ---------------------------------------------------------------------------
 
-/// A server with an admin token for `default`, one app, and a token for that
-/// app with every contacts scope.
-struct Api {
-    server: Server,
+/// A service with an admin token for `default`, one app, and a token for
+/// that app with every contacts scope: in this process, or (`Api::served`)
+/// the real server.
+struct Api<T: Transport = InProcess> {
+    server: T,
     admin: String,
     app: String,
     token: String,
@@ -325,8 +320,21 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
-        let server = Server::start().await;
-        let admin = server.home.admin_token(None);
+        Api::open().await
+    }
+}
+
+impl Api<Server> {
+    /// The same, on the real server, for what only a socket shows.
+    async fn served() -> Api<Server> {
+        Api::open().await
+    }
+}
+
+impl<T: Transport> Api<T> {
+    async fn open() -> Api<T> {
+        let server = T::start().await;
+        let admin = server.home().admin_token(None);
         let app = server.create_app(&admin, "main").await;
         let token = token_of(&server.issue(&admin, &app, &CONTACT_SCOPES, "paseto").await);
         Api {
@@ -378,7 +386,7 @@ fn id_of(value: &Value) -> String {
 }
 
 /// Every page of `GET /v1/contacts?limit=…`, following `next_cursor`.
-async fn pages(server: &Server, token: &str, limit: u32) -> Vec<Vec<Value>> {
+async fn pages(server: &impl Transport, token: &str, limit: u32) -> Vec<Vec<Value>> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -423,9 +431,9 @@ fn sorted_strs(values: &[&str]) -> Vec<String> {
 }
 
 /// Makes a second workspace and returns its admin token.
-fn second_workspace(server: &Server, name: &str) -> String {
-    server.home.run(&["workspaces", "create", "--name", name]);
-    server.home.admin_token(Some(name))
+fn second_workspace(server: &impl Transport, name: &str) -> String {
+    server.home().run(&["workspaces", "create", "--name", name]);
+    server.home().admin_token(Some(name))
 }
 
 /// A second workspace, `acme`, beside the fixture's: its admin token and an
@@ -436,14 +444,14 @@ struct Acme {
 }
 
 impl Acme {
-    async fn create(server: &Server) -> Acme {
+    async fn create(server: &impl Transport) -> Acme {
         let admin = second_workspace(server, "acme");
         let app = server.create_app(&admin, "acme-app").await;
         Acme { admin, app }
     }
 
     /// A token of acme's app with these scopes.
-    async fn token(&self, server: &Server, scopes: &[&str], format: &str) -> String {
+    async fn token(&self, server: &impl Transport, scopes: &[&str], format: &str) -> String {
         token_of(&server.issue(&self.admin, &self.app, scopes, format).await)
     }
 }
@@ -882,7 +890,8 @@ async fn bodies_without_a_json_content_type_are_415() {
 
 #[tokio::test]
 async fn bodies_over_one_mebibyte_are_413_with_or_without_a_content_length() {
-    let api = Api::start().await;
+    // The real server: a body it stops reading, and chunked bodies, over TCP.
+    let api = Api::served().await;
     let (server, token) = (&api.server, api.token.as_str());
 
     // A JSON body of exactly `size` bytes.
@@ -2976,7 +2985,8 @@ async fn a_request_blocked_on_a_locked_database_times_out_with_503_and_recovers(
 /// written.
 #[tokio::test]
 async fn a_gzip_encoded_body_is_not_decompressed_and_writes_nothing() {
-    let api = Api::start().await;
+    // The real server: the body goes over TCP as sent.
+    let api = Api::served().await;
     let gzip = hex_bytes(
         "1f8b0800000000000203ab564acd4dcccc51b252aaca2c28484d7148ad48cc2dc849d54bcecf55aa0500459315241e000000",
     );

@@ -4,6 +4,7 @@
 
 pub mod forge;
 pub mod raw_http;
+pub mod transport;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
