@@ -25,8 +25,8 @@
 //! keys.insert(key.public_key(), KeyStatus::Active)?;
 //! let verifier = Verifier::new(keys, Policy::default());
 //! let verified = verifier.verify(&token, now + 10)?;
-//! assert!(verified.claims.scopes.contains(Scope::CONTACTS_READ));
-//! assert!(!verified.claims.scopes.contains(Scope::CONTACTS_WRITE));
+//! assert!(verified.scopes().contains(Scope::CONTACTS_READ));
+//! assert!(!verified.scopes().contains(Scope::CONTACTS_WRITE));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
