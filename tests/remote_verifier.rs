@@ -514,23 +514,13 @@ impl Downstream {
     }
 
     async fn hello(&self, token: Option<&str>) -> (u16, Value) {
-        use tower::ServiceExt as _;
         let mut request = axum::http::Request::get("/hello");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let request = request.body(axum::body::Body::empty()).expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status().as_u16();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        (status, serde_json::from_slice(&body).expect("JSON"))
+        let answer = common::transport::oneshot(&self.router, request).await;
+        (answer.status, answer.json())
     }
 }
 

@@ -22,7 +22,7 @@ use crate::token::{Expiry, Format, ScopeSet};
 /// this command line.
 pub(super) struct Ctx {
     json: bool,
-    pub(super) service: Service,
+    service: Service,
 }
 
 impl Ctx {
@@ -73,13 +73,15 @@ impl Ctx {
         Ok((actor, id))
     }
 
-    pub(super) async fn workspaces(self, cmd: WorkspacesCmd) -> Result<()> {
-        let result = self.run_workspaces(cmd).await;
-        self.close().await;
-        result
+    pub(super) async fn admin_token(&self, workspace: &str, expires_in: &str) -> Result<()> {
+        let expiry = Expiry::parse_in(expires_in)?;
+        let actor = self.actor(workspace).await?;
+        let issued = self.service.issue_admin_token(&actor, expiry).await?;
+        print_issued(self.json, &issued);
+        Ok(())
     }
 
-    async fn run_workspaces(&self, cmd: WorkspacesCmd) -> Result<()> {
+    pub(super) async fn workspaces(&self, cmd: WorkspacesCmd) -> Result<()> {
         let json = self.json;
         match cmd {
             WorkspacesCmd::Create { name } => {
@@ -103,13 +105,7 @@ impl Ctx {
         Ok(())
     }
 
-    pub(super) async fn apps(self, cmd: AppsCmd) -> Result<()> {
-        let result = self.run_apps(cmd).await;
-        self.close().await;
-        result
-    }
-
-    async fn run_apps(&self, cmd: AppsCmd) -> Result<()> {
+    pub(super) async fn apps(&self, cmd: AppsCmd) -> Result<()> {
         let json = self.json;
         match cmd {
             AppsCmd::Create {
@@ -157,13 +153,7 @@ impl Ctx {
         Ok(())
     }
 
-    pub(super) async fn tokens(self, cmd: TokensCmd) -> Result<()> {
-        let result = self.run_tokens(cmd).await;
-        self.close().await;
-        result
-    }
-
-    async fn run_tokens(&self, cmd: TokensCmd) -> Result<()> {
+    pub(super) async fn tokens(&self, cmd: TokensCmd) -> Result<()> {
         let json = self.json;
         match cmd {
             TokensCmd::Issue {
@@ -231,13 +221,7 @@ impl Ctx {
         Ok(())
     }
 
-    pub(super) async fn users(self, cmd: UsersCmd) -> Result<()> {
-        let result = self.run_users(cmd).await;
-        self.close().await;
-        result
-    }
-
-    async fn run_users(&self, cmd: UsersCmd) -> Result<()> {
+    pub(super) async fn users(&self, cmd: UsersCmd) -> Result<()> {
         let json = self.json;
         match cmd {
             UsersCmd::Add {
@@ -283,13 +267,7 @@ impl Ctx {
 
     /// The key commands that change the ring (the read-only ones need no
     /// database and run from `Cli::run`).
-    pub(super) async fn keys(self, cmd: KeysCmd) -> Result<()> {
-        let result = self.run_keys(cmd).await;
-        self.close().await;
-        result
-    }
-
-    async fn run_keys(&self, cmd: KeysCmd) -> Result<()> {
+    pub(super) async fn keys(&self, cmd: KeysCmd) -> Result<()> {
         let json = self.json;
         let actor = self.actor(crate::store::DEFAULT_NAME).await?;
         match cmd {

@@ -12,6 +12,7 @@ mod output;
 mod verify;
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -20,9 +21,9 @@ use serde_json::json;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
-use crate::token::{Expiry, Format};
+use crate::token::Format;
 use commands::Ctx;
-use output::{print, print_issued};
+use output::print;
 use verify::{KeyUrls, verify};
 
 #[derive(Parser, Debug)]
@@ -259,33 +260,52 @@ impl Cli {
             }
             Command::Migrate => {
                 // Opening the database migrates it.
-                Ctx::open(settings, clock).await?.close().await;
-                print(json, &json!({"migrated": true}), || {
-                    "database is up to date".to_owned()
-                });
-                Ok(())
+                with_database(settings, clock, |_| {
+                    Box::pin(async move {
+                        print(json, &json!({"migrated": true}), || {
+                            "database is up to date".to_owned()
+                        });
+                        Ok(())
+                    })
+                })
+                .await
             }
-            Command::Workspaces(cmd) => Ctx::open(settings, clock).await?.workspaces(cmd).await,
-            Command::Apps(cmd) => Ctx::open(settings, clock).await?.apps(cmd).await,
-            Command::Tokens(cmd) => Ctx::open(settings, clock).await?.tokens(cmd).await,
-            Command::Users(cmd) => Ctx::open(settings, clock).await?.users(cmd).await,
-            Command::Keys(cmd) => Ctx::open(settings, clock).await?.keys(cmd).await,
+            Command::Workspaces(cmd) => {
+                with_database(settings, clock, |ctx| Box::pin(ctx.workspaces(cmd))).await
+            }
+            Command::Apps(cmd) => {
+                with_database(settings, clock, |ctx| Box::pin(ctx.apps(cmd))).await
+            }
+            Command::Tokens(cmd) => {
+                with_database(settings, clock, |ctx| Box::pin(ctx.tokens(cmd))).await
+            }
+            Command::Users(cmd) => {
+                with_database(settings, clock, |ctx| Box::pin(ctx.users(cmd))).await
+            }
+            Command::Keys(cmd) => {
+                with_database(settings, clock, |ctx| Box::pin(ctx.keys(cmd))).await
+            }
             Command::AdminToken {
                 workspace,
                 expires_in,
             } => {
-                let ctx = Ctx::open(settings, clock).await?;
-                let result = async {
-                    let expiry = Expiry::parse_in(&expires_in)?;
-                    let actor = ctx.actor(&workspace).await?;
-                    let issued = ctx.service.issue_admin_token(&actor, expiry).await?;
-                    print_issued(json, &issued);
-                    Ok(())
-                }
-                .await;
-                ctx.close().await;
-                result
+                with_database(settings, clock, |ctx| {
+                    Box::pin(async move { ctx.admin_token(&workspace, &expires_in).await })
+                })
+                .await
             }
         }
     }
+}
+
+/// Runs a command on the database: opened (and migrated) first, its pool
+/// closed after, whatever the command's outcome.
+async fn with_database<F>(settings: Settings, clock: Arc<dyn Clock>, command: F) -> Result<()>
+where
+    F: for<'c> FnOnce(&'c Ctx) -> Pin<Box<dyn Future<Output = Result<()>> + 'c>>,
+{
+    let ctx = Ctx::open(settings, clock).await?;
+    let result = command(&ctx).await;
+    ctx.close().await;
+    result
 }

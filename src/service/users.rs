@@ -175,7 +175,7 @@ impl Service {
         };
         let now = self.clock.now();
         if now >= session.expires_at || now - session.last_seen_at >= idle {
-            self.store.end_session(&id_hash).await?;
+            self.sign_out(&id_hash).await?;
             return Ok(None);
         }
         if now - session.last_seen_at >= TOUCH_EVERY {

@@ -163,16 +163,6 @@ impl Tx {
 /// Reads, and the housekeeping of sign-in (activity, attempt counts,
 /// pruning): not changes anyone makes, so they write directly.
 impl Store {
-    /// Deletes a session found ended (idle or past its lifetime).
-    pub async fn end_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("delete from dashboard_sessions where id_hash = $1")
-            .bind(id_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// The users of a workspace, oldest first.
     pub async fn list_users(&self, workspace_id: &WorkspaceId) -> Result<Vec<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(&format!(
             "select {USER_COLUMNS} from dashboard_users where workspace_id = $1 order by id"

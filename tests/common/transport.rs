@@ -173,23 +173,22 @@ impl Transport for InProcess {
             request = request.header("content-type", content_type);
         }
         let body = call.body.map_or_else(Body::empty, Body::from);
-        let request = request.body(body).expect("a request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("read the body")
-            .to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        oneshot(&self.router, request.body(body).expect("a request")).await
+    }
+}
+
+/// One request through a router, in this process, read whole.
+pub async fn oneshot(router: &axum::Router, request: axum::http::Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("read the body")
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
     }
 }
