@@ -17,8 +17,8 @@ use moka::Expiry;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use crate::authn;
-use crate::token::Verified;
+use crate::authn::{self, Recalled};
+use crate::token::{self, Verified};
 
 /// A digest of a whole token string.
 pub type TokenKey = [u8; 32];
@@ -42,6 +42,11 @@ impl TokenCache {
         TokenCache { entries }
     }
 
+    /// Whether it remembers anything (a capacity of 0 turns it off).
+    pub fn is_enabled(&self) -> bool {
+        self.entries.is_some()
+    }
+
     pub fn key(token: &str) -> TokenKey {
         Sha256::digest(token.as_bytes()).into()
     }
@@ -57,16 +62,21 @@ impl TokenCache {
     }
 }
 
-/// What the authenticator asks of a cache. A miss digests the token twice
-/// (to look, then to remember), a few hundred nanoseconds next to the
-/// signature check a miss costs anyway.
+/// What the authenticator asks of a cache: the token is digested once, to
+/// look and, on a miss, to remember.
 impl authn::Cache for TokenCache {
-    fn recall(&self, token: &str) -> Option<Arc<Verified>> {
-        self.get(&TokenCache::key(token))
-    }
-
-    fn remember(&self, token: &str, verified: Arc<Verified>) {
-        self.insert(TokenCache::key(token), verified);
+    fn recall_or(
+        &self,
+        token: &str,
+        verify: &mut dyn FnMut() -> Result<Arc<Verified>, token::Error>,
+    ) -> Result<Recalled, token::Error> {
+        let key = TokenCache::key(token);
+        if let Some(hit) = self.get(&key) {
+            return Ok(Recalled::Hit(hit));
+        }
+        let verified = verify()?;
+        self.insert(key, verified.clone());
+        Ok(Recalled::Fresh(verified))
     }
 }
 

@@ -41,8 +41,22 @@ impl Keys for ArcSwap<Verifier> {
 /// skips the signature check (the server's `cache::TokenCache`). Only the
 /// very same string may hit.
 pub trait Cache: Send + Sync {
-    fn recall(&self, token: &str) -> Option<Arc<Verified>>;
-    fn remember(&self, token: &str, verified: Arc<Verified>);
+    /// The token as verified before, or, on a miss, what `verify` makes of
+    /// it, remembered if it verified: one look-up (a cache keyed by a digest
+    /// digests the token once).
+    fn recall_or(
+        &self,
+        token: &str,
+        verify: &mut dyn FnMut() -> Result<Arc<Verified>, token::Error>,
+    ) -> Result<Recalled, token::Error>;
+}
+
+/// Where a cache's answer came from.
+pub enum Recalled {
+    /// Verified before: what can change since must be checked again.
+    Hit(Arc<Verified>),
+    /// Verified just now.
+    Fresh(Arc<Verified>),
 }
 
 /// Why a token was refused, exactly: the server answers 401 or 503 from it,
@@ -130,16 +144,13 @@ impl<K: Keys> Authenticator<K> {
         let Some(cache) = &self.cache else {
             return verifier.verify(token, now).map(Arc::new);
         };
-        match cache.recall(token) {
-            Some(hit) => {
+        let mut verify = || verifier.verify(token, now).map(Arc::new);
+        match cache.recall_or(token, &mut verify)? {
+            Recalled::Hit(hit) => {
                 verifier.recheck(&hit, now)?;
                 Ok(hit)
             }
-            None => {
-                let verified = Arc::new(verifier.verify(token, now)?);
-                cache.remember(token, verified.clone());
-                Ok(verified)
-            }
+            Recalled::Fresh(verified) => Ok(verified),
         }
     }
 }
@@ -163,12 +174,20 @@ mod tests {
     struct Remembered(Mutex<HashMap<String, Arc<Verified>>>);
 
     impl Cache for Remembered {
-        fn recall(&self, token: &str) -> Option<Arc<Verified>> {
-            self.0.lock().unwrap().get(token).cloned()
-        }
-
-        fn remember(&self, token: &str, verified: Arc<Verified>) {
-            self.0.lock().unwrap().insert(token.to_owned(), verified);
+        fn recall_or(
+            &self,
+            token: &str,
+            verify: &mut dyn FnMut() -> Result<Arc<Verified>, token::Error>,
+        ) -> Result<Recalled, token::Error> {
+            if let Some(hit) = self.0.lock().unwrap().get(token).cloned() {
+                return Ok(Recalled::Hit(hit));
+            }
+            let verified = verify()?;
+            self.0
+                .lock()
+                .unwrap()
+                .insert(token.to_owned(), verified.clone());
+            Ok(Recalled::Fresh(verified))
         }
     }
 

@@ -78,8 +78,12 @@ impl AppState {
         token_cache: TokenCache,
         dashboard: dashboard::Config,
     ) -> AppState {
-        let authenticator =
-            Authenticator::new(keys, Some(revocations.live().clone())).with_cache(token_cache);
+        let authenticator = Authenticator::new(keys, Some(revocations.live().clone()));
+        // A cache turned off is left out, not consulted for nothing.
+        let authenticator = match token_cache.is_enabled() {
+            true => authenticator.with_cache(token_cache),
+            false => authenticator,
+        };
         AppState(Arc::new(Inner {
             service,
             dashboard,
