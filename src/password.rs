@@ -2,11 +2,11 @@
 //! (19 MiB, two passes, one lane), stored as PHC strings so the parameters
 //! travel with each hash.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroizing;
 
 /// Shortest password accepted (NIST SP 800-63B asks for at least 8; a
@@ -41,15 +41,61 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
         .to_string())
 }
 
-/// Whether `password` matches a stored hash. A hash that does not parse
-/// matches nothing.
+/// Whether `password` matches a stored hash. A hash that does not parse, or
+/// is not Argon2id with parameters this service would accept, matches
+/// nothing. The comparison is constant-time.
 pub fn verify(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let (Ok(Algorithm::Argon2id), Ok(version), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        version,
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    // A stored hash may not ask for more memory than we would spend.
+    if params.m_cost() > Params::DEFAULT.m_cost() {
+        return false;
     }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params.clone());
+    let hashed = with_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+    });
+    hashed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
+}
+
+/// Argon2's working memory (19 MiB a check), kept and reused. At most one
+/// buffer per check running at once stays here — the service runs at most
+/// one check per core — so a flood of sign-ins holds a fixed amount of
+/// memory rather than allocating and freeing 19 MiB per attempt (which the
+/// allocator's arenas kept, growing the process to hundreds of MiB).
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_memory<R>(blocks: usize, check: impl FnOnce(&mut [Block]) -> R) -> R {
+    let kept = MEMORY.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut memory = match kept {
+        Some(memory) if memory.len() >= blocks => memory,
+        _ => vec![Block::default(); blocks],
+    };
+    let result = check(&mut memory[..blocks]);
+    // What stays behind is derived from a password: cleared before it waits.
+    memory.fill(Block::default());
+    MEMORY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(memory);
+    result
 }
 
 /// Spends the time of one verification when there is no user to check

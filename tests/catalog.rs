@@ -2793,6 +2793,185 @@ fn every_catalog_row_is_tested_here_or_where_coverage_says() {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Found by the outside probe (issue 14), beside the rows of §9. The sign-in
+// CSRF cookie behind https and the sign-in flood are tested in
+// tests/dashboard.rs, where the dashboard's visitor is.
+// ---------------------------------------------------------------------------
+
+/// A token pasted where an id belongs (or anywhere in a path) is never
+/// written to the log, and never echoed in the answer; the log names the
+/// route's template instead.
+#[tokio::test]
+async fn a_token_pasted_into_a_path_is_neither_logged_nor_echoed() {
+    let s = common::ServerWithApp::start("probe").await;
+    let paseto = s.issue(&["contacts:read"], "paseto").await.token;
+    let jwt = s.issue(&["contacts:read"], "jwt").await.token;
+    let server = &s.server;
+    let app = &s.app;
+    let attempts = [
+        (
+            Method::DELETE,
+            format!("/v1/apps/{app}/tokens/{paseto}"),
+            Some(s.admin.as_str()),
+        ),
+        (
+            Method::GET,
+            format!("/v1/contacts/{paseto}"),
+            Some(paseto.as_str()),
+        ),
+        (
+            Method::GET,
+            format!("/v1/contacts/{jwt}"),
+            Some(jwt.as_str()),
+        ),
+        (Method::GET, format!("/{paseto}"), None),
+        (Method::GET, format!("/{jwt}"), None),
+        (
+            Method::GET,
+            format!("/dashboard/settings/apps/{app}/tokens/{jwt}/revoke"),
+            None,
+        ),
+    ];
+    for (method, path, token) in attempts {
+        let response = server
+            .request(method.clone(), &path, token)
+            .send()
+            .await
+            .expect("a response");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("a body");
+        // 404, or the dashboard's sign-in page (the client follows the 303).
+        assert!(matches!(status, 200 | 404), "{method} {status}");
+        for secret in [&paseto, &jwt] {
+            assert!(
+                !body.contains(secret.as_str()),
+                "{method} {status} echoes the token: {body}"
+            );
+        }
+    }
+    let logged = |needle: &str| server.logs().contains(needle);
+    eventually(Duration::from_secs(5), || async {
+        logged("route=\"/v1/apps/{app}/tokens/{token_id}\"")
+    })
+    .await
+    .expect("the log names the matched route's template");
+    for secret in [&paseto, &jwt] {
+        assert!(!logged(secret), "the log holds a token");
+        assert!(!logged(&secret[..40]), "the log holds the start of a token");
+    }
+    assert!(logged("{redacted}"), "a token-shaped segment is redacted");
+}
+
+/// Every answer that carries a token says no cache may keep it.
+#[tokio::test]
+async fn a_response_carrying_a_token_is_not_stored_by_caches() {
+    let s = common::ServerWithApp::start("probe").await;
+    let body = json!({"scopes": ["contacts:read"], "expires_in": "1h"});
+    let response = s
+        .server
+        .post(&format!("/v1/apps/{}/tokens", s.app), &s.admin, &body)
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(HeaderValue::as_bytes),
+        Some(&b"no-store"[..])
+    );
+    let issued: Value = response.json().await.expect("json");
+    common::remember_secret(issued["token"].as_str().expect("token"));
+}
+
+/// Addresses and names that look the same are the same (409), and
+/// characters that hide or reorder text are refused (422).
+#[tokio::test]
+async fn look_alike_emails_and_names_collide_or_are_refused() {
+    let s = common::ServerWithApp::start("probe").await;
+    let server = &s.server;
+    let token = s
+        .issue(&["contacts:read", "contacts:write"], "paseto")
+        .await
+        .token;
+    let contact = |email: &str| json!({ "email": email });
+    let created = server
+        .post("/v1/contacts", &token, &contact("ada@example.com"))
+        .await;
+    assert_eq!(created.status(), 201);
+    for (email, status) in [
+        ("Ada@EXAMPLE.com", 409),
+        (
+            "ada@\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.com",
+            409,
+        ),
+        ("\u{ff41}da@example.com", 409),
+        ("\"ada\"@example.com", 422),
+        ("ada@exam\u{ad}ple.com", 422),
+        ("ada\u{200b}@example.com", 422),
+        ("ada@example.com\u{202e}", 422),
+    ] {
+        let answer = server.post("/v1/contacts", &token, &contact(email)).await;
+        assert_eq!(answer.status().as_u16(), status, "{email:?}");
+    }
+    let listed = server.contact_emails(&token).await;
+    assert_eq!(listed, ["ada@example.com"]);
+
+    let app = |name: &str| json!({ "name": name });
+    let created = server.post("/v1/apps", &s.admin, &app("appA")).await;
+    assert_eq!(created.status(), 201);
+    for (name, status) in [
+        ("app\u{ff21}", 409),
+        ("APPA", 409),
+        ("app\u{200b}A", 422),
+        ("\u{202e}AppA", 422),
+        ("app\u{2028}A", 422),
+        ("app\u{2066}A", 422),
+    ] {
+        let answer = server.post("/v1/apps", &s.admin, &app(name)).await;
+        assert_eq!(answer.status().as_u16(), status, "{name:?}");
+    }
+
+    // Dashboard users, from the CLI: one line on stderr, nobody added.
+    let add = |email: &str| {
+        let output = server
+            .home
+            .cli()
+            .args(["users", "add", "--email", email, "--password-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(b"correct horse battery staple\n");
+                }
+                child.wait_with_output()
+            })
+            .expect("informly users add");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert!(add("ada@example.com").0);
+    for email in [
+        "ADA@\u{ff45}xample.com",
+        "\"ada\"@example.com",
+        "ada\u{200b}@example.com",
+    ] {
+        let (added, stderr) = add(email);
+        assert!(!added, "{email:?} was added");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+    let users = server
+        .home
+        .query_column("select email from dashboard_users")
+        .await;
+    assert_eq!(users, ["ada@example.com"]);
+}
+
 informly_postgres_twins! {
     tests: [
         hostile_authorization_headers_get_the_expected_status_and_challenge,
@@ -2808,6 +2987,9 @@ informly_postgres_twins! {
         huge_bodies_bad_paging_token_floods_and_slow_clients_are_contained,
         bad_keys_are_refused_at_startup_and_at_key_load,
         the_database_snapshot_sees_every_write_and_only_writes,
+        a_token_pasted_into_a_path_is_neither_logged_nor_echoed,
+        a_response_carrying_a_token_is_not_stored_by_caches,
+        look_alike_emails_and_names_collide_or_are_refused,
     ],
     sqlite_only: [
         with_the_database_cut_tokens_verify_up_to_the_staleness_bound_then_503:

@@ -41,6 +41,7 @@ const KEYS: &str = "/dashboard/settings/keys";
 const SESSION_COOKIE: &str = "informly_session";
 const SECURE_SESSION_COOKIE: &str = "__Host-informly_session";
 const LOGIN_CSRF_COOKIE: &str = "informly_login_csrf";
+const SECURE_LOGIN_CSRF_COOKIE: &str = "__Host-informly_login_csrf";
 const INCORRECT: &str = "Incorrect email or password.";
 const TOO_MANY: &str = "Too many failed sign-in attempts";
 const ARGON2_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
@@ -906,12 +907,17 @@ async fn sign_in_sets_a_strict_http_only_session_cookie_and_a_host_prefixed_one_
     assert_ne!(stored[0], session.value);
 
     // Behind an https proxy, and with the email in another case.
+    // The sign-in form's CSRF cookie is `__Host-` too, so a sibling
+    // subdomain cannot plant one (SECURITY.md §9, probe finding 4).
     let mut secure = Visitor::behind_https(&server);
     let login = secure.get(LOGIN).await;
+    assert!(login.set_cookie(LOGIN_CSRF_COOKIE).is_none());
     let csrf_cookie = login
-        .set_cookie(LOGIN_CSRF_COOKIE)
-        .expect("a login CSRF cookie");
+        .set_cookie(SECURE_LOGIN_CSRF_COOKIE)
+        .expect("a __Host- login CSRF cookie");
     assert!(csrf_cookie.has("Secure") && csrf_cookie.has("HttpOnly"));
+    assert_eq!(csrf_cookie.attribute("Path"), Some("/"));
+    assert!(csrf_cookie.attribute("Domain").is_none(), "{csrf_cookie:?}");
     let answer = secure
         .post(
             LOGIN,
@@ -2161,6 +2167,29 @@ async fn a_wrong_method_or_a_trailing_slash_under_dashboard_gets_an_html_answer_
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+// Found by the outside probe (issue 14): 2,000 sign-ins with new emails
+// wrote 2,001 rows. Past its limit, a client's attempts are refused before
+// their email is counted, so a flood adds no rows.
+#[tokio::test]
+async fn a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_limit() {
+    let (home, server, _) = alice_and_a_server().await;
+    let mut statuses = Vec::new();
+    for n in 0..120 {
+        statuses.push(
+            fail_sign_in(&server, &format!("flood{n}@example.com"))
+                .await
+                .status,
+        );
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    let rows = home
+        .query_column("select key from dashboard_login_attempts")
+        .await;
+    // The client's row and the 20 emails checked before the limit.
+    assert_eq!(rows.len(), 21, "{rows:?}");
+}
+
 /// Where a change is made from.
 #[derive(Debug, Clone, Copy)]
 enum Via {
@@ -2310,6 +2339,7 @@ informly_postgres_twins! {
         a_token_is_shown_once_works_with_its_scopes_only_and_stops_when_revoked_or_its_app_goes,
         every_dashboard_answer_carries_the_security_headers_and_unknown_paths_are_html_404s,
         revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli_the_api_and_the_dashboard,
+        a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_limit,
     ],
     sqlite_only: [
         serve_refuses_an_invalid_session_idle_or_lifetime_with_one_line:

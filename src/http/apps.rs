@@ -2,7 +2,7 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -309,7 +309,11 @@ async fn create_token(
     Auth(principal, ..): Auth<need::AppsWrite>,
     Path(app): Path<String>,
     Json(body): Json<CreateToken>,
-) -> ApiResult<(StatusCode, JsonResponse<CreatedToken>)> {
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, &'static str); 1],
+    JsonResponse<CreatedToken>,
+)> {
     let app: AppId = parse_id(&app)?;
     let expiry = match (body.expires_at, body.expires_in) {
         (Some(at), None) => {
@@ -346,6 +350,8 @@ async fn create_token(
     }
     Ok((
         StatusCode::CREATED,
+        // It carries a credential: no cache may keep it (RFC 6749 §5.1).
+        [(header::CACHE_CONTROL, "no-store")],
         JsonResponse(CreatedToken {
             record: issued.record.into(),
             token: issued.token.as_str().to_owned(),

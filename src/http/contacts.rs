@@ -226,9 +226,14 @@ impl Checks {
         }
     }
 
-    fn email(&mut self, value: &str) {
-        if let Err(e) = text::check_email("email", value) {
-            self.fail(e.field, e.message);
+    /// The address in its canonical form, if it is one.
+    fn email(&mut self, value: &str) -> Option<String> {
+        match text::check_email("email", value) {
+            Ok(email) => Some(email.address),
+            Err(e) => {
+                self.fail(e.field, e.message);
+                None
+            }
         }
     }
 
@@ -358,7 +363,7 @@ async fn create_contact(
     Json(body): Json<CreateContact>,
 ) -> ApiResult<impl IntoResponse> {
     let mut checks = Checks::default();
-    checks.email(&body.email);
+    let email = checks.email(&body.email);
     checks.optional("first_name", body.first_name.as_ref(), MAX_NAME_LEN);
     checks.optional("last_name", body.last_name.as_ref(), MAX_NAME_LEN);
     checks.optional("phone", body.phone.as_ref(), MAX_PHONE_LEN);
@@ -370,7 +375,8 @@ async fn create_contact(
     checks.done()?;
 
     let fields = ContactFields {
-        email: body.email,
+        // Checked above: the canonical form.
+        email: email.unwrap_or(body.email),
         first_name: body.first_name,
         last_name: body.last_name,
         phone: body.phone,
@@ -424,10 +430,7 @@ async fn update_contact(
             checks.fail("email", "is required and cannot be null");
             None
         }
-        Some(Some(email)) => {
-            checks.email(&email);
-            Some(email)
-        }
+        Some(Some(email)) => checks.email(&email),
     };
     checks.optional(
         "first_name",

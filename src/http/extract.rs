@@ -165,7 +165,8 @@ where
 }
 
 /// Reads an id from a path segment: anything that is not an id of that kind
-/// names nothing, so it is not found.
+/// names nothing, so it is not found. What was sent is not repeated: it may
+/// be a token pasted where its id belongs.
 pub fn parse_id<T: Id>(s: &str) -> ApiResult<T> {
-    T::parse(s).ok_or_else(|| ApiError::NotFound(format!("{} `{s}`", T::WHAT)))
+    T::parse(s).ok_or_else(|| ApiError::NotFound(T::WHAT.to_owned()))
 }

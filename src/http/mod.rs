@@ -276,6 +276,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .merge(modules::router())
         .nest("/dashboard", dashboard::router())
         .route("/dashboard/", dashboard::trailing_slash())
+        .route_layer(axum::middleware::from_fn(request_log::keep_matched_path))
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

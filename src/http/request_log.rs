@@ -4,9 +4,11 @@
 //! short printable one, or the next value of a per-process counter that starts
 //! at a random point (unique in practice; one atomic increment, no system call,
 //! no lock). The id is put on the request, on the response and on the request's
-//! span, and the span logs one line when the response is ready. The path is
-//! logged, never the query string: a client could put a token there by mistake,
-//! and tokens are never logged.
+//! span, and the span logs one line when the response is ready, with the
+//! route it matched (the template, `/v1/apps/{app}`) and the path, never the
+//! query string. Tokens are never logged, even where a client puts one by
+//! mistake: the query string is left out, and a path segment that could be a
+//! token (`v4.…`, `eyJ…`, or longer than any id) is written as `{redacted}`.
 //!
 //! This does what tower-http's `SetRequestId`, `Trace` and `PropagateRequestId`
 //! layers did together, in one pass (they looked the header up three times
@@ -19,6 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
+use std::borrow::Cow;
+
+use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -71,7 +76,8 @@ where
             // `acceptable` made sure it is printable ASCII.
             id = id.to_str().unwrap_or("-"),
             method = %request.method(),
-            path = request.uri().path(),
+            path = redact(request.uri().path()).as_ref(),
+            route = tracing::field::Empty,
         );
         let inner = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
@@ -103,6 +109,9 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(route) = response.extensions_mut().remove::<MatchedPath>() {
+            this.span.record("route", route.as_str());
+        }
         tracing::info!(
             status = response.status().as_u16(),
             ms = this.start.elapsed().as_secs_f64() * 1000.0,
@@ -113,6 +122,43 @@ where
         }
         Poll::Ready(Ok(response))
     }
+}
+
+/// The longest path segment logged as it is: ids are 30 characters, tokens
+/// hundreds.
+const MAX_LOGGED_SEGMENT: usize = 48;
+
+/// The path with every segment that could be a token replaced.
+pub fn redact(path: &str) -> Cow<'_, str> {
+    let looks_like_token = |segment: &str| {
+        segment.len() > MAX_LOGGED_SEGMENT
+            || segment.starts_with("v4.")
+            || segment.starts_with("eyJ")
+            || segment.starts_with("v4%2")
+    };
+    if !path.split('/').any(looks_like_token) {
+        return Cow::Borrowed(path);
+    }
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| match looks_like_token(segment) {
+            true => "{redacted}",
+            false => segment,
+        })
+        .collect();
+    Cow::Owned(segments.join("/"))
+}
+
+/// Hands the route a request matched to the request log, on the response:
+/// the log line names the template, whatever the path held.
+pub async fn keep_matched_path(
+    route: MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(route);
+    response
 }
 
 /// A client's id is kept if it is short and printable ASCII (`to_str`
@@ -145,6 +191,27 @@ mod tests {
         assert!(!acceptable(
             &HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()
         ));
+    }
+
+    #[test]
+    fn segments_that_could_be_tokens_are_redacted_and_ids_kept() {
+        let paseto = format!("v4.public.{}", "A".repeat(200));
+        let jwt = format!("eyJhbGciOiJFZERTQSJ9.{}.sig", "B".repeat(100));
+        let id = "tok_01J0000000000000000000000A";
+        assert_eq!(
+            redact(&format!(
+                "/v1/apps/app_01J0000000000000000000000C/tokens/{paseto}"
+            )),
+            "/v1/apps/app_01J0000000000000000000000C/tokens/{redacted}"
+        );
+        assert_eq!(redact(&format!("/{jwt}")), "/{redacted}");
+        assert_eq!(redact("/v4.public.short"), "/{redacted}");
+        assert_eq!(redact(&format!("/x/{}", "c".repeat(49))), "/x/{redacted}");
+        assert!(matches!(
+            redact(&format!("/v1/contacts/{id}")),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(redact("/health"), "/health");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 
 use super::{Actor, Error, Result, Service, invalid};
 use crate::store::{NewSession, Session, User};
-use crate::{ids, password, text};
+use crate::text::{self, Email};
+use crate::{ids, password};
 
 /// How long failed sign-ins are remembered.
 pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
@@ -63,7 +64,7 @@ impl Service {
         email: &str,
         password: Zeroizing<String>,
     ) -> Result<User> {
-        text::check_email("email", email)?;
+        let email = text::check_email("email", email)?;
         password::check(&password).map_err(|message| invalid("password", message))?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -71,7 +72,7 @@ impl Service {
             .map_err(|e| Error::Password(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         let user = tx
-            .create_user(actor.workspace(), email, &hash, self.clock.now())
+            .create_user(actor.workspace(), &email.address, &hash, self.clock.now())
             .await?;
         tx.commit().await?;
         Ok(user)
@@ -99,24 +100,23 @@ impl Service {
         let store = &self.store;
         let now = self.clock.now();
         // Keyed by a digest: fixed-length keys, and no stranger's typed email kept.
-        let email_key = format!("email:{}", digest(&attempt.email.to_lowercase()));
+        // Variants of one address count as one.
+        let email_key = format!("email:{}", digest(&Email::key_of(attempt.email)));
         let client_key = attempt.client.map(|ip| format!("client:{ip}"));
-        let mut retry_at = None;
+        // The client first: past its limit, the email is not counted at all,
+        // so a flood of new emails from one client adds no rows.
         for (key, limit) in [
-            (Some(&email_key), FAILURES_PER_EMAIL),
             (client_key.as_ref(), FAILURES_PER_CLIENT),
+            (Some(&email_key), FAILURES_PER_EMAIL),
         ] {
             let Some(key) = key else { continue };
             let (attempts, window_start) =
                 store.count_login_attempt(key, now, LOGIN_WINDOW).await?;
             if attempts > limit {
-                retry_at = retry_at.max(Some(window_start + LOGIN_WINDOW));
+                return Ok(SignIn::Locked {
+                    retry_after: (window_start + LOGIN_WINDOW - now).max(Duration::SECOND),
+                });
             }
-        }
-        if let Some(until) = retry_at {
-            return Ok(SignIn::Locked {
-                retry_after: (until - now).max(Duration::SECOND),
-            });
         }
 
         let credentials = store.find_credentials(attempt.email).await?;

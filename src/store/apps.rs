@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::{Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
 use crate::ids::{AppId, WorkspaceId};
+use crate::text;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct App {
@@ -60,7 +61,7 @@ impl Tx {
         .bind(id.as_str())
         .bind(workspace_id.as_str())
         .bind(name)
-        .bind(name.to_lowercase())
+        .bind(text::name_key(name))
         .bind(description)
         .bind(micros(now))
         .fetch_one(self.conn())
@@ -82,7 +83,7 @@ impl Tx {
         let mut update = PartialUpdate::default();
         if let Some(name) = name {
             update.set("name", Some(name.to_owned()));
-            update.set("name_lower", Some(name.to_lowercase()));
+            update.set("name_lower", Some(text::name_key(name)));
         }
         if let Some(description) = description {
             update.set("description", description.map(str::to_owned));
@@ -200,7 +201,7 @@ impl Store {
             "select {COLUMNS} from apps where workspace_id = $1 and name_lower = $2 order by id"
         ))
         .bind(workspace_id.as_str())
-        .bind(name.to_lowercase())
+        .bind(text::name_key(name))
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(App::from).collect())

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
 use crate::ids::{ContactId, WorkspaceId};
+use crate::text::Email;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contact {
@@ -108,7 +109,7 @@ impl Tx {
         .bind(ContactId::generate().as_str())
         .bind(workspace_id.as_str())
         .bind(&fields.email)
-        .bind(fields.email.to_lowercase())
+        .bind(Email::key_of(&fields.email).into_owned())
         .bind(&fields.first_name)
         .bind(&fields.last_name)
         .bind(&fields.phone)
@@ -133,7 +134,7 @@ impl Tx {
         let mut update = PartialUpdate::default();
         if let Some(email) = &patch.email {
             update.set("email", Some(email.clone()));
-            update.set("email_lower", Some(email.to_lowercase()));
+            update.set("email_lower", Some(Email::key_of(email).into_owned()));
         }
         for (column, value) in [
             ("first_name", &patch.first_name),
@@ -213,7 +214,7 @@ impl Store {
 
         let mut query = sqlx::query_as(&sql).bind(workspace_id.as_str());
         if let Some(email) = email {
-            query = query.bind(email.to_lowercase());
+            query = query.bind(Email::key_of(email).into_owned());
         }
         if let Some(after) = after {
             query = query.bind(after.as_str());

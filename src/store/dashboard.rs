@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Error, Result, ResultExt, Store, Tx, from_micros, micros};
 use crate::ids::{UserId, WorkspaceId};
+use crate::text::Email;
 
 /// A dashboard user. The password hash stays in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,7 +115,7 @@ impl Tx {
         .bind(UserId::generate().as_str())
         .bind(workspace_id.as_str())
         .bind(email)
-        .bind(email.to_lowercase())
+        .bind(Email::key_of(email).into_owned())
         .bind(password_hash)
         .bind(micros(now))
         .fetch_one(self.conn())
@@ -128,7 +129,7 @@ impl Tx {
         let row: Option<UserRow> = sqlx::query_as(&format!(
             "delete from dashboard_users where email_lower = $1 returning {USER_COLUMNS}"
         ))
-        .bind(email.to_lowercase())
+        .bind(Email::key_of(email).into_owned())
         .fetch_optional(self.conn())
         .await?;
         row.map(User::from)
@@ -179,7 +180,7 @@ impl Store {
             "select id, workspace_id, email, created_at, password_hash
              from dashboard_users where email_lower = $1",
         )
-        .bind(email.to_lowercase())
+        .bind(Email::key_of(email).into_owned())
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(

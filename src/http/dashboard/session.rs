@@ -41,6 +41,7 @@ use crate::store::Session;
 const SESSION_COOKIE: &str = "informly_session";
 const SECURE_SESSION_COOKIE: &str = "__Host-informly_session";
 const LOGIN_CSRF_COOKIE: &str = "informly_login_csrf";
+const SECURE_LOGIN_CSRF_COOKIE: &str = "__Host-informly_login_csrf";
 
 /// A signed-in user's session, checked against its idle and absolute limits.
 pub struct CurrentUser {
@@ -187,7 +188,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     let https = is_https(&headers);
     let body = form_body(req, &state).await?;
     let jar = CookieJar::from_headers(&headers);
-    let expected = jar.get(LOGIN_CSRF_COOKIE).map(Cookie::value).unwrap_or("");
+    let (csrf_cookie, _) = login_csrf_cookie_name(https);
+    let expected = jar.get(csrf_cookie).map(Cookie::value).unwrap_or("");
     check_csrf(&body, expected)?;
     let form: LoginForm = parse_form(&body)?;
     let email = form.email.trim();
@@ -230,7 +232,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     };
     let jar = CookieJar::new()
         .add(session_cookie(secret, https, lifetime))
-        .add(expired(LOGIN_CSRF_COOKIE, "/dashboard", https));
+        .add(expired(csrf_cookie, login_csrf_cookie_name(https).1, https));
     Ok((jar, Redirect::to(HOME)).into_response())
 }
 
@@ -313,9 +315,21 @@ fn session_cookie(secret: String, https: bool, lifetime: time::Duration) -> Cook
         .build()
 }
 
+/// The sign-in form's CSRF cookie: `__Host-` (Secure, Path=/) behind https,
+/// as the session cookie, so a sibling subdomain cannot plant one and sign a
+/// victim in to the planter's account; plain over http (local use).
+fn login_csrf_cookie_name(https: bool) -> (&'static str, &'static str) {
+    if https {
+        (SECURE_LOGIN_CSRF_COOKIE, "/")
+    } else {
+        (LOGIN_CSRF_COOKIE, "/dashboard")
+    }
+}
+
 fn login_csrf_cookie(value: &str, https: bool) -> Cookie<'static> {
-    Cookie::build((LOGIN_CSRF_COOKIE, value.to_owned()))
-        .path("/dashboard")
+    let (name, path) = login_csrf_cookie_name(https);
+    Cookie::build((name, value.to_owned()))
+        .path(path)
         .http_only(true)
         .secure(https)
         .same_site(SameSite::Strict)
