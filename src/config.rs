@@ -60,8 +60,7 @@ impl Settings {
     }
 }
 
-/// A duration flag: seconds, or `30d`, `12h`, `15m`.
+/// A duration flag: seconds, or the units s, m, h, d and w (`30d`, `12h`).
 pub fn duration(s: &str) -> Result<i64, String> {
-    parse_duration(s)
-        .ok_or_else(|| format!("`{s}` is not a duration: use seconds or e.g. 30d, 12h, 15m"))
+    parse_duration(s).map_err(|e| e.to_string())
 }

@@ -22,11 +22,14 @@ fn main() -> ExitCode {
             // clap's message is several lines: the error (which may list missing
             // arguments on the lines below it), a blank line, usage and a hint.
             // Keep the error, on one line.
+            // Keep clap's "tip: a similar subcommand exists" too.
             let rendered = e.render().to_string();
             let message: Vec<&str> = rendered
                 .lines()
-                .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
+                .filter(|line| {
+                    !line.is_empty() && !line.starts_with("Usage:") && !line.starts_with("For more")
+                })
                 .collect();
             eprintln!("{} (see --help)", message.join(" "));
             return ExitCode::from(2);

@@ -28,12 +28,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, duration};
 use crate::http::cursor::CursorKey;
 use crate::http::{AppState, app, dashboard};
-use crate::keys::LiveKeys;
+use crate::keys::{KeyChange, LiveKeys};
 use crate::logging::{self, FlushGuard};
 use crate::revocation::Revocations;
-use crate::service::{LOGIN_WINDOW, Service};
+use crate::service::{Actor, LOGIN_WINDOW, Service};
 use crate::store::Store;
-use crate::token::Format;
+use crate::token::{Format, KeyStatus};
 
 /// How often expired denylist entries are pruned, here and in the database,
 /// and ended dashboard sessions deleted.
@@ -115,6 +115,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
+    server.greet(address).await;
 
     let jobs = server.start_jobs().await?;
     let limits = ConnectionLimits {
@@ -252,6 +253,25 @@ impl Server {
         })
     }
 
+    /// Says where the dashboard is and, while the default workspace has no
+    /// dashboard user, the command that adds one.
+    async fn greet(&self, address: SocketAddr) {
+        tracing::info!(url = %format!("http://{address}/dashboard"), "dashboard");
+        let service = self.state.service();
+        let users = match service.ensure_default_workspace().await {
+            Ok(workspace) => service.users(&Actor::cli(workspace.id)).await,
+            Err(e) => Err(e),
+        };
+        if let Ok(users) = users
+            && users.is_empty()
+        {
+            tracing::info!(
+                command = "informly users add --email you@example.com",
+                "no dashboard user yet: add one to sign in"
+            );
+        }
+    }
+
     /// Starts the jobs that keep keys and denylist fresh and prune what has
     /// ended; they stop when the returned guard is dropped.
     pub async fn start_jobs(&self) -> Result<Jobs> {
@@ -268,8 +288,11 @@ impl Server {
         jobs.every(seconds(args.key_reload), {
             let (keys, clock) = (keys.clone(), clock.clone());
             move || {
-                if let Err(e) = keys.reload(clock.now()) {
-                    tracing::error!(error = %e, "cannot reload keys; keeping the previous ones");
+                match keys.reload(clock.now()) {
+                    Ok(changes) => log_key_changes(&changes),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload keys; keeping the previous ones")
+                    }
                 }
                 async {}
             }
@@ -332,6 +355,20 @@ impl Server {
             }));
         }
         Ok(jobs)
+    }
+}
+
+/// One line per key whose state changed, by kid.
+fn log_key_changes(changes: &[KeyChange]) {
+    let state = |s: Option<KeyStatus>| s.map_or_else(|| "gone".to_owned(), |s| s.to_string());
+    for change in changes {
+        tracing::info!(
+            kid = %change.kid,
+            format = %change.format,
+            from = %change.from.map_or_else(|| "new".to_owned(), |s| s.to_string()),
+            to = %state(change.to),
+            "key state changed"
+        );
     }
 }
 

@@ -1165,6 +1165,101 @@ fn revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found() {
 }
 
 #[test]
+fn an_app_is_named_by_its_id_or_by_its_name() {
+    let cli = Cli::new();
+    let app = cli.create_app("Nightly export");
+    let issued = cli.ok_json(&[
+        "tokens",
+        "issue",
+        "--app",
+        "Nightly export",
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "1h",
+    ]);
+    assert_eq!(str_field(&issued, "app_id"), app);
+    let listed = cli.ok_json(&["tokens", "list", "--app", "nightly EXPORT"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let err = cli.fails(&["tokens", "list", "--app", "Weekly export"]);
+    assert_contains(&err, "no app has the id or the name `Weekly export`");
+    let text = only_line(&cli.ok(&["apps", "delete", "Nightly export"]));
+    assert!(text.starts_with(&format!("deleted app {app}")), "{text}");
+}
+
+#[test]
+fn durations_take_s_m_h_d_w_and_refuse_months_naming_the_flag() {
+    let cli = Cli::new();
+    let app = cli.create_app("crm");
+    let issue = |expiry: &str| {
+        vec![
+            "tokens".to_owned(),
+            "issue".to_owned(),
+            "--app".to_owned(),
+            app.clone(),
+            "--scope".to_owned(),
+            "contacts:read".to_owned(),
+            "--expires-in".to_owned(),
+            expiry.to_owned(),
+        ]
+    };
+    let args = issue("2w");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let issued = cli.ok_json(&args);
+    let lifetime = unix(str_field(&issued, "expires_at")) - now();
+    assert!(
+        (14 * 86_400 - 60..=14 * 86_400).contains(&lifetime),
+        "{lifetime}"
+    );
+    for months in ["1 month", "1mo", "1y"] {
+        let args = issue(months);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = cli.fails(&args);
+        assert_contains(&err, "--expires-in");
+        assert_contains(&err, "give days");
+    }
+    let args = issue("400d");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = cli.fails(&args);
+    assert_contains(&err, "--expires-in: the expiry may be at most 366d away");
+}
+
+#[test]
+fn a_misspelt_scope_or_subcommand_gets_a_suggestion_and_scopes_may_be_space_separated() {
+    let cli = Cli::new();
+    let app = cli.create_app("crm");
+    let issue = |scope: &str| {
+        [
+            "tokens",
+            "issue",
+            "--app",
+            app.as_str(),
+            "--scope",
+            scope,
+            "--expires-in",
+            "1h",
+        ]
+        .map(str::to_owned)
+    };
+    let err = cli.fails(&issue("contacts:reed").each_ref().map(String::as_str));
+    assert_contains(
+        &err,
+        "--scope: unknown scope `contacts:reed`: did you mean `contacts:read`?",
+    );
+    assert_contains(&err, "The scopes are: contacts:read, contacts:write");
+    let err = cli.fails(&issue("contacts:*").each_ref().map(String::as_str));
+    assert_contains(&err, "wildcards are not allowed");
+    let issued = cli.ok_json(
+        &issue("contacts:read contacts:write")
+            .each_ref()
+            .map(String::as_str),
+    );
+    assert_eq!(scopes(&issued), ["contacts:read", "contacts:write"]);
+    let err = fail_with_code(cli.cmd().args(["tokens", "isue"]), Some(2));
+    assert_contains(&err, "'issue'");
+}
+
+#[test]
 fn deleting_an_app_makes_its_token_list_not_found() {
     let cli = Cli::new();
     let app = cli.create_app("crm");
@@ -1758,6 +1853,9 @@ informly_postgres_twins! {
         a_revoked_token_shows_as_revoked_in_the_token_list,
         revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found,
         deleting_an_app_makes_its_token_list_not_found,
+        an_app_is_named_by_its_id_or_by_its_name,
+        durations_take_s_m_h_d_w_and_refuse_months_naming_the_flag,
+        a_misspelt_scope_or_subcommand_gets_a_suggestion_and_scopes_may_be_space_separated,
         admin_token_prints_a_token_that_verifies_offline_with_the_admin_scopes,
         admin_token_refuses_a_lifetime_over_24_hours,
         issuing_for_an_unknown_app_fails_as_not_found,

@@ -2190,6 +2190,31 @@ async fn a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_lim
     assert_eq!(rows.len(), 21, "{rows:?}");
 }
 
+/// `serve` says where the dashboard is and, while nobody can sign in to it,
+/// how to add a user; `GET /` leads a browser there.
+#[tokio::test]
+async fn serve_points_a_newcomer_at_the_dashboard_and_at_adding_a_user() {
+    let server = Server::start().await;
+    let url = format!("{}/dashboard", server.base);
+    let logged = |needle: &str| server.logs().contains(needle);
+    common::eventually(Duration::from_secs(5), || async {
+        logged(&url) && logged("informly users add --email")
+    })
+    .await
+    .expect("the dashboard's URL and the users add command in the log");
+    let mut visitor = Visitor::new(&server);
+    visitor.get("/").await.expect_redirect("/dashboard");
+
+    let (_home, with_user, _) = alice_and_a_server().await;
+    let url = format!("{}/dashboard", with_user.base);
+    common::eventually(Duration::from_secs(5), || async {
+        with_user.logs().contains(&url)
+    })
+    .await
+    .expect("the dashboard's URL in the log");
+    assert!(!with_user.logs().contains("informly users add"));
+}
+
 /// Where a change is made from.
 #[derive(Debug, Clone, Copy)]
 enum Via {
@@ -2340,6 +2365,7 @@ informly_postgres_twins! {
         every_dashboard_answer_carries_the_security_headers_and_unknown_paths_are_html_404s,
         revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli_the_api_and_the_dashboard,
         a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_limit,
+        serve_points_a_newcomer_at_the_dashboard_and_at_adding_a_user,
     ],
     sqlite_only: [
         serve_refuses_an_invalid_session_idle_or_lifetime_with_one_line:

@@ -1575,13 +1575,16 @@ async fn unknown_routes_are_404_and_unanswered_methods_are_405() {
         "/v2/contacts",
         "/v1/contacts/a/b",
         "/v1/apps/x/y/z/w",
-        "/",
     ] {
         get(server, path, token).await.problem(404);
         call(server, Method::GET, path, None, None)
             .await
             .problem(404);
     }
+    // The root is for browsers: it leads to the dashboard.
+    let root = call(server, Method::GET, "/", None, None).await;
+    assert_eq!(root.status, 303, "{}", root.text);
+    assert_eq!(root.location.as_deref(), Some("/dashboard"));
     for (method, path) in [
         (Method::PUT, "/v1/contacts".to_owned()),
         (Method::DELETE, "/v1/contacts".to_owned()),

@@ -318,6 +318,84 @@ async fn a_basic_authorization_gets_401_with_the_bare_challenge() {
     assert_bare_challenge(&with_authorization(&s.server, value).await);
 }
 
+/// Each authentication mistake keeps the status and the bare challenge, and
+/// gets a description that says what was wrong, never repeating a token.
+#[tokio::test]
+async fn each_authentication_mistake_gets_a_description_of_what_was_wrong() {
+    let s = setup().await;
+    let expect = |answer: &Answer, says: &str| {
+        assert_bare_challenge(answer);
+        assert!(answer.detail().contains(says), "{answer}");
+        assert!(!answer.detail().contains(&s.token), "{answer}");
+    };
+    let with = async |value: String| {
+        with_authorization(&s.server, HeaderValue::from_str(&value).unwrap()).await
+    };
+    expect(
+        &with(format!("Token {}", s.token)).await,
+        "scheme `Token` is not supported",
+    );
+    expect(
+        &with("Basic dXNlcjpwYXNz".to_owned()).await,
+        "scheme `Basic` is not supported",
+    );
+    expect(&with(s.token.clone()).await, "has no scheme");
+    for parameter in ["token", "access_token"] {
+        let url = s.server.url(&format!("/v1/token?{parameter}={}", s.token));
+        let answer = Answer::of(s.server.client.get(url).send().await.expect("GET")).await;
+        expect(&answer, "a token in the URL is never read");
+    }
+    let answer = Answer::of(
+        s.server
+            .request(Method::GET, "/v1/token", None)
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    expect(&answer, "needs a bearer token in the Authorization header");
+}
+
+/// The log says who made a request (its app and token id, never the token),
+/// how long it took in fixed decimals, and which keys changed state.
+#[tokio::test]
+async fn the_log_names_the_caller_the_duration_and_every_key_that_changes_state() {
+    let s = setup().await;
+    assert_eq!(whoami(&s.server, &s.token).await.status, 200);
+    let added = rotate(
+        &s.server.home,
+        &["--format", "paseto", "--activate-after", "0"],
+    );
+    let kid = kid_of(&added, "paseto");
+    let logs = || s.server.logs();
+    eventually(Duration::from_secs(10), || async {
+        logs()
+            .lines()
+            .any(|l| l.contains("key state changed") && l.contains(&kid))
+    })
+    .await
+    .expect("the new key's state change is logged by kid");
+
+    let logs = logs();
+    let served = logs
+        .lines()
+        .find(|l| l.contains("path=\"/v1/token\"") && l.contains("served"))
+        .expect("the request's line");
+    assert!(served.contains(&format!("app=\"{}\"", s.app)), "{served}");
+    let token_id = format!("token=\"{}\"", s.token_id);
+    assert!(served.contains(&token_id), "{served}");
+    assert!(!logs.contains(&s.token));
+    let ms = served
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("ms="))
+        .expect("ms=");
+    let (whole, decimals) = ms.split_once('.').expect("a decimal point");
+    assert!(
+        whole.parse::<u64>().is_ok() && decimals.len() == 3,
+        "ms={ms}"
+    );
+}
+
 // SECURITY.md §9 row A3.
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
@@ -1601,6 +1679,8 @@ informly_postgres_twins! {
     tests: [
         a_request_without_authorization_gets_401_with_the_bare_challenge,
         a_basic_authorization_gets_401_with_the_bare_challenge,
+        each_authentication_mistake_gets_a_description_of_what_was_wrong,
+        the_log_names_the_caller_the_duration_and_every_key_that_changes_state,
         the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
         a_bearer_scheme_without_a_token_gets_401_invalid_token,
         two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,

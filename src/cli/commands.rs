@@ -14,7 +14,7 @@ use super::{AppsCmd, KeysCmd, TokensCmd, UsersCmd, WorkspacesCmd};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::ids::{AppId, TokenId};
-use crate::service::{Actor, IssueRequest, Service};
+use crate::service::{self, Actor, IssueRequest, Service};
 use crate::store::Store;
 use crate::token::{Expiry, Format, ScopeSet};
 
@@ -48,15 +48,32 @@ impl Ctx {
         Ok(Actor::cli(workspace.id))
     }
 
-    /// The operator acting on `app`: in `workspace` when one is named, else in
-    /// the app's own workspace (the command line reaches every workspace).
+    /// The operator acting on `app`, given by id or by name. An id is looked
+    /// for in `workspace` when one is named, else in the app's own workspace
+    /// (the command line reaches every workspace); a name, in `workspace` or
+    /// the default one.
     async fn actor_for_app(&self, workspace: Option<&str>, app: &str) -> Result<(Actor, AppId)> {
-        let id = AppId::parse(app).with_context(|| format!("app `{app}` not found"))?;
-        let actor = match workspace {
-            Some(workspace) => self.actor(workspace).await?,
-            None => Actor::cli(self.service.store().app_workspace(&id).await?),
-        };
-        Ok((actor, id))
+        if let Some(id) = AppId::parse(app) {
+            let actor = match workspace {
+                Some(workspace) => self.actor(workspace).await?,
+                None => Actor::cli(self.service.store().app_workspace(&id).await?),
+            };
+            return Ok((actor, id));
+        }
+        let workspace = workspace.unwrap_or(crate::store::DEFAULT_NAME);
+        let actor = self.actor(workspace).await?;
+        let named = self.service.apps_named(&actor, app).await?;
+        match named.as_slice() {
+            [one] => Ok((actor, one.id.clone())),
+            [] => bail!("no app has the id or the name `{app}` in workspace `{workspace}`"),
+            many => {
+                let ids: Vec<String> = many.iter().map(|a| a.id.to_string()).collect();
+                bail!(
+                    "the name `{app}` matches several apps in workspace `{workspace}`: {}; pass one's id",
+                    ids.join(", ")
+                )
+            }
+        }
     }
 
     /// The same for a token.
@@ -74,9 +91,13 @@ impl Ctx {
     }
 
     pub(super) async fn admin_token(&self, workspace: &str, expires_in: &str) -> Result<()> {
-        let expiry = Expiry::parse_in(expires_in)?;
+        let expiry = Expiry::parse_in(expires_in).context("--expires-in")?;
         let actor = self.actor(workspace).await?;
-        let issued = self.service.issue_admin_token(&actor, expiry).await?;
+        let issued = self
+            .service
+            .issue_admin_token(&actor, expiry)
+            .await
+            .map_err(flag_error)?;
         print_issued(self.json, &issued);
         Ok(())
     }
@@ -86,7 +107,11 @@ impl Ctx {
         match cmd {
             WorkspacesCmd::Create { name } => {
                 let actor = self.actor(crate::store::DEFAULT_NAME).await?;
-                let ws = self.service.create_workspace(&actor, &name).await?;
+                let ws = self
+                    .service
+                    .create_workspace(&actor, &name)
+                    .await
+                    .map_err(flag_error)?;
                 print(json, &ws, || {
                     format!("created workspace {} ({})", ws.id, ws.name)
                 });
@@ -117,7 +142,8 @@ impl Ctx {
                 let app = self
                     .service
                     .create_app(&actor, &name, description.as_deref())
-                    .await?;
+                    .await
+                    .map_err(flag_error)?;
                 print(json, &app, || {
                     format!(
                         "created app {} ({}) in workspace {}",
@@ -166,12 +192,18 @@ impl Ctx {
                 workspace,
             } => {
                 let expiry = match (expires_in, expires_at) {
-                    (Some(d), _) => Expiry::parse_in(&d)?,
-                    (None, Some(t)) => Expiry::parse_at(&t)?,
+                    (Some(d), _) => Expiry::parse_in(&d).context("--expires-in")?,
+                    (None, Some(t)) => Expiry::parse_at(&t).context("--expires-at")?,
                     (None, None) => bail!("give --expires-in or --expires-at"),
                 };
+                // `--scope 'a b'` is two scopes, as `--scope a,b` is.
+                let scopes: Vec<String> = scopes
+                    .iter()
+                    .flat_map(|s| s.split_whitespace())
+                    .map(str::to_owned)
+                    .collect();
                 // Validate what needs no database before touching keys.
-                ScopeSet::parse_for_app(&scopes)?;
+                ScopeSet::parse_for_app(&scopes).context("--scope")?;
                 let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
                 let request = IssueRequest {
                     name,
@@ -179,7 +211,11 @@ impl Ctx {
                     expiry,
                     format,
                 };
-                let issued = self.service.issue_token(&actor, &app, request).await?;
+                let issued = self
+                    .service
+                    .issue_token(&actor, &app, request)
+                    .await
+                    .map_err(flag_error)?;
                 print_issued(json, &issued);
             }
             TokensCmd::List { app, workspace } => {
@@ -235,7 +271,11 @@ impl Ctx {
                 } else {
                     password_from_terminal()?
                 };
-                let user = self.service.add_user(&actor, &email, password).await?;
+                let user = self
+                    .service
+                    .add_user(&actor, &email, password)
+                    .await
+                    .map_err(flag_error)?;
                 print(json, &user, || {
                     format!(
                         "added dashboard user {} ({}) to workspace {}",
@@ -338,4 +378,22 @@ fn password_from_terminal() -> Result<Zeroizing<String>> {
         bail!("the passwords do not match");
     }
     Ok(first)
+}
+
+/// A service error, with a bad field named as the flag that carried it.
+fn flag_error(e: service::Error) -> anyhow::Error {
+    let service::Error::Invalid { field, message } = e else {
+        return e.into();
+    };
+    let flag = match field {
+        "expires_in" => "--expires-in",
+        "expires_at" => "--expires-at",
+        "scopes" => "--scope",
+        "name" => "--name",
+        "description" => "--description",
+        "email" => "--email",
+        "password" => "the password",
+        other => other,
+    };
+    anyhow::anyhow!("{flag}: {message}")
 }

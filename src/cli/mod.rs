@@ -152,6 +152,7 @@ pub enum AppsCmd {
     },
     /// Delete an app: every token it has is rejected from now on.
     Delete {
+        /// The app's id (`app_…`) or its name.
         app: String,
         /// Only if the app is in this workspace.
         #[arg(long)]
@@ -163,6 +164,7 @@ pub enum AppsCmd {
 pub enum TokensCmd {
     /// Issue a token for an app; it is printed once and never stored.
     Issue {
+        /// The app's id (`app_…`) or its name.
         #[arg(long)]
         app: String,
         /// A scope such as contacts:read; repeat or separate with commas.
@@ -188,6 +190,7 @@ pub enum TokensCmd {
     },
     /// List the tokens of an app.
     List {
+        /// The app's id (`app_…`) or its name.
         #[arg(long)]
         app: String,
         #[arg(long)]

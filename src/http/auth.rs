@@ -11,7 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Missing};
 use crate::authn::Rejection;
 use crate::ids::{TokenId, WorkspaceId};
 use crate::service::Actor;
@@ -104,16 +104,34 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
     let (Some(value), None) = (values.next(), values.next()) else {
         return match parts.headers.contains_key(AUTHORIZATION) {
             true => Err(ApiError::InvalidRequest("send one Authorization header")),
-            false => Err(ApiError::NoCredentials),
+            false if token_in_query(parts.uri.query()) => {
+                Err(ApiError::NoCredentials(Missing::InUrl))
+            }
+            false => Err(ApiError::NoCredentials(Missing::Absent)),
         };
     };
     // Header values may carry obs-text; those are not tokens.
     let value = value
         .to_str()
         .map_err(|_| ApiError::InvalidToken("invalid token"))?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let (scheme, rest) = match value.split_once(' ') {
+        Some(parts) => parts,
+        // `Bearer` and nothing: an empty token, refused below.
+        None if value.eq_ignore_ascii_case("bearer") => (value, ""),
+        // No scheme at all: most likely the bare token, never repeated.
+        None => return Err(ApiError::NoCredentials(Missing::NoScheme)),
+    };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::NoCredentials);
+        // A scheme is a short word (Basic, Token, Digest…); anything else is
+        // not repeated, as it may be a credential.
+        let named = scheme.len() <= 20
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        return Err(ApiError::NoCredentials(match named {
+            true => Missing::Scheme(scheme.to_owned()),
+            false => Missing::OtherScheme,
+        }));
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
@@ -126,12 +144,33 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
     check_token(token, state)
 }
 
+/// Whether the query string carries a parameter a client might have put a
+/// token in (`token=`, `access_token=`). It is never read; the answer says so.
+fn token_in_query(query: Option<&str>) -> bool {
+    query.is_some_and(|query| {
+        query.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            name.eq_ignore_ascii_case("token") || name.eq_ignore_ascii_case("access_token")
+        })
+    })
+}
+
 /// Verifies a bearer token by the one rule (`authn::Authenticator::check`:
 /// the token core, from the cache if seen before; staleness; the denylist).
 fn check_token(token: &str, state: &AppState) -> Result<Principal, ApiError> {
     let now = state.clock().unix();
     match state.authenticator().check(token, now) {
-        Ok(verified) => Ok(Principal(verified)),
+        Ok(verified) => {
+            // The request's log line names the caller: its app (none for an
+            // admin token) and token id, never the token.
+            let span = tracing::Span::current();
+            let claims = verified.claims();
+            if let Some(app) = claims.subject.app_id() {
+                span.record("app", app);
+            }
+            span.record("token", claims.token_id.as_str());
+            Ok(Principal(verified))
+        }
         Err(rejection) => Err(refused(rejection)),
     }
 }

@@ -33,10 +33,32 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Why a request carries no bearer token: each mistake gets its own
+/// description (the status and challenge are the same for all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("this endpoint needs a bearer token in the Authorization header")]
+    Absent,
+    /// A scheme other than Bearer, named when it reads as one.
+    #[error(
+        "the Authorization scheme `{0}` is not supported: send `Authorization: Bearer <token>`"
+    )]
+    Scheme(String),
+    #[error("the Authorization scheme is not supported: send `Authorization: Bearer <token>`")]
+    OtherScheme,
+    /// A value without a scheme, most likely the bare token.
+    #[error("the Authorization header has no scheme: send `Authorization: Bearer <token>`")]
+    NoScheme,
+    #[error(
+        "a token in the URL is never read (URLs end up in logs and histories): send it in the Authorization header as `Bearer <token>`"
+    )]
+    InUrl,
+}
+
 #[derive(Debug)]
 pub enum ApiError {
-    /// No bearer credentials: the bare challenge.
-    NoCredentials,
+    /// No bearer credentials: the bare challenge, and what was wrong.
+    NoCredentials(Missing),
     /// 401 `invalid_token`; the description is one of a few fixed strings.
     InvalidToken(&'static str),
     /// 400 `invalid_request` (e.g. two Authorization headers).
@@ -67,10 +89,10 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            ApiError::NoCredentials => (
+            ApiError::NoCredentials(missing) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "this endpoint needs a bearer token in the Authorization header".to_owned(),
+                missing.to_string(),
             ),
             ApiError::InvalidToken(why) => {
                 (StatusCode::UNAUTHORIZED, "invalid-token", (*why).to_owned())
@@ -151,7 +173,7 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let challenge = match &self {
-            ApiError::NoCredentials => Some(format!("Bearer realm=\"{REALM}\"")),
+            ApiError::NoCredentials(_) => Some(format!("Bearer realm=\"{REALM}\"")),
             ApiError::InvalidToken(why) => Some(format!(
                 "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{why}\""
             )),

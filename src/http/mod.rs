@@ -33,7 +33,7 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -274,6 +274,8 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             }),
         )
         .merge(modules::router())
+        // A browser opening the service's address lands on the dashboard.
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
         .nest("/dashboard", dashboard::router())
         .route("/dashboard/", dashboard::trailing_slash())
         .route_layer(axum::middleware::from_fn(request_log::keep_matched_path))

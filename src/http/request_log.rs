@@ -6,7 +6,8 @@
 //! no lock). The id is put on the request, on the response and on the request's
 //! span, and the span logs one line when the response is ready, with the
 //! route it matched (the template, `/v1/apps/{app}`) and the path, never the
-//! query string. Tokens are never logged, even where a client puts one by
+//! query string; for an authenticated request, the caller's app and token
+//! id (`auth` records them). Tokens are never logged, even where a client puts one by
 //! mistake: the query string is left out, and a path segment that could be a
 //! token (`v4.…`, `eyJ…`, or longer than any id) is written as `{redacted}`.
 //!
@@ -78,6 +79,8 @@ where
             method = %request.method(),
             path = redact(request.uri().path()).as_ref(),
             route = tracing::field::Empty,
+            app = tracing::field::Empty,
+            token = tracing::field::Empty,
         );
         let inner = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
@@ -114,7 +117,7 @@ where
         }
         tracing::info!(
             status = response.status().as_u16(),
-            ms = this.start.elapsed().as_secs_f64() * 1000.0,
+            ms = %format_args!("{:.3}", this.start.elapsed().as_secs_f64() * 1000.0),
             "served"
         );
         if let Some(id) = this.id.take() {

@@ -3,6 +3,7 @@
 //! no lock and key changes made by another process are picked up without a
 //! restart.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -11,20 +12,49 @@ use time::OffsetDateTime;
 
 use super::{Error, KeyRing};
 use crate::authn;
-use crate::token::{Format, Policy, Verifier};
+use crate::token::{Format, KeyStatus, Policy, Verifier};
 
 /// One consistent view of the keys.
 #[derive(Debug)]
 pub struct Snapshot {
     pub ring: KeyRing,
     pub verifier: Verifier,
+    /// When it was taken: the keys' states are the states at this time.
+    pub taken_at: OffsetDateTime,
 }
 
 impl Snapshot {
     fn new(ring: KeyRing, policy: &Policy, now: OffsetDateTime) -> Snapshot {
         let verifier = Verifier::new(ring.key_set(now), policy.clone());
-        Snapshot { ring, verifier }
+        Snapshot {
+            ring,
+            verifier,
+            taken_at: now,
+        }
     }
+
+    /// Each key's state, by kid.
+    fn states(&self) -> BTreeMap<String, (Format, KeyStatus)> {
+        self.ring
+            .entries()
+            .iter()
+            .map(|e| {
+                let status = self.ring.status(e, self.taken_at);
+                (e.kid().to_owned(), (e.format(), status))
+            })
+            .collect()
+    }
+}
+
+/// A key whose state a reload changed: new (`from` is `None`), gone from the
+/// directory (`to` is `None`), or moved on (pending → active → retiring →
+/// retired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    pub kid: String,
+    pub format: Format,
+    pub from: Option<KeyStatus>,
+    pub to: Option<KeyStatus>,
 }
 
 /// A first key generated because a format had none: its id and file.
@@ -62,13 +92,27 @@ impl LiveKeys {
         self.current.load_full()
     }
 
-    /// Re-reads the directory and swaps the snapshot in. On error the previous
+    /// Re-reads the directory and swaps the snapshot in; returns the keys
+    /// whose state changed since the last one. On error the previous
     /// snapshot stays in force.
-    pub fn reload(&self, now: OffsetDateTime) -> Result<(), Error> {
+    pub fn reload(&self, now: OffsetDateTime) -> Result<Vec<KeyChange>, Error> {
         let ring = KeyRing::load(&self.dir)?;
-        self.current
-            .store(Arc::new(Snapshot::new(ring, &self.policy, now)));
-        Ok(())
+        let next = Arc::new(Snapshot::new(ring, &self.policy, now));
+        let before = self.current.swap(next.clone()).states();
+        let after = next.states();
+        let kids: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        Ok(kids
+            .into_iter()
+            .filter_map(|kid| {
+                let (from, to) = (before.get(kid), after.get(kid));
+                (from.map(|s| s.1) != to.map(|s| s.1)).then(|| KeyChange {
+                    kid: kid.clone(),
+                    format: from.or(to).map_or(Format::Paseto, |s| s.0),
+                    from: from.map(|s| s.1),
+                    to: to.map(|s| s.1),
+                })
+            })
+            .collect())
     }
 
     /// Makes sure `format` has a key that signs at `now`, generating the first

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::token::{Format, KeySet, KeyStatus, SigningKey};
 
 pub use file::KeyFile;
-pub use live::{Generated, LiveKeys, Snapshot};
+pub use live::{Generated, KeyChange, LiveKeys, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

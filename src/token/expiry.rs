@@ -1,5 +1,8 @@
 //! Token expiry as asked for at issuance: `expires_at` (RFC 3339) or
-//! `expires_in` (seconds, or a duration such as `30d`, `12h`, `15m`).
+//! `expires_in` (seconds, or a duration such as `30d`, `12h`, `15m`), and the
+//! one duration syntax every setting and form uses: whole seconds, or numbers
+//! with the units s, m, h, d and w (`1w 2d`, `90m`). Months and years are
+//! refused: their length varies, and a token's lifetime must not.
 
 use std::fmt;
 
@@ -22,9 +25,15 @@ pub enum Expiry {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpiryError {
-    #[error("invalid expires_in `{0}`: use seconds or a duration such as 30d, 12h or 15m")]
+    #[error(
+        "`{0}` is not a duration: use seconds, or the units s, m, h, d and w (e.g. 90d, 12h, 1w 2d)"
+    )]
     BadDuration(String),
-    #[error("invalid expires_at `{0}`: use an RFC 3339 time such as 2030-01-01T00:00:00Z")]
+    #[error(
+        "`{0}`: months and years vary in length; give days (e.g. 30d, 365d) or an exact time to expire at"
+    )]
+    CalendarDuration(String),
+    #[error("`{0}` is not a time: use RFC 3339, such as 2030-01-01T00:00:00Z")]
     BadTime(String),
     #[error("the expiry is in the past")]
     InPast,
@@ -37,9 +46,7 @@ pub enum ExpiryError {
 impl Expiry {
     /// Parses `expires_in`: a whole number of seconds, or a duration with units.
     pub fn parse_in(s: &str) -> Result<Expiry, ExpiryError> {
-        parse_duration(s)
-            .map(Expiry::In)
-            .ok_or_else(|| ExpiryError::BadDuration(s.to_owned()))
+        parse_duration(s).map(Expiry::In)
     }
 
     /// Parses `expires_at`: an RFC 3339 time.
@@ -69,18 +76,39 @@ impl Expiry {
     }
 }
 
-/// Seconds, or a humantime duration (`30d`, `12h`, `15m`, `1h 30m`), in whole
-/// seconds that fit an i64.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
+/// The units a duration may use, as humantime spells them.
+const UNITS: [&str; 17] = [
+    "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes", "h", "hr",
+    "hour", "hours", "d", "day", "days",
+];
+const WEEKS: [&str; 3] = ["w", "week", "weeks"];
+const CALENDAR: [&str; 8] = ["mo", "month", "months", "y", "yr", "year", "years", "M"];
+
+/// A duration in whole seconds that fit an i64: whole seconds, or numbers
+/// with the units s, m, h, d and w (humantime does the arithmetic; only
+/// those units are let through).
+pub fn parse_duration(s: &str) -> Result<i64, ExpiryError> {
+    let bad = || ExpiryError::BadDuration(s.to_owned());
+    let trimmed = s.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return trimmed.parse().map_err(|_| bad());
     }
-    let d = humantime::parse_duration(s).ok()?;
+    for unit in trimmed
+        .split(|c: char| c.is_ascii_digit() || c.is_whitespace())
+        .filter(|unit| !unit.is_empty())
+    {
+        if CALENDAR.contains(&unit) {
+            return Err(ExpiryError::CalendarDuration(s.to_owned()));
+        }
+        if !UNITS.contains(&unit) && !WEEKS.contains(&unit) {
+            return Err(bad());
+        }
+    }
+    let d = humantime::parse_duration(trimmed).map_err(|_| bad())?;
     if d.subsec_nanos() != 0 {
-        return None;
+        return Err(bad());
     }
-    i64::try_from(d.as_secs()).ok()
+    i64::try_from(d.as_secs()).map_err(|_| bad())
 }
 
 /// Prints seconds in the largest whole unit: `366d`, `24h`, `90s`.
@@ -113,6 +141,9 @@ mod tests {
             ("12h", 43_200),
             ("15m", 900),
             ("1h 30m", 5400),
+            ("2w", 14 * 86_400),
+            ("1w 2d", 9 * 86_400),
+            ("90 days", 90 * 86_400),
         ] {
             assert_eq!(Expiry::parse_in(input), Ok(Expiry::In(secs)), "{input}");
         }
@@ -120,12 +151,29 @@ mod tests {
 
     #[test]
     fn expires_in_rejects_garbage() {
-        for bad in ["", "-5", "soon", "30x", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-5",
+            "soon",
+            "30x",
+            "99999999999999999999999",
+            "10ms",
+            "1.5h",
+        ] {
             assert_eq!(
                 Expiry::parse_in(bad),
                 Err(ExpiryError::BadDuration(bad.to_owned())),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn months_and_years_are_refused_with_a_hint() {
+        for calendar in ["1 month", "1mo", "2 months", "1y", "1 year", "1M"] {
+            let error = Expiry::parse_in(calendar).unwrap_err();
+            assert_eq!(error, ExpiryError::CalendarDuration(calendar.to_owned()));
+            assert!(error.to_string().contains("give days"), "{error}");
         }
     }
 

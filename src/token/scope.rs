@@ -136,9 +136,7 @@ impl fmt::Debug for Scope {
 /// Why a scope list was refused at issuance. The message names the bad scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
-    #[error(
-        "unknown scope `{0}`: scopes are `module:action`, e.g. contacts:read, and wildcards are not allowed"
-    )]
+    #[error("unknown scope `{0}`{hint}", hint = Hint(.0))]
     Unknown(String),
     #[error("scope `{0}` is reserved for admin tokens and cannot be granted to an app token")]
     AdminOnly(String),
@@ -146,6 +144,28 @@ pub enum ScopeError {
     AppOnly(String),
     #[error("at least one scope is required")]
     Empty,
+}
+
+/// What follows an unknown scope's name: the nearest app scope, when one is
+/// near, and the list of them.
+struct Hint<'a>(&'a str);
+
+impl fmt::Display for Hint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let app_scopes = || Scope::all().filter(|s| !s.is_admin()).map(Scope::as_str);
+        let nearest = app_scopes()
+            .map(|name| (strsim::damerau_levenshtein(self.0, name), name))
+            .min();
+        if let Some((distance, name)) = nearest
+            && distance <= 3
+        {
+            write!(f, ": did you mean `{name}`?")?;
+        } else if self.0.contains('*') {
+            write!(f, ": wildcards are not allowed")?;
+        }
+        let all: Vec<&str> = app_scopes().collect();
+        write!(f, " The scopes are: {}", all.join(", "))
+    }
 }
 
 impl FromStr for Scope {
