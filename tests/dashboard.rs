@@ -2215,6 +2215,52 @@ async fn serve_points_a_newcomer_at_the_dashboard_and_at_adding_a_user() {
     assert!(!with_user.logs().contains("informly users add"));
 }
 
+/// A token whose key was retired is refused by the service, so the
+/// dashboard neither counts it as active nor shows it so.
+#[tokio::test]
+async fn a_token_whose_key_was_retired_is_not_counted_or_shown_as_active() {
+    let (home, server, password) = alice_and_a_server().await;
+    let admin = home.admin_token(None);
+    let app = server.create_app(&admin, "crm").await;
+    server
+        .issue(&admin, &app, &["contacts:read"], "paseto")
+        .await;
+    let mut visitor = signed_in(&server, "alice@example.com", &password).await;
+    let active = |page: &Page| {
+        let row = between(&page.body, &app_url(&app), "</tr>").expect("the app's row");
+        between(row, "data-label=\"Active tokens\">", "<")
+            .expect("the count")
+            .to_owned()
+    };
+    assert_eq!(active(&visitor.get(APPS).await), "1");
+
+    let keys = home.run_json(&["keys", "list"]);
+    let old = keys
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["format"] == "paseto" && k["status"] == "active")
+        .and_then(|k| k["kid"].as_str())
+        .expect("the active PASETO key")
+        .to_owned();
+    home.run(&["keys", "rotate", "--format", "paseto"]);
+    home.run(&["keys", "retire", &old]);
+    let settled = common::eventually(Duration::from_secs(5), || async {
+        active(
+            &Visitor::get(
+                &mut signed_in(&server, "alice@example.com", &password).await,
+                APPS,
+            )
+            .await,
+        ) == "0"
+    })
+    .await;
+    settled.expect("the retired key's token no longer counts as active");
+    let page = visitor.get(&app_url(&app)).await;
+    page.expect(200);
+    assert!(page.body.contains("key retired"), "{}", page.body);
+}
+
 /// Where a change is made from.
 #[derive(Debug, Clone, Copy)]
 enum Via {
@@ -2366,6 +2412,7 @@ informly_postgres_twins! {
         revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli_the_api_and_the_dashboard,
         a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_limit,
         serve_points_a_newcomer_at_the_dashboard_and_at_adding_a_user,
+        a_token_whose_key_was_retired_is_not_counted_or_shown_as_active,
     ],
     sqlite_only: [
         serve_refuses_an_invalid_session_idle_or_lifetime_with_one_line:

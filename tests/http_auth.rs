@@ -396,6 +396,55 @@ async fn the_log_names_the_caller_the_duration_and_every_key_that_changes_state(
     );
 }
 
+/// A token whose key was retired shows as refused for its key in the API's
+/// records and `tokens list`, as the service answers it, not as active.
+#[tokio::test]
+async fn a_token_whose_key_was_retired_shows_as_such_wherever_its_record_is_shown() {
+    let s = setup().await;
+    let home = s.server.home.clone();
+    let old_paseto = active_kid(&home, "paseto");
+    rotate(&home, &["--format", "paseto"]);
+    let admin = home.admin_token(None);
+    home.run(&["keys", "retire", &old_paseto]);
+    let (server, token) = (&s.server, s.token.as_str());
+    eventually(Duration::from_secs(5), || async move {
+        status_of(server, token).await == 401
+    })
+    .await
+    .expect("the retired key's token is refused");
+
+    let records: Value = server
+        .get(&format!("/v1/apps/{}/tokens", s.app), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let status_of_record = |id: &str| {
+        let records = records["data"].as_array().expect("data");
+        str_of(&records.iter().find(|r| r["id"] == id).expect("record")["status"])
+    };
+    assert_eq!(status_of_record(&s.token_id), "key_retired");
+    let listed = home.run_json(&["tokens", "list", "--app", &s.app]);
+    let listed = listed.as_array().expect("array");
+    let record = listed
+        .iter()
+        .find(|r| r["id"] == s.token_id.as_str())
+        .expect("record");
+    assert_eq!(record["status"], "key_retired");
+    let text = home.run(&["tokens", "list", "--app", &s.app]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&s.token_id))
+        .expect("its line");
+    assert!(line.ends_with("key retired"), "{line}");
+    // The JWT's key was not retired: it is still active, and says so.
+    let jwt = listed
+        .iter()
+        .find(|r| r["format"] == "jwt")
+        .expect("the JWT");
+    assert_eq!(jwt["status"], "active");
+}
+
 // SECURITY.md §9 row A3.
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces() {
@@ -1681,6 +1730,7 @@ informly_postgres_twins! {
         a_basic_authorization_gets_401_with_the_bare_challenge,
         each_authentication_mistake_gets_a_description_of_what_was_wrong,
         the_log_names_the_caller_the_duration_and_every_key_that_changes_state,
+        a_token_whose_key_was_retired_shows_as_such_wherever_its_record_is_shown,
         the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces,
         a_bearer_scheme_without_a_token_gets_401_invalid_token,
         two_authorization_headers_get_400_invalid_request_even_when_both_are_valid,

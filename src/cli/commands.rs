@@ -14,8 +14,9 @@ use super::{AppsCmd, KeysCmd, TokensCmd, UsersCmd, WorkspacesCmd};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::ids::{AppId, TokenId};
-use crate::service::{self, Actor, IssueRequest, Service};
+use crate::service::{self, Actor, IssueRequest, Service, TokenStatus};
 use crate::store::Store;
+use crate::store::TokenRecord;
 use crate::token::{Expiry, Format, ScopeSet};
 
 /// What database commands share: the service, acting as the operator at
@@ -221,15 +222,23 @@ impl Ctx {
             TokensCmd::List { app, workspace } => {
                 let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
                 let list = self.service.tokens(&actor, &app).await?;
-                let now = self.service.clock().unix();
-                print(json, &list, || {
+                // Each record with what the service would answer its token now.
+                let rows: Vec<ListedToken> = list
+                    .iter()
+                    .map(|record| ListedToken {
+                        status: self.service.status_of(record),
+                        record,
+                    })
+                    .collect();
+                print(json, &rows, || {
                     table(
                         &["ID", "NAME", "FORMAT", "SCOPES", "EXPIRES", "STATUS"],
-                        list.iter().map(|t| {
-                            let status = match (&t.revoked_at, t.expires_at < now) {
-                                (Some(at), _) => format!("revoked {}", date(at)),
-                                (None, true) => "expired".to_owned(),
-                                (None, false) => "active".to_owned(),
+                        rows.iter().map(|row| {
+                            let t = row.record;
+                            let status = match (row.status, &t.revoked_at) {
+                                (TokenStatus::Revoked, Some(at)) => format!("revoked {}", date(at)),
+                                (TokenStatus::KeyRetired, _) => "key retired".to_owned(),
+                                (status, _) => status.as_str().to_owned(),
                             };
                             vec![
                                 t.id.to_string(),
@@ -396,4 +405,12 @@ fn flag_error(e: service::Error) -> anyhow::Error {
         other => other,
     };
     anyhow::anyhow!("{flag}: {message}")
+}
+
+/// A token's record as `tokens list` prints it, with its status.
+#[derive(serde::Serialize)]
+struct ListedToken<'a> {
+    #[serde(flatten)]
+    record: &'a TokenRecord,
+    status: TokenStatus,
 }

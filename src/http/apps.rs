@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, Path, nullable, parse_id};
 use crate::clock::{rfc3339, rfc3339_precise};
 use crate::ids::AppId;
-use crate::service::IssueRequest;
+use crate::service::{IssueRequest, Service, TokenStatus};
 use crate::store::{App, TokenRecord};
 use crate::text;
 use crate::token::expiry::MIN_LIFETIME;
@@ -186,11 +186,16 @@ struct TokenBody {
     created_at: String,
     expires_at: String,
     revoked_at: Option<String>,
+    /// What the service would answer the token now: `active`, `expired`,
+    /// `revoked`, or `key_retired` (its key was retired, so it is refused).
+    #[schema(value_type = String, pattern = "^(active|expired|revoked|key_retired)$")]
+    status: TokenStatus,
 }
 
-impl From<TokenRecord> for TokenBody {
-    fn from(t: TokenRecord) -> Self {
+impl TokenBody {
+    fn of(t: TokenRecord, service: &Service) -> TokenBody {
         TokenBody {
+            status: service.status_of(&t),
             id: t.id.into(),
             app_id: t.app_id.map(String::from),
             name: t.name,
@@ -353,7 +358,7 @@ async fn create_token(
         // It carries a credential: no cache may keep it (RFC 6749 §5.1).
         [(header::CACHE_CONTROL, "no-store")],
         JsonResponse(CreatedToken {
-            record: issued.record.into(),
+            record: TokenBody::of(issued.record, state.service()),
             token: issued.token.as_str().to_owned(),
         }),
     ))
@@ -373,7 +378,10 @@ async fn list_tokens(
         .tokens(&principal.actor(), &parse_id(&app)?)
         .await?;
     Ok(JsonResponse(TokenList {
-        data: tokens.into_iter().map(TokenBody::from).collect(),
+        data: tokens
+            .into_iter()
+            .map(|t| TokenBody::of(t, state.service()))
+            .collect(),
     }))
 }
 

@@ -76,12 +76,26 @@ impl Service {
         Ok(self.store.list_apps(actor.workspace()).await?)
     }
 
-    /// The workspace's apps, each with how many of its tokens are active.
+    /// The workspace's apps, each with how many of its tokens the service
+    /// would accept now (not revoked, not expired, signed by a key not
+    /// retired).
     pub async fn apps_with_active_tokens(&self, actor: &Actor) -> Result<Vec<(App, i64)>> {
-        Ok(self
+        let now = self.clock.now();
+        let apps = self
             .store
-            .list_apps_with_active_tokens(actor.workspace(), self.clock.now())
-            .await?)
+            .list_apps_with_live_tokens(actor.workspace(), now)
+            .await?;
+        Ok(apps
+            .into_iter()
+            .map(|(app, by_kid)| {
+                let active = by_kid
+                    .iter()
+                    .filter(|(kid, _)| self.kid_verifies(kid, now))
+                    .map(|(_, n)| n)
+                    .sum();
+                (app, active)
+            })
+            .collect())
     }
 
     /// The apps of the actor's workspace named `name` (ignoring case).

@@ -17,7 +17,7 @@ mod tokens;
 mod users;
 
 pub use keys::RotatedKey;
-pub use tokens::{IssueRequest, Issued};
+pub use tokens::{IssueRequest, Issued, TokenStatus};
 pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
 
 use std::path::PathBuf;

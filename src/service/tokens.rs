@@ -8,7 +8,7 @@ use crate::ids::{AppId, TokenId};
 use crate::keys::Generated;
 use crate::store::{NewToken, TokenRecord};
 use crate::text;
-use crate::token::{Expiry, Format, ScopeSet, Subject, TokenClaims};
+use crate::token::{Expiry, Format, KeyStatus, ScopeSet, Subject, TokenClaims};
 
 /// What an app token is asked for with.
 pub struct IssueRequest {
@@ -24,6 +24,28 @@ pub struct Issued {
     pub token: Zeroizing<String>,
     /// The first key of its format, if this issuance had to generate it.
     pub generated_key: Option<Generated>,
+}
+
+/// What the service would answer a token now, from its record and the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+    /// The key that signed it is retired (or gone): it is refused.
+    KeyRetired,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+            TokenStatus::KeyRetired => "key_retired",
+        }
+    }
 }
 
 /// What is signed and recorded, once the request is valid.
@@ -125,6 +147,36 @@ impl Service {
             token,
             generated_key,
         })
+    }
+
+    /// What the service would answer the token of `record` now: revoked,
+    /// expired, refused for its key, or active.
+    pub fn status_of(&self, record: &TokenRecord) -> TokenStatus {
+        let now = self.clock.now();
+        if record.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if record.expires_at <= now.unix_timestamp() {
+            TokenStatus::Expired
+        } else if !self.kid_verifies(&record.kid, now) {
+            TokenStatus::KeyRetired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    /// Whether tokens signed by `kid` are accepted now (the key is in the
+    /// ring and not retired). Without a readable key ring, no key is
+    /// doubted.
+    pub(super) fn kid_verifies(&self, kid: &str, now: time::OffsetDateTime) -> bool {
+        let Ok(keys) = self.keys() else {
+            return true;
+        };
+        let snapshot = keys.snapshot();
+        let ring = &snapshot.ring;
+        ring.entries()
+            .iter()
+            .find(|entry| entry.kid() == kid)
+            .is_some_and(|entry| ring.status(entry, now) != KeyStatus::Retired)
     }
 
     /// A token of the actor's workspace, of `app` when one is named (a token

@@ -147,33 +147,34 @@ impl Store {
         Ok(rows.into_iter().map(App::from).collect())
     }
 
-    /// The workspace's apps, each with how many of its tokens are active
-    /// (neither revoked nor expired at `now_s`).
-    pub async fn list_apps_with_active_tokens(
+    /// The workspace's apps, each with how many of its tokens are neither
+    /// revoked nor expired at `now`, counted by the key that signed them.
+    pub async fn list_apps_with_live_tokens(
         &self,
         workspace_id: &WorkspaceId,
         now: OffsetDateTime,
-    ) -> Result<Vec<(App, i64)>> {
-        #[derive(sqlx::FromRow)]
-        struct Counted {
-            #[sqlx(flatten)]
-            app: Row,
-            active_tokens: i64,
-        }
-        let rows: Vec<Counted> = sqlx::query_as(&format!(
-            "select {COLUMNS},
-                    (select count(*) from tokens t
-                     where t.app_id = apps.id and t.revoked_at is null and t.expires_at_s > $2)
-                    as active_tokens
-             from apps where workspace_id = $1 order by id"
-        ))
+    ) -> Result<Vec<(App, Vec<(String, i64)>)>> {
+        let apps = self.list_apps(workspace_id).await?;
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            "select app_id, kid, count(*) from tokens
+             where workspace_id = $1 and app_id is not null
+               and revoked_at is null and expires_at_s > $2
+             group by app_id, kid",
+        )
         .bind(workspace_id.as_str())
         .bind(now.unix_timestamp())
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
+        Ok(apps
             .into_iter()
-            .map(|row| (App::from(row.app), row.active_tokens))
+            .map(|app| {
+                let by_kid = counts
+                    .iter()
+                    .filter(|(app_id, ..)| app_id == app.id.as_str())
+                    .map(|(_, kid, n)| (kid.clone(), *n))
+                    .collect();
+                (app, by_kid)
+            })
             .collect())
     }
 

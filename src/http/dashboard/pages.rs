@@ -10,11 +10,11 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
 
 use super::session::{CurrentUser, Posted};
-use super::views::{self, AppForm, Flash, KeyRow, TokenForm, TokenStatus};
+use super::views::{self, AppForm, Flash, KeyRow, TokenForm};
 use super::{Error, HOME, Result};
 use crate::http::AppState;
 use crate::ids::{AppId, TokenId};
-use crate::service::{self, IssueRequest};
+use crate::service::{self, IssueRequest, TokenStatus};
 use crate::store::{self, App, TokenRecord};
 use crate::token::{Expiry, Format};
 
@@ -69,14 +69,13 @@ pub async fn app(
     uri: Uri,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let now = state.clock().unix();
     let tokens: Vec<(TokenRecord, TokenStatus)> = state
         .service()
         .tokens(&user.actor(), &app.id)
         .await?
         .into_iter()
         .map(|t| {
-            let status = TokenStatus::of(&t, now);
+            let status = state.service().status_of(&t);
             (t, status)
         })
         .collect();
@@ -234,7 +233,7 @@ pub async fn confirm_delete(
         .tokens(&user.actor(), &app.id)
         .await?
         .iter()
-        .filter(|t| TokenStatus::of(t, state.clock().unix()) == TokenStatus::Active)
+        .filter(|t| state.service().status_of(t) == TokenStatus::Active)
         .count();
     Ok(views::confirm_delete(&user.session, &app, active))
 }

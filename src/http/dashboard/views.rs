@@ -13,6 +13,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 use super::pages::app_url;
 use super::{HOME, LOGIN};
+use crate::service::TokenStatus;
 use crate::store::{App, Session, TokenRecord};
 use crate::token::{Format, KeyStatus, Module, Scope, UnixTime};
 
@@ -294,34 +295,6 @@ pub fn apps(
     layout("Apps", Some((session, Nav::Apps)), main)
 }
 
-/// Where a token stands now.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TokenStatus {
-    Active,
-    Expired,
-    Revoked,
-}
-
-impl TokenStatus {
-    pub fn of(token: &TokenRecord, now: UnixTime) -> TokenStatus {
-        if token.revoked_at.is_some() {
-            TokenStatus::Revoked
-        } else if token.expires_at <= now {
-            TokenStatus::Expired
-        } else {
-            TokenStatus::Active
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            TokenStatus::Active => "active",
-            TokenStatus::Expired => "expired",
-            TokenStatus::Revoked => "revoked",
-        }
-    }
-}
-
 fn format_name(format: Format) -> &'static str {
     match format {
         Format::Paseto => "PASETO",
@@ -376,7 +349,7 @@ pub fn app(
                                 td.token-created data-label="Created" { (short(unix(token.created_at))) }
                                 td.token-expires data-label="Expires" { (short(unix(token.expires_at))) }
                                 td data-label="Status" {
-                                    span class={ "token-status status status-" (status.as_str()) } { (status.as_str()) }
+                                    span class={ "token-status status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) }
                                 }
                                 td.row-actions {
                                     @if *status == TokenStatus::Active {
