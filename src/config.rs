@@ -14,37 +14,44 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "INFORMLY_DATABASE_URL",
         default_value = "sqlite://informly.db"
     )]
     pub database_url: String,
 
     /// Directory of the private key files.
-    #[arg(long, global = true, env = "INFORMLY_KEYS_DIR", default_value = "keys")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "INFORMLY_KEYS_DIR",
+        default_value = "keys"
+    )]
     pub keys_dir: PathBuf,
 
     /// The `iss` of issued tokens, required of verified ones.
-    #[arg(long, global = true, env = "INFORMLY_ISSUER", default_value = Policy::DEFAULT_ISSUER)]
+    #[arg(long, global = true, help_heading = "Global options", env = "INFORMLY_ISSUER", default_value = Policy::DEFAULT_ISSUER)]
     pub issuer: String,
 
     /// The `aud` of issued tokens, required of verified ones.
-    #[arg(long, global = true, env = "INFORMLY_AUDIENCE", default_value = Policy::DEFAULT_AUDIENCE)]
+    #[arg(long, global = true, help_heading = "Global options", env = "INFORMLY_AUDIENCE", default_value = Policy::DEFAULT_AUDIENCE)]
     pub audience: String,
 
     /// Clock skew tolerated on exp, nbf and iat.
-    #[arg(long, global = true, env = "INFORMLY_LEEWAY", default_value = "30s", value_parser = duration)]
+    #[arg(long, global = true, help_heading = "Global options", env = "INFORMLY_LEEWAY", default_value = "30s", value_parser = duration)]
     pub leeway: i64,
 
     /// Longest lifetime of an app token.
-    #[arg(long, global = true, env = "INFORMLY_MAX_TOKEN_LIFETIME", default_value = "366d", value_parser = duration)]
+    #[arg(long, global = true, help_heading = "Global options", env = "INFORMLY_MAX_TOKEN_LIFETIME", default_value = "366d", value_parser = duration)]
     pub max_token_lifetime: i64,
 
     /// Longest lifetime of an admin token.
-    #[arg(long, global = true, env = "INFORMLY_MAX_ADMIN_TOKEN_LIFETIME", default_value = "24h", value_parser = duration)]
+    #[arg(long, global = true, help_heading = "Global options", env = "INFORMLY_MAX_ADMIN_TOKEN_LIFETIME", default_value = "24h", value_parser = duration)]
     pub max_admin_token_lifetime: i64,
 
     /// Print JSON instead of text, for scripts.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 }
 

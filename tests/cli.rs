@@ -1260,6 +1260,61 @@ fn a_misspelt_scope_or_subcommand_gets_a_suggestion_and_scopes_may_be_space_sepa
 }
 
 #[test]
+fn help_describes_every_option_lists_values_separates_global_options_and_shows_examples() {
+    let cli = Cli::new();
+    let help = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--help");
+        cli.ok(&all)
+    };
+    let issue = help(&["tokens", "issue"]);
+    assert_contains(&issue, "<--expires-in <DURATION>|--expires-at <TIME>>");
+    assert_contains(&issue, "[possible values: paseto, jwt]");
+    assert_contains(&issue, "Global options:");
+    assert_contains(&issue, "Examples:");
+    let (own, global) = issue.split_once("Global options:").expect("two headings");
+    assert!(!own.contains("--database-url"), "{issue}");
+    assert_contains(global, "--database-url");
+    for args in [
+        &["tokens", "issue"][..],
+        &["tokens", "list"],
+        &["tokens", "revoke"],
+        &["apps", "create"],
+        &["apps", "delete"],
+        &["users", "add"],
+        &["admin-token"],
+        &["verify"],
+        &["workspaces", "create"],
+    ] {
+        let text = help(args);
+        assert!(text.contains("Example"), "{args:?} shows no example");
+        // Every option of the command itself says what it is.
+        let own = text.split("Global options:").next().unwrap_or_default();
+        let lines: Vec<&str> = own.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with("--") {
+                continue;
+            }
+            // Beside the option, or (clap's long layout) on the next line.
+            let beside = line
+                .split("  ")
+                .filter(|part| !part.trim().is_empty())
+                .count()
+                > 1;
+            let below = lines.get(i + 1).is_some_and(|next| {
+                let next = next.trim_start();
+                !next.is_empty() && !next.starts_with('-')
+            });
+            assert!(
+                beside || below,
+                "{args:?}: `{}` has no description",
+                line.trim()
+            );
+        }
+    }
+}
+
+#[test]
 fn deleting_an_app_makes_its_token_list_not_found() {
     let cli = Cli::new();
     let app = cli.create_app("crm");
@@ -1875,5 +1930,6 @@ informly_postgres_twins! {
     sqlite_only: [
         key_files_and_the_database_file_are_created_with_mode_0600: "checks the mode of the SQLite file",
         the_log_check_catches_a_printed_token_or_a_key_secret_in_a_log: "checks the test helpers, not the backend",
+        help_describes_every_option_lists_values_separates_global_options_and_shows_examples: "help text only: it never opens a database",
     ],
 }

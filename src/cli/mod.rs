@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Result;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -60,9 +61,15 @@ pub enum Command {
     #[command(subcommand)]
     Users(UsersCmd),
     /// Mint an admin token (apps:read apps:write apps:delete) for a workspace.
+    #[command(
+        after_help = "Examples:\n  informly admin-token\n  ADMIN=$(informly admin-token --workspace acme --expires-in 15m)"
+    )]
     AdminToken {
+        /// The workspace it manages: an id or a name.
         #[arg(long, default_value = "default")]
         workspace: String,
+        /// Its lifetime: seconds, or the units s, m, h, d, w (at most
+        /// --max-admin-token-lifetime).
         #[arg(long, default_value = "1h")]
         expires_in: String,
     },
@@ -73,7 +80,11 @@ pub enum Command {
     /// revocation check), or as a downstream service does: keys and the
     /// revocation feed fetched from URLs. TOKEN `-` reads it from standard
     /// input.
+    #[command(
+        after_help = "Examples:\n  informly verify \"$TOKEN\"\n  echo \"$TOKEN\" | informly verify -\n  informly verify \"$TOKEN\" --paserk-url https://tokens.example.com/.well-known/paserk.json \\\n      --revocations-url https://tokens.example.com/v1/revocations"
+    )]
     Verify {
+        /// The token, or `-` to read it from standard input.
         token: String,
         /// A JWKS file (JWT keys), e.g. from `keys export-public --jwks`.
         #[arg(long, conflicts_with = "paserk")]
@@ -101,7 +112,9 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum WorkspacesCmd {
     /// Create a workspace.
+    #[command(after_help = "Example:\n  informly workspaces create --name acme")]
     Create {
+        /// Its name, unique (1 to 100 characters).
         #[arg(long)]
         name: String,
     },
@@ -114,7 +127,11 @@ pub enum UsersCmd {
     /// Add a dashboard user to a workspace. The password is asked for on the
     /// terminal (twice), or read from standard input with --password-stdin;
     /// never from a flag, which would leave it in the shell history.
+    #[command(
+        after_help = "Examples:\n  informly users add --email ada@example.com\n  printf '%s\\n' \"$PASSWORD\" | informly users add --email ada@example.com --password-stdin"
+    )]
     Add {
+        /// Their email address: what they sign in with.
         #[arg(long)]
         email: String,
         /// Workspace id or name.
@@ -126,19 +143,29 @@ pub enum UsersCmd {
     },
     /// List the dashboard users of a workspace.
     List {
+        /// Workspace id or name.
         #[arg(long, default_value = "default")]
         workspace: String,
     },
     /// Remove a dashboard user; their sessions end at once.
-    Remove { email: String },
+    #[command(after_help = "Example:\n  informly users remove ada@example.com")]
+    Remove {
+        /// The user's email address.
+        email: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AppsCmd {
     /// Create an app.
+    #[command(
+        after_help = "Examples:\n  informly apps create --name \"Zapier sync\"\n  informly apps create --name crm --description \"Nightly CRM import\" --workspace acme"
+    )]
     Create {
+        /// Its name, unique in the workspace (1 to 100 characters).
         #[arg(long)]
         name: String,
+        /// What it is for (at most 500 characters).
         #[arg(long)]
         description: Option<String>,
         /// Workspace id or name.
@@ -147,10 +174,14 @@ pub enum AppsCmd {
     },
     /// List the apps of a workspace.
     List {
+        /// Workspace id or name.
         #[arg(long, default_value = "default")]
         workspace: String,
     },
     /// Delete an app: every token it has is rejected from now on.
+    #[command(
+        after_help = "Examples:\n  informly apps delete app_01J…\n  informly apps delete \"Zapier sync\""
+    )]
     Delete {
         /// The app's id (`app_…`) or its name.
         app: String,
@@ -163,6 +194,10 @@ pub enum AppsCmd {
 #[derive(Subcommand, Debug)]
 pub enum TokensCmd {
     /// Issue a token for an app; it is printed once and never stored.
+    #[command(
+        group(clap::ArgGroup::new("expiry").required(true).args(["expires_in", "expires_at"])),
+        after_help = "Examples:\n  informly tokens issue --app crm --scope contacts:read --expires-in 30d\n  informly tokens issue --app crm --scope contacts:read,contacts:write --expires-at 2027-01-01T00:00:00Z --format jwt\n  TOKEN=$(informly tokens issue --app crm --scope 'contacts:read contacts:write' --expires-in 2w --name export)"
+    )]
     Issue {
         /// The app's id (`app_…`) or its name.
         #[arg(long)]
@@ -170,18 +205,21 @@ pub enum TokensCmd {
         /// A scope such as contacts:read; repeat or separate with commas.
         #[arg(long = "scope", required = true, value_delimiter = ',')]
         scopes: Vec<String>,
-        /// Lifetime: seconds, or 30d, 12h, 15m.
+        /// Its lifetime: seconds, or the units s, m, h, d, w (30d, 12h, 2w).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// When it expires: an RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<String>,
+        /// The token's format.
         #[arg(
             long,
-            required_unless_present = "expires_at",
-            conflicts_with = "expires_at"
+            default_value = "paseto",
+            value_parser = clap::builder::PossibleValuesParser::new(["paseto", "jwt"])
+                .try_map(|s| s.parse::<Format>())
         )]
-        expires_in: Option<String>,
-        /// Expiry time, RFC 3339.
-        #[arg(long)]
-        expires_at: Option<String>,
-        #[arg(long, default_value = "paseto")]
         format: Format,
+        /// A name to recognise it by in lists (1 to 100 characters).
         #[arg(long)]
         name: Option<String>,
         /// Only if the app is in this workspace.
@@ -189,16 +227,23 @@ pub enum TokensCmd {
         workspace: Option<String>,
     },
     /// List the tokens of an app.
+    #[command(
+        after_help = "Examples:\n  informly tokens list --app crm\n  informly tokens list --app app_01J… --json"
+    )]
     List {
         /// The app's id (`app_…`) or its name.
         #[arg(long)]
         app: String,
+        /// Only if the app is in this workspace (id or name).
         #[arg(long)]
         workspace: Option<String>,
     },
     /// Revoke a token by id.
+    #[command(after_help = "Example:\n  informly tokens revoke tok_01J…")]
     Revoke {
+        /// The token's id (`tok_…`, the record's `id`), not the token itself.
         token_id: String,
+        /// Only if the token is in this workspace (id or name).
         #[arg(long)]
         workspace: Option<String>,
     },
