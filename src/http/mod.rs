@@ -278,7 +278,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .nest("/dashboard", dashboard::router())
         .route("/dashboard/", dashboard::trailing_slash())
-        .route_layer(axum::middleware::from_fn(request_log::keep_matched_path))
+        .route_layer(request_log::KeepMatchedPathLayer)
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

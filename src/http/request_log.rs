@@ -117,13 +117,24 @@ where
         }
         tracing::info!(
             status = response.status().as_u16(),
-            ms = %format_args!("{:.3}", this.start.elapsed().as_secs_f64() * 1000.0),
+            ms = %Millis(this.start.elapsed()),
             "served"
         );
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID, id);
         }
         Poll::Ready(Ok(response))
+    }
+}
+
+/// A duration as milliseconds with three decimals, from integers (no float
+/// formatting on every request).
+struct Millis(std::time::Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = self.0.as_micros();
+        write!(f, "{}.{:03}", micros / 1000, micros % 1000)
     }
 }
 
@@ -153,15 +164,67 @@ pub fn redact(path: &str) -> Cow<'_, str> {
 }
 
 /// Hands the route a request matched to the request log, on the response:
-/// the log line names the template, whatever the path held.
-pub async fn keep_matched_path(
-    route: MatchedPath,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(route);
-    response
+/// the log line names the template, whatever the path held. A plain tower
+/// layer (no boxed future) on the routes: it runs on every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepMatchedPathLayer;
+
+impl<S> Layer<S> for KeepMatchedPathLayer {
+    type Service = KeepMatchedPath<S>;
+
+    fn layer(&self, inner: S) -> KeepMatchedPath<S> {
+        KeepMatchedPath { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct KeepMatchedPath<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<Request<B>> for KeepMatchedPath<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = KeepMatchedPathFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        KeepMatchedPathFuture {
+            inner: self.inner.call(request),
+            route,
+        }
+    }
+}
+
+pin_project! {
+    pub struct KeepMatchedPathFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, R, E> Future for KeepMatchedPathFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(route);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// A client's id is kept if it is short and printable ASCII (`to_str`
