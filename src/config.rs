@@ -10,7 +10,8 @@ use crate::token::expiry::parse_duration;
 
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
-    /// Database URL: sqlite://FILE (created if missing).
+    /// Database URL: sqlite://FILE or postgres://…; only `serve` and
+    /// `migrate` create a missing SQLite file.
     #[arg(
         long,
         global = true,

@@ -193,7 +193,9 @@ impl Server {
             clock.now(),
         )?);
         for format in Format::ALL {
-            if let Some(generated) = keys.ensure_signing_key(format, clock.now())? {
+            if let Some(generated) =
+                crate::service::ensure_signing_key(&store, &keys, format, clock.now()).await?
+            {
                 tracing::info!(
                     format = %generated.format,
                     kid = %generated.kid,

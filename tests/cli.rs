@@ -1889,8 +1889,108 @@ fn the_log_check_catches_a_printed_token_or_a_key_secret_in_a_log() {
     assert!(!caught("INFO served status=200".to_owned(), vec![secret]));
 }
 
+#[test]
+fn a_command_run_where_there_is_no_database_names_the_path_it_looked_at_and_creates_nothing() {
+    let cli = Cli::new();
+    let elsewhere = cli.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let elsewhere = elsewhere.canonicalize().unwrap();
+    let looked_at = elsewhere.join("informly.db");
+
+    let commands: [&[&str]; 7] = [
+        &["apps", "list"],
+        &["workspaces", "list"],
+        &["users", "list"],
+        &["tokens", "list", "--app", "Nightly export"],
+        &["tokens", "revoke", UNKNOWN_TOKEN],
+        &["keys", "rotate"],
+        &["admin-token"],
+    ];
+    for args in commands {
+        let err = fail(cli.bare_cmd().current_dir(&elsewhere).args(args));
+        assert_contains(&err, &format!("no database at {}", looked_at.display()));
+        assert_contains(&err, "where `informly serve` runs");
+        assert_contains(&err, "INFORMLY_DATABASE_URL");
+        assert!(!looked_at.exists(), "{args:?} created a database");
+        assert!(
+            !elsewhere.join("keys").exists(),
+            "{args:?} made a keys directory"
+        );
+    }
+    // The same through the variable, naming the file it points at.
+    let err = fail(
+        cli.bare_cmd()
+            .env("INFORMLY_DATABASE_URL", "sqlite:///nonexistent/informly.db")
+            .args(["apps", "list"]),
+    );
+    assert_contains(&err, "no database at /nonexistent/informly.db");
+
+    // `migrate` is the one command that creates one (besides `serve`).
+    succeed(cli.bare_cmd().current_dir(&elsewhere).arg("migrate"));
+    assert_eq!(mode(&looked_at), 0o600);
+    let apps = parse_json(
+        &succeed(
+            cli.bare_cmd()
+                .current_dir(&elsewhere)
+                .args(["apps", "list", "--json"]),
+        )
+        .stdout,
+    );
+    assert_eq!(apps, serde_json::json!([]));
+}
+
+#[test]
+fn no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_not_in_the_keys_directory()
+ {
+    let cli = Cli::new();
+    let app = cli.create_app("crm");
+    cli.issue(&app, "paseto");
+    let other = cli.other_keys_dir();
+    let other_str = other.to_str().unwrap();
+    let is_empty = |dir: &Path| fs::read_dir(dir).unwrap().next().is_none();
+
+    let commands: [&[&str]; 3] = [
+        &["admin-token"],
+        &[
+            "tokens",
+            "issue",
+            "--app",
+            &app,
+            "--scope",
+            "contacts:read",
+            "--expires-in",
+            "1h",
+            "--format",
+            "jwt",
+        ],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ];
+    for args in commands {
+        let err = fail(cli.cmd().env("INFORMLY_KEYS_DIR", other_str).args(args));
+        assert_contains(&err, &format!("the keys directory {other_str} has no"));
+        assert_contains(&err, "tokens signed by 1 key(s) it does not hold");
+        assert_contains(&err, "no key was generated");
+        assert!(is_empty(&other), "{args:?} generated a key in {other_str}");
+    }
+
+    // Asked for explicitly, a key is made; then that directory signs.
+    cli.ok(&[
+        "keys",
+        "rotate",
+        "--format",
+        "paseto",
+        "--keys-dir",
+        other_str,
+    ]);
+    let admin = cli.ok(&["admin-token", "--keys-dir", other_str]);
+    assert!(only_line(&admin).starts_with("v4.public."));
+    // The right directory never needed the guard.
+    cli.ok(&["admin-token"]);
+}
+
 informly_postgres_twins! {
     tests: [
+        no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_not_in_the_keys_directory,
         workspaces_and_apps_are_created_and_listed_in_text_and_json,
         migrate_reports_an_up_to_date_database_in_text_and_json,
         the_database_and_keys_directory_can_be_given_as_flags_instead_of_environment_variables,
@@ -1931,5 +2031,6 @@ informly_postgres_twins! {
         key_files_and_the_database_file_are_created_with_mode_0600: "checks the mode of the SQLite file",
         the_log_check_catches_a_printed_token_or_a_key_secret_in_a_log: "checks the test helpers, not the backend",
         help_describes_every_option_lists_values_separates_global_options_and_shows_examples: "help text only: it never opens a database",
+        a_command_run_where_there_is_no_database_names_the_path_it_looked_at_and_creates_nothing: "a missing SQLite file is what it tests",
     ],
 }

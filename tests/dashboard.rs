@@ -2387,8 +2387,246 @@ async fn revoking_a_token_and_deleting_an_app_have_the_same_effects_from_the_cli
     }
 }
 
+// ---------------------------------------------------------------------------
+// The first hour: navigation, editing an app, the curl line, times
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_breadcrumb_leads_to_settings_and_a_signed_in_error_page_keeps_the_navigation() {
+    let (_home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("Zapier sync").await;
+
+    let settings_link = r#"<a href="/dashboard/settings">Settings</a>"#;
+    for path in [
+        APPS.to_owned(),
+        app_url(&app),
+        format!("{}/edit", app_url(&app)),
+        format!("{}/tokens/new", app_url(&app)),
+        KEYS.to_owned(),
+    ] {
+        let page = alice.get(&path).await;
+        page.expect(200);
+        assert!(
+            page.body.contains(settings_link),
+            "{path}: no Settings link"
+        );
+    }
+    let settings = alice.get("/dashboard/settings").await;
+    settings.expect(200);
+    assert_security_headers(&settings);
+    assert_eq!(settings.h1(), "Settings");
+    for section in [APPS, KEYS] {
+        assert!(
+            settings.body.contains(&format!(r#"<a href="{section}">"#)),
+            "the settings page links to {section}"
+        );
+    }
+
+    // Not found, signed in: the page keeps the navigation and the log-out.
+    for path in ["/dashboard/nowhere".to_owned(), app_url(UNKNOWN_APP)] {
+        let page = alice.get(&path).await;
+        page.expect_not_found();
+        assert_security_headers(&page);
+        assert!(page.tag("logout-form").is_some(), "{path}: no log-out");
+        assert!(page.body.contains("site-nav"), "{path}: no navigation");
+        assert!(page.body.contains("alice@example.com"), "{path}: whose?");
+    }
+    // Signed out: the same page, without them; settings asks to sign in.
+    let mut stranger = Visitor::new(&server);
+    let page = stranger.get("/dashboard/nowhere").await;
+    page.expect_not_found();
+    assert!(page.tag("logout-form").is_none());
+    assert!(!page.body.contains("site-nav"));
+    stranger
+        .get("/dashboard/settings")
+        .await
+        .expect_redirect(LOGIN);
+}
+
+#[tokio::test]
+async fn an_app_is_renamed_and_described_from_its_edit_page_and_a_taken_name_is_refused_in_plain_words()
+ {
+    let (home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("Zapier sync").await;
+    alice.create_app("Nightly export").await;
+    let edit = format!("{}/edit", app_url(&app));
+    let app_record = || {
+        home.run_json(&["apps", "list"])
+            .as_array()
+            .expect("apps")
+            .iter()
+            .find(|a| a["id"] == app.as_str())
+            .expect("the app")
+            .clone()
+    };
+
+    let page = alice.get(&app_url(&app)).await;
+    assert!(page.tag("edit-app").is_some_and(|a| a.contains(&edit)));
+    let page = alice.get(&edit).await;
+    page.expect(200);
+    assert_eq!(page.value("app-name").as_deref(), Some("Zapier sync"));
+    let csrf = page.csrf();
+
+    // A name another app has: refused beside the field, in plain words.
+    let before = home.content().await;
+    let page = alice
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("name", "nightly EXPORT"),
+                ("description", "kept"),
+            ],
+        )
+        .await;
+    page.expect(422);
+    let error = page.text("app-name-error").expect("#app-name-error");
+    assert!(error.contains("“nightly EXPORT”"), "{error}");
+    assert!(!error.contains('`'), "a backtick in {error:?}");
+    assert_eq!(page.value("app-name").as_deref(), Some("nightly EXPORT"));
+    assert_eq!(page.text("app-description").as_deref(), Some("kept"));
+    assert_unchanged("a taken name", &before, &home.content().await);
+    // The same on the create form.
+    let page = alice
+        .post(
+            APPS,
+            &[
+                ("csrf", &csrf),
+                ("name", "Nightly export"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    page.expect(422);
+    let error = page.text("app-name-error").expect("#app-name-error");
+    assert!(
+        error.contains("“Nightly export”") && !error.contains('`'),
+        "{error}"
+    );
+
+    // Renamed and described: the same record the API and the CLI read.
+    alice
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("name", "Zapier push"),
+                ("description", "Pushes new contacts to Zapier"),
+            ],
+        )
+        .await
+        .expect_redirect(&format!("{}?done=app-updated", app_url(&app)));
+    let page = alice
+        .get(&format!("{}?done=app-updated", app_url(&app)))
+        .await;
+    assert_eq!(page.h1(), "Zapier push");
+    assert_eq!(page.text("flash").as_deref(), Some("App saved."));
+    let record = app_record();
+    assert_eq!(record["name"], "Zapier push");
+    assert_eq!(record["description"], "Pushes new contacts to Zapier");
+
+    // An emptied description is removed; a form without its CSRF field is not
+    // taken.
+    alice
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("name", "Zapier push"),
+                ("description", " "),
+            ],
+        )
+        .await
+        .expect(303);
+    assert_eq!(app_record()["description"], Value::Null);
+    alice
+        .post(&edit, &[("name", "Hijacked"), ("description", "")])
+        .await
+        .expect_csrf_refused();
+    assert_eq!(app_record()["name"], "Zapier push");
+}
+
+#[tokio::test]
+async fn the_new_token_page_has_a_curl_line_that_works_as_pasted_and_deadlines_show_their_time_in_utc()
+ {
+    let (home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("crm").await;
+    let (token, id, page) = alice
+        .create_token(&app, "crm", &["contacts:read"], "paseto")
+        .await;
+
+    let curl = page.value("curl-line").expect("#curl-line");
+    assert_eq!(
+        curl,
+        format!(
+            "curl -H 'Authorization: Bearer {token}' {}",
+            server.url("/v1/token")
+        )
+    );
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{curl} --silent --show-error --fail"))
+        .output()
+        .expect("sh runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer["id"], id.as_str(), "{answer}");
+
+    // Behind a proxy that says https, the line says https.
+    let mut behind = Visitor::behind_https(&server);
+    behind
+        .sign_in("alice@example.com", &password)
+        .await
+        .expect_redirect(APPS);
+    let (_, _, page) = behind
+        .create_token(&app, "crm 2", &["contacts:read"], "jwt")
+        .await;
+    let curl = page.value("curl-line").expect("#curl-line");
+    assert!(
+        curl.ends_with(&format!("https://{}/v1/token", server.address())),
+        "{curl}"
+    );
+
+    // Expiries and key activations show the time, in UTC.
+    let utc = |rfc3339: &str| {
+        let t =
+            time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+                .expect("RFC 3339");
+        let format = time::macros::format_description!(
+            "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+        );
+        t.format(&format).expect("formats")
+    };
+    let tokens = home.run_json(&["tokens", "list", "--app", &app]);
+    let expires = tokens[0]["expires_at"].as_str().expect("expires_at");
+    let page = alice.get(&app_url(&app)).await;
+    assert!(
+        page.body.contains(&format!(">{}</time>", utc(expires))),
+        "the expiry's time is not shown: {}",
+        excerpt(&page.body)
+    );
+    let keys = home.run_json(&["keys", "list"]);
+    let page = alice.get(KEYS).await;
+    let activates = utc(keys[0]["activates_at"].as_str().expect("activates_at"));
+    assert!(
+        page.body.contains(&format!(">{activates}</time>")),
+        "the key's activation time is not shown: {}",
+        excerpt(&page.body)
+    );
+}
+
 informly_postgres_twins! {
     tests: [
+        every_breadcrumb_leads_to_settings_and_a_signed_in_error_page_keeps_the_navigation,
+        an_app_is_renamed_and_described_from_its_edit_page_and_a_taken_name_is_refused_in_plain_words,
+        the_new_token_page_has_a_curl_line_that_works_as_pasted_and_deadlines_show_their_time_in_utc,
         users_add_reads_the_password_from_stdin_and_stores_only_an_argon2id_hash,
         users_add_refuses_bad_input_with_one_line_and_adds_nobody,
         users_remove_removes_the_user_and_ends_their_sessions_at_once,

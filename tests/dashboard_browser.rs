@@ -401,6 +401,30 @@ impl Site {
         );
     }
 
+    /// Clicks the copy button `button`, waits for `status` to say so, and
+    /// returns what the clipboard holds.
+    async fn copy(&self, button: &str, status: &str) -> String {
+        self.click(&format!("#{button}")).await;
+        self.client()
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(&format!(
+                "//*[@id='{status}'][contains(normalize-space(), 'Copied')]"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("#{status} does not say Copied after #{button}: {e}"));
+        let clipboard = self
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+             navigator.clipboard.readText().then(done, e => done('error: ' + e));",
+                vec![],
+            )
+            .await
+            .expect("read the clipboard");
+        clipboard.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Waits for a page whose `h1` reads `text`.
     async fn heading(&self, text: &str) {
         let xpath = format!("//h1[normalize-space()='{text}']");
@@ -743,9 +767,28 @@ browser_test!(
         assert_eq!(site.text(&link).await, "Zapier sync");
         site.click(&link).await;
         assert_eq!(site.text("#app-id").await, app);
+        for permission in ["clipboard-read", "clipboard-write"] {
+            site.client()
+                .issue_cmd(GrantPermission(permission))
+                .await
+                .unwrap_or_else(|e| panic!("grant {permission}: {e}"));
+        }
+        assert_eq!(site.copy("copy-app-id", "app-id-status").await, app);
 
-        // A PASETO token, 90 days, read and write.
+        // A PASETO token, 90 days, read and write. The custom date counts
+        // only when chosen, so only then can it be changed.
         site.click("#generate-token").await;
+        let date = site.element("#expires-on").await;
+        assert!(
+            !date.is_enabled().await.expect("enabled?"),
+            "#expires-on enabled"
+        );
+        assert!(!site.value("#expires-on").await.is_empty(), "no date shown");
+        site.choose("expiry-custom").await;
+        assert!(
+            date.is_enabled().await.expect("enabled?"),
+            "#expires-on disabled"
+        );
         site.fill_token_form(
             "zapier",
             &["contacts:read", "contacts:write"],
@@ -769,12 +812,6 @@ browser_test!(
         );
 
         // Copy: the button says so, and the clipboard holds the token.
-        for permission in ["clipboard-read", "clipboard-write"] {
-            site.client()
-                .issue_cmd(GrantPermission(permission))
-                .await
-                .unwrap_or_else(|e| panic!("grant {permission}: {e}"));
-        }
         site.click("#copy-token").await;
         site.client()
             .wait()
@@ -798,12 +835,24 @@ browser_test!(
             "the clipboard does not hold the token (it holds {} characters)",
             clipboard.as_str().map_or(0, str::len)
         );
+        // The curl line, copied, tries the token against this service.
+        let curl = site.copy("copy-curl", "curl-status").await;
+        assert_eq!(
+            curl,
+            format!(
+                "curl -H 'Authorization: Bearer {paseto}' {}",
+                site.server.url("/v1/token")
+            )
+        );
         if shots.is_some() {
             // A picture of a credential is still a credential: the published one
             // shows a stand-in of the same shape.
             site.script(
                 "const field = document.getElementById('new-token');
-             field.value = 'v4.public.' + 'x'.repeat(field.value.length - 10);",
+             const stand_in = 'v4.public.' + 'x'.repeat(field.value.length - 10);
+             const curl = document.getElementById('curl-line');
+             curl.value = curl.value.replace(field.value, stand_in);
+             field.value = stand_in;",
                 vec![],
             )
             .await;

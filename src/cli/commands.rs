@@ -10,13 +10,12 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::output::{date, print, print_issued, table};
-use super::{AppsCmd, KeysCmd, TokensCmd, UsersCmd, WorkspacesCmd};
+use super::{AppsCmd, KeysCmd, Open, TokensCmd, UsersCmd, WorkspacesCmd};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::ids::{AppId, TokenId};
 use crate::service::{self, Actor, IssueRequest, Service, TokenStatus};
-use crate::store::Store;
-use crate::store::TokenRecord;
+use crate::store::{self, Store, TokenRecord};
 use crate::token::{Expiry, Format, ScopeSet};
 
 /// What database commands share: the service, acting as the operator at
@@ -27,10 +26,16 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    pub(super) async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Ctx> {
-        let store = Store::open(&settings.database_url)
-            .await
-            .with_context(|| format!("cannot open database {}", settings.database_url))?;
+    pub(super) async fn open(settings: Settings, clock: Arc<dyn Clock>, open: Open) -> Result<Ctx> {
+        let url = &settings.database_url;
+        let store = match open {
+            Open::Create => Store::open(url).await,
+            Open::Existing => Store::open_existing(url).await,
+        };
+        let store = match store {
+            Err(missing @ store::Error::Missing(_)) => return Err(missing.into()),
+            other => other.with_context(|| format!("cannot open database {url}"))?,
+        };
         let service = Service::offline(store, settings.keys_dir.clone(), settings.policy(), clock);
         service.ensure_default_workspace().await?;
         Ok(Ctx {

@@ -307,8 +307,8 @@ impl Cli {
                 keys::export(&settings, clock.as_ref(), jwks)
             }
             Command::Migrate => {
-                // Opening the database migrates it.
-                with_database(settings, clock, |_| {
+                // Opening the database creates and migrates it.
+                with_database(settings, clock, Open::Create, |_| {
                     Box::pin(async move {
                         print(json, &json!({"migrated": true}), || {
                             "database is up to date".to_owned()
@@ -319,25 +319,40 @@ impl Cli {
                 .await
             }
             Command::Workspaces(cmd) => {
-                with_database(settings, clock, |ctx| Box::pin(ctx.workspaces(cmd))).await
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.workspaces(cmd))
+                })
+                .await
             }
             Command::Apps(cmd) => {
-                with_database(settings, clock, |ctx| Box::pin(ctx.apps(cmd))).await
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.apps(cmd))
+                })
+                .await
             }
             Command::Tokens(cmd) => {
-                with_database(settings, clock, |ctx| Box::pin(ctx.tokens(cmd))).await
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.tokens(cmd))
+                })
+                .await
             }
             Command::Users(cmd) => {
-                with_database(settings, clock, |ctx| Box::pin(ctx.users(cmd))).await
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.users(cmd))
+                })
+                .await
             }
             Command::Keys(cmd) => {
-                with_database(settings, clock, |ctx| Box::pin(ctx.keys(cmd))).await
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.keys(cmd))
+                })
+                .await
             }
             Command::AdminToken {
                 workspace,
                 expires_in,
             } => {
-                with_database(settings, clock, |ctx| {
+                with_database(settings, clock, Open::Existing, |ctx| {
                     Box::pin(async move { ctx.admin_token(&workspace, &expires_in).await })
                 })
                 .await
@@ -346,13 +361,29 @@ impl Cli {
     }
 }
 
+/// Whether a command may create the database: only `migrate` (and `serve`)
+/// may, so that a command run from the wrong directory says so rather than
+/// showing a new, empty world.
+#[derive(Clone, Copy)]
+enum Open {
+    /// `migrate`: a missing SQLite file is created.
+    Create,
+    /// Every other command: a missing SQLite file is an error naming it.
+    Existing,
+}
+
 /// Runs a command on the database: opened (and migrated) first, its pool
 /// closed after, whatever the command's outcome.
-async fn with_database<F>(settings: Settings, clock: Arc<dyn Clock>, command: F) -> Result<()>
+async fn with_database<F>(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    open: Open,
+    command: F,
+) -> Result<()>
 where
     F: for<'c> FnOnce(&'c Ctx) -> Pin<Box<dyn Future<Output = Result<()>> + 'c>>,
 {
-    let ctx = Ctx::open(settings, clock).await?;
+    let ctx = Ctx::open(settings, clock, open).await?;
     let result = command(&ctx).await;
     ctx.close().await;
     result

@@ -276,7 +276,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .merge(modules::router())
         // A browser opening the service's address lands on the dashboard.
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .nest("/dashboard", dashboard::router())
+        .nest("/dashboard", dashboard::router(state.clone()))
         .route("/dashboard/", dashboard::trailing_slash())
         .route_layer(request_log::KeepMatchedPathLayer)
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })

@@ -3,8 +3,9 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::{Actor, Result, Service};
-use crate::keys::KeyRing;
+use super::{Actor, Error, Result, Service};
+use crate::keys::{Generated, KeyRing, LiveKeys};
+use crate::store::Store;
 use crate::token::Format;
 
 /// A key added by a rotation.
@@ -51,4 +52,34 @@ impl Service {
         keys.reload(now)?;
         Ok(kid)
     }
+}
+
+/// Makes sure `format` has a key that signs now, generating the first one;
+/// but never while the database records tokens signed by keys that the keys
+/// directory does not hold. Then the directory is most likely the wrong one,
+/// and a new key would sign tokens the running service rejects.
+pub async fn ensure_signing_key(
+    store: &Store,
+    keys: &LiveKeys,
+    format: Format,
+    now: OffsetDateTime,
+) -> Result<Option<Generated>> {
+    let snapshot = keys.snapshot();
+    if snapshot.ring.active(format, now).is_none() {
+        let held = |kid: &String| snapshot.ring.entries().iter().any(|e| e.kid() == kid);
+        let foreign = store
+            .token_kids()
+            .await?
+            .into_iter()
+            .filter(|kid| !held(kid))
+            .count();
+        if foreign > 0 {
+            return Err(Error::ForeignKeys {
+                dir: snapshot.ring.dir().display().to_string(),
+                format,
+                foreign,
+            });
+        }
+    }
+    Ok(keys.ensure_signing_key(format, now)?)
 }

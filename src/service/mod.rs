@@ -16,7 +16,7 @@ mod keys;
 mod tokens;
 mod users;
 
-pub use keys::RotatedKey;
+pub use keys::{RotatedKey, ensure_signing_key};
 pub use tokens::{IssueRequest, Issued, TokenStatus};
 pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
 
@@ -47,6 +47,19 @@ pub enum Error {
     Keys(#[from] key_ring::Error),
     #[error("no active {0} signing key")]
     NoSigningKey(Format),
+    /// The first key of a format would be generated, but the database
+    /// records tokens signed by keys the keys directory does not hold.
+    #[error(
+        "the keys directory {dir} has no {format} signing key, and the database records \
+         tokens signed by {foreign} key(s) it does not hold: point --keys-dir \
+         (INFORMLY_KEYS_DIR) at the service's keys; no key was generated (if those keys \
+         are gone for good, make a new one with `informly keys rotate --format {format}`)"
+    )]
+    ForeignKeys {
+        dir: String,
+        format: Format,
+        foreign: usize,
+    },
     #[error("could not sign the token: {0}")]
     Token(#[from] token::Error),
     #[error("could not hash the password: {0}")]

@@ -106,7 +106,9 @@ impl Service {
             .map_err(|e| invalid(field, e.to_string()))?;
         // Only a valid request may generate the first key of a format.
         let keys = self.keys()?;
-        let generated_key = keys.ensure_signing_key(grant.format, self.clock.now())?;
+        let generated_key =
+            super::keys::ensure_signing_key(&self.store, &keys, grant.format, self.clock.now())
+                .await?;
         let snapshot = keys.snapshot();
         let key = snapshot
             .ring

@@ -59,6 +59,14 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}: {1}")]
     File(String, std::io::Error),
+    /// A command other than `serve` and `migrate` was pointed at a SQLite file
+    /// that does not exist: most likely run from the wrong directory.
+    #[error(
+        "no database at {0}: run this where `informly serve` runs, or point \
+         INFORMLY_DATABASE_URL (--database-url) at the service's database \
+         (`informly migrate` creates a new one)"
+    )]
+    Missing(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -185,11 +193,31 @@ impl Store {
         Ok(())
     }
 
-    /// Connects and migrates: what every command does first.
+    /// Connects and migrates, creating a SQLite file if missing: what `serve`
+    /// and `migrate` do first.
     pub async fn open(url: &str) -> Result<Store> {
         let store = Store::connect(url).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// As [`Store::open`], but a missing SQLite file is an error
+    /// ([`Error::Missing`], naming the path looked at) rather than a new, empty
+    /// database: what every other command does, so that one run from the
+    /// wrong directory says so instead of showing an empty world.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        if let Some(path) = sqlite_path(url)
+            && path != ":memory:"
+            && !path.is_empty()
+            && !Path::new(path).exists()
+        {
+            let shown = std::path::absolute(path).map_or_else(
+                |_| path.to_owned(),
+                |absolute| absolute.display().to_string(),
+            );
+            return Err(Error::Missing(shown));
+        }
+        Store::open(url).await
     }
 
     pub fn backend(&self) -> Backend {

@@ -189,4 +189,12 @@ impl Store {
         row.map(|(id,)| WorkspaceId::trusted(id))
             .ok_or_else(|| Error::not_found(TokenId::WHAT, token_id))
     }
+
+    /// The distinct key ids that signed the recorded tokens.
+    pub async fn token_kids(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as("select distinct kid from tokens")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|(kid,)| kid).collect())
+    }
 }

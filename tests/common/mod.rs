@@ -205,10 +205,16 @@ impl Home {
         std::fs::set_permissions(&keys, private).expect("chmod keys dir");
         let backend = backend();
         let (postgres, database_url) = match backend {
-            Backend::Sqlite => (
-                None,
-                format!("sqlite://{}", dir.path().join("informly.db").display()),
-            ),
+            Backend::Sqlite => {
+                // Only `serve` and `migrate` create a database; every other
+                // command needs one to exist. An empty file is an empty SQLite
+                // database, which the first command migrates.
+                let file = dir.path().join("informly.db");
+                std::fs::File::create(&file).expect("database file");
+                let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+                std::fs::set_permissions(&file, owner_only).expect("chmod database");
+                (None, format!("sqlite://{}", file.display()))
+            }
             Backend::Postgres => {
                 let (database, url) = PostgresDatabase::create();
                 (Some(database), url)

@@ -21,8 +21,9 @@ mod views;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -61,14 +62,19 @@ impl Default for Config {
 }
 
 /// Everything under `/dashboard`.
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     use axum::routing::post;
     Router::new()
         .route("/", get(session::home))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/settings", get(pages::settings))
         .route("/settings/apps", get(pages::apps).post(pages::create_app))
         .route("/settings/apps/{app}", get(pages::app))
+        .route(
+            "/settings/apps/{app}/edit",
+            get(pages::edit_app).post(pages::update_app),
+        )
         .route("/settings/apps/{app}/tokens/new", get(pages::new_token))
         .route("/settings/apps/{app}/tokens", post(pages::create_token))
         .route(
@@ -84,7 +90,42 @@ pub fn router() -> Router<AppState> {
         .route("/static/dashboard.js", get(script))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state, signed_in_error_pages))
         .layer(middleware::map_response(security_headers))
+}
+
+/// An error page shown to someone signed in keeps the navigation and the
+/// log-out link: [`Error`] renders it bare (it has no session at hand) and
+/// leaves its text in the response, and this redraws it with the session.
+/// Only error pages look the session up.
+async fn signed_in_error_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let secret = session::session_secret(request.headers());
+    let mut response = next.run(request).await;
+    let (Some(secret), Some(page)) = (secret, response.extensions_mut().remove::<ErrorPage>())
+    else {
+        return response;
+    };
+    let idle =
+        time::Duration::try_from(state.dashboard().session_idle).unwrap_or(time::Duration::ZERO);
+    match state.service().session(&secret, idle).await {
+        Ok(Some((session, _))) => (
+            response.status(),
+            views::error_page(page.title, &page.detail, Some(&session)),
+        )
+            .into_response(),
+        _ => response,
+    }
+}
+
+/// The text of an error page, for [`signed_in_error_pages`].
+#[derive(Clone)]
+struct ErrorPage {
+    title: &'static str,
+    detail: String,
 }
 
 /// `/dashboard/`, which the nested router does not see: to `/dashboard`.
@@ -96,6 +137,8 @@ pub fn trailing_slash() -> axum::routing::MethodRouter<AppState> {
 
 /// Where a signed-in user lands.
 const HOME: &str = "/dashboard/settings/apps";
+/// The Settings overview, the root of every breadcrumb.
+const SETTINGS: &str = "/dashboard/settings";
 const LOGIN: &str = "/dashboard/login";
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -211,7 +254,11 @@ impl IntoResponse for Error {
                 )
             }
         };
-        (status, views::error_page(title, &detail)).into_response()
+        let mut response = (status, views::error_page(title, &detail, None)).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorPage { title, detail });
+        response
     }
 }
 

@@ -3,13 +3,13 @@
 //! another workspace's ids are not found.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
 
-use super::session::{CurrentUser, Posted};
+use super::session::{CurrentUser, Posted, is_https};
 use super::views::{self, AppForm, Flash, KeyRow, TokenForm};
 use super::{Error, HOME, Result};
 use crate::http::AppState;
@@ -17,6 +17,11 @@ use crate::ids::{AppId, TokenId};
 use crate::service::{self, IssueRequest, TokenStatus};
 use crate::store::{self, App, TokenRecord};
 use crate::token::{Expiry, Format};
+
+/// `GET /dashboard/settings`.
+pub async fn settings(user: CurrentUser) -> Markup {
+    views::settings(&user.session)
+}
 
 /// `GET /dashboard/settings/apps`.
 pub async fn apps(State(state): State<AppState>, user: CurrentUser, uri: Uri) -> Result<Markup> {
@@ -87,6 +92,52 @@ pub async fn app(
     ))
 }
 
+/// `GET /dashboard/settings/apps/{app}/edit`.
+pub async fn edit_app(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    Ok(views::edit_app(&user.session, &app, &AppForm::of(&app)))
+}
+
+/// `POST /dashboard/settings/apps/{app}/edit`: the same change as
+/// `PATCH /v1/apps/{app}`; an emptied description is removed.
+pub async fn update_app(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Posted { user, form }: Posted<AppForm>,
+) -> Result<Response> {
+    let app = find_app(&state, &user, &app).await?;
+    let invalid = |form: AppForm| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            views::edit_app(&user.session, &app, &form),
+        )
+            .into_response()
+    };
+    if form.name.trim().is_empty() {
+        return Ok(invalid(
+            form.with_error(("name", "Give the app a name.".to_owned())),
+        ));
+    }
+    let description = Some(form.description.trim()).filter(|d| !d.is_empty());
+    match state
+        .service()
+        .update_app(
+            &user.actor(),
+            &app.id,
+            Some(form.name.trim()),
+            Some(description),
+        )
+        .await
+    {
+        Ok(app) => Ok(see(&format!("{}?done=app-updated", app_url(&app.id))).into_response()),
+        Err(e) => Ok(invalid(form.with_error(field_error(e, "name")?))),
+    }
+}
+
 /// `GET /dashboard/settings/apps/{app}/tokens/new`.
 pub async fn new_token(
     State(state): State<AppState>,
@@ -98,7 +149,7 @@ pub async fn new_token(
         &user.session,
         &app,
         &TokenForm::default(),
-        state.clock().now().date(),
+        state.clock().now(),
     ))
 }
 
@@ -107,6 +158,7 @@ pub async fn new_token(
 pub async fn create_token(
     State(state): State<AppState>,
     Path(app): Path<String>,
+    headers: HeaderMap,
     Posted { user, form }: Posted<TokenForm>,
 ) -> Result<Response> {
     let app = find_app(&state, &user, &app).await?;
@@ -114,7 +166,7 @@ pub async fn create_token(
     let invalid = |form: TokenForm| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            views::new_token(&user.session, &app, &form, now.date()),
+            views::new_token(&user.session, &app, &form, now),
         )
             .into_response()
     };
@@ -161,7 +213,13 @@ pub async fn create_token(
             if let Some(generated) = &issued.generated_key {
                 tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
             }
-            let page = views::token_created(&user.session, &app, &issued.record, &issued.token);
+            let page = views::token_created(
+                &user.session,
+                &app,
+                &issued.record,
+                &issued.token,
+                base_url(&headers).as_deref(),
+            );
             Ok((StatusCode::CREATED, page).into_response())
         }
         Err(e) => Ok(invalid(form.with_errors(vec![field_error(e, "name")?]))),
@@ -273,6 +331,19 @@ pub async fn keys(State(state): State<AppState>, user: CurrentUser) -> Markup {
         .collect();
     rows.sort_by(|a, b| (a.format.as_str(), b.created_at).cmp(&(b.format.as_str(), a.created_at)));
     views::keys(&user.session, &rows)
+}
+
+/// This service's base URL as the browser reached it, for the `curl` line:
+/// the `Host` header when it is a plain host name or address (and port), so
+/// the line never carries anything a shell would read as more than a URL.
+fn base_url(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let scheme = if is_https(headers) { "https" } else { "http" };
+    plain.then(|| format!("{scheme}://{host}"))
 }
 
 pub fn app_url(app_id: &AppId) -> String {

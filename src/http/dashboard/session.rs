@@ -278,7 +278,7 @@ fn client_address(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
 /// Whether the request reached us over https, as the proxy in front says.
 /// Believing a client here is harmless: the worst it gets is a `Secure`
 /// cookie it cannot send back over http.
-fn is_https(headers: &HeaderMap) -> bool {
+pub(super) fn is_https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -296,7 +296,7 @@ fn session_cookie_name(https: bool) -> (&'static str, &'static str) {
     }
 }
 
-fn session_secret(headers: &HeaderMap) -> Option<String> {
+pub(super) fn session_secret(headers: &HeaderMap) -> Option<String> {
     let (name, _) = session_cookie_name(is_https(headers));
     let jar = CookieJar::from_headers(headers);
     let value = jar.get(name)?.value();

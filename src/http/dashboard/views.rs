@@ -9,18 +9,21 @@
 use axum::http::Uri;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 
 use super::pages::app_url;
-use super::{HOME, LOGIN};
+use super::{HOME, LOGIN, SETTINGS};
 use crate::service::TokenStatus;
 use crate::store::{App, Session, TokenRecord};
 use crate::token::{Format, KeyStatus, Module, Scope, UnixTime};
 
 const KEYS: &str = "/dashboard/settings/keys";
 
+/// Where a page sits in the navigation: one of its sections, or the
+/// Settings overview above them.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nav {
+    Overview,
     Apps,
     Keys,
 }
@@ -72,7 +75,7 @@ fn breadcrumb(items: &[(&str, Option<&str>)]) -> Markup {
     html! {
         nav.breadcrumb aria-label="Breadcrumb" {
             ol {
-                li { "Settings" }
+                li { a href=(SETTINGS) { "Settings" } }
                 @for (label, href) in items {
                     li {
                         @if let Some(href) = href { a href=(href) { (label) } } @else { span aria-current="page" { (label) } }
@@ -87,7 +90,17 @@ fn breadcrumb(items: &[(&str, Option<&str>)]) -> Markup {
 fn field_error(id: &str, error: Option<&str>) -> Markup {
     html! {
         @if let Some(error) = error {
-            p.error id=(id) role="alert" { (error) }
+            p.error id=(id) role="alert" { (prose(error)) }
+        }
+    }
+}
+
+/// A service message for people: what it quotes in backticks (a name, an
+/// id) is shown in quotation marks, not as literal backticks.
+fn prose(message: &str) -> Markup {
+    html! {
+        @for (i, part) in message.split('`').enumerate() {
+            @if i % 2 == 1 { "“" (part) "”" } @else { (part) }
         }
     }
 }
@@ -102,6 +115,7 @@ fn described_by(ids: &[Option<&str>]) -> Option<String> {
 #[derive(Clone, Copy)]
 pub enum Flash {
     AppCreated,
+    AppUpdated,
     AppDeleted,
     TokenRevoked,
 }
@@ -115,6 +129,7 @@ impl Flash {
         let done = serde_html_form::from_str::<Done>(uri.query()?).ok()?.done?;
         match done.as_str() {
             "app-created" => Some(Flash::AppCreated),
+            "app-updated" => Some(Flash::AppUpdated),
             "app-deleted" => Some(Flash::AppDeleted),
             "token-revoked" => Some(Flash::TokenRevoked),
             _ => None,
@@ -124,6 +139,7 @@ impl Flash {
     fn message(self) -> &'static str {
         match self {
             Flash::AppCreated => "App created.",
+            Flash::AppUpdated => "App saved.",
             Flash::AppDeleted => "App deleted. Its tokens no longer work.",
             Flash::TokenRevoked => "Token revoked.",
         }
@@ -161,13 +177,26 @@ fn unix(t: UnixTime) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A day in a table cell; the exact time is in the element (and its
-/// tooltip), to keep tables narrow.
+/// A past day in a table cell (when something was created): the exact time
+/// is in the element and its tooltip, to keep tables narrow.
 fn short(t: OffsetDateTime) -> Markup {
-    let format = time::macros::format_description!("[hour]:[minute] UTC");
     html! {
-        time datetime=(crate::clock::rfc3339_precise(t)) title={ (day(t)) ", " (t.format(&format).unwrap_or_default()) } { (day(t)) }
+        time datetime=(crate::clock::rfc3339_precise(t)) title=(clock_time(t)) { (day(t)) }
     }
+}
+
+/// A moment that matters to the minute (an expiry, a key starting to sign):
+/// its day and its time in UTC, since a date alone misleads when it is
+/// hours away.
+fn deadline(t: OffsetDateTime) -> Markup {
+    html! {
+        time datetime=(crate::clock::rfc3339_precise(t)) { (clock_time(t)) }
+    }
+}
+
+fn clock_time(t: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[hour]:[minute] UTC");
+    format!("{}, {}", day(t), t.format(&format).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- sign-in
@@ -178,7 +207,7 @@ pub fn login(csrf: &str, email: &str, error: Option<&str>) -> Markup {
             h1 { "Log in" }
             p.lead { "to manage your workspace's apps and API tokens." }
             @if let Some(error) = error {
-                p #form-error .error.banner role="alert" { (error) }
+                p #form-error .error.banner role="alert" { (prose(error)) }
             }
             form #login-form .card method="post" action=(LOGIN) novalidate {
                 input type="hidden" name="csrf" value=(csrf);
@@ -212,6 +241,15 @@ pub struct AppForm {
 }
 
 impl AppForm {
+    /// The form filled with `app` as it is.
+    pub fn of(app: &App) -> AppForm {
+        AppForm {
+            name: app.name.clone(),
+            description: app.description.clone().unwrap_or_default(),
+            errors: Vec::new(),
+        }
+    }
+
     pub fn with_error(mut self, error: (&'static str, String)) -> AppForm {
         self.errors.push(error);
         self
@@ -235,8 +273,6 @@ pub fn apps(
     form: &AppForm,
     flash_message: Option<Flash>,
 ) -> Markup {
-    let name_error = form.error("name");
-    let description_error = form.error("description");
     let main = html! {
         (breadcrumb(&[("Apps", None)]))
         h1 { "Apps" }
@@ -274,25 +310,53 @@ pub fn apps(
             h2 #create-app-title { "Create an app" }
             form #create-app-form method="post" action=(HOME) novalidate {
                 (csrf(session))
-                div.field {
-                    label for="app-name" { "Name" }
-                    input #app-name type="text" name="name" value=(form.name) maxlength="100" required autocomplete="off"
-                        aria-invalid=[name_error.map(|_| "true")]
-                        aria-describedby=[name_error.map(|_| "app-name-error")];
-                    (field_error("app-name-error", name_error))
-                }
-                div.field {
-                    label for="app-description" { "Description " span.optional { "(optional)" } }
-                    textarea #app-description name="description" rows="2" maxlength="500"
-                        aria-invalid=[description_error.map(|_| "true")]
-                        aria-describedby=[description_error.map(|_| "app-description-error")] { (form.description) }
-                    (field_error("app-description-error", description_error))
-                }
+                (app_fields(form))
                 button.primary type="submit" { "Create app" }
             }
         }
     };
     layout("Apps", Some((session, Nav::Apps)), main)
+}
+
+/// An app's name and description, as typed, with their errors.
+fn app_fields(form: &AppForm) -> Markup {
+    let name_error = form.error("name");
+    let description_error = form.error("description");
+    html! {
+        div.field {
+            label for="app-name" { "Name" }
+            input #app-name type="text" name="name" value=(form.name) maxlength="100" required autocomplete="off"
+                aria-invalid=[name_error.map(|_| "true")]
+                aria-describedby=[name_error.map(|_| "app-name-error")];
+            (field_error("app-name-error", name_error))
+        }
+        div.field {
+            label for="app-description" { "Description " span.optional { "(optional)" } }
+            textarea #app-description name="description" rows="2" maxlength="500"
+                aria-invalid=[description_error.map(|_| "true")]
+                aria-describedby=[description_error.map(|_| "app-description-error")] { (form.description) }
+            (field_error("app-description-error", description_error))
+        }
+    }
+}
+
+/// Renaming an app or changing its description.
+pub fn edit_app(session: &Session, app: &App, form: &AppForm) -> Markup {
+    let url = app_url(&app.id);
+    let main = html! {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("Edit", None)]))
+        h1 { "Edit app" }
+        p.lead { "Its id, " code { (app.id) } ", and its tokens stay as they are." }
+        form #edit-app-form .card method="post" action={ (url) "/edit" } novalidate {
+            (csrf(session))
+            (app_fields(form))
+            div.actions {
+                button #save-app .primary type="submit" { "Save" }
+                a href=(url) { "Cancel" }
+            }
+        }
+    };
+    layout("Edit app", Some((session, Nav::Apps)), main)
 }
 
 fn format_name(format: Format) -> &'static str {
@@ -313,10 +377,18 @@ pub fn app(
         (breadcrumb(&[("Apps", Some(HOME)), (&app.name, None)]))
         div.title-row {
             h1 { (app.name) }
-            a #generate-token .button.primary href={ (url) "/tokens/new" } { "Generate token" }
+            div.title-actions {
+                a #edit-app .button.secondary href={ (url) "/edit" } { "Edit" }
+                a #generate-token .button.primary href={ (url) "/tokens/new" } { "Generate token" }
+            }
         }
         @if let Some(description) = &app.description { p.lead { (description) } }
-        p.meta { "App id " code #app-id { (app.id) } " · created " (moment(app.created_at)) }
+        p.meta {
+            "App id " code #app-id { (app.id) } " "
+            button #copy-app-id .link type="button" data-copy="app-id" data-status="app-id-status" hidden { "Copy" }
+            span #app-id-status role="status" aria-live="polite" {}
+            " · created " (moment(app.created_at))
+        }
         (flash(flash_message))
         h2 { "Tokens" }
         @if tokens.is_empty() {
@@ -347,7 +419,7 @@ pub fn app(
                                 }
                                 td.token-format data-label="Format" { (format_name(token.format)) }
                                 td.token-created data-label="Created" { (short(unix(token.created_at))) }
-                                td.token-expires data-label="Expires" { (short(unix(token.expires_at))) }
+                                td.token-expires data-label="Expires" { (deadline(unix(token.expires_at))) }
                                 td data-label="Status" {
                                     span class={ "token-status status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) }
                                 }
@@ -425,7 +497,7 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) -> Markup {
+pub fn new_token(session: &Session, app: &App, form: &TokenForm, now: OffsetDateTime) -> Markup {
     let url = app_url(&app.id);
     let name_error = form.error("name");
     let scope_error = form.error("scopes");
@@ -441,8 +513,15 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) ->
     } else {
         form.format.as_str()
     };
-    let midnight = today.midnight().assume_utc();
+    let today = now.date();
     let presets = [("7d", 7), ("30d", 30), ("90d", 90)];
+    // A date to show rather than an empty `mm/dd/yyyy`, unless a custom date
+    // was chosen: then what was typed, even nothing.
+    let expires_on = if expiry == "custom" || !form.expires_on.is_empty() {
+        form.expires_on.clone()
+    } else {
+        (today + Duration::days(30)).to_string()
+    };
     let main = html! {
         (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
         h1 { "Generate a token" }
@@ -489,7 +568,7 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) ->
                     @let id = format!("expiry-{value}");
                     div.check {
                         input type="radio" name="expiry" value=(value) id=(id) checked[expiry == value];
-                        label for=(id) { (days) " days " span.muted { "(" (day(midnight + Duration::days(days))) ")" } }
+                        label for=(id) { (days) " days " span.muted { "(" (clock_time(now + Duration::days(days))) ")" } }
                     }
                 }
                 div.check {
@@ -497,8 +576,8 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) ->
                     label for="expiry-custom" { "Custom date" }
                 }
                 div.field.indent {
-                    label for="expires-on" { "Expires at the end of" }
-                    input #expires-on type="date" name="expires_on" value=(form.expires_on)
+                    label for="expires-on" { "Expires at the end of (UTC)" }
+                    input #expires-on type="date" name="expires_on" value=(expires_on)
                         min=(today.to_string()) max=((today + Duration::days(365)).to_string());
                 }
             }
@@ -523,7 +602,15 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, today: Date) ->
     layout("Generate a token", Some((session, Nav::Apps)), main)
 }
 
-pub fn token_created(session: &Session, app: &App, record: &TokenRecord, token: &str) -> Markup {
+/// The token, shown this once, with a `curl` line that tries it against
+/// this service (`base_url`, as the browser reached it).
+pub fn token_created(
+    session: &Session,
+    app: &App,
+    record: &TokenRecord,
+    token: &str,
+    base_url: Option<&str>,
+) -> Markup {
     let url = app_url(&app.id);
     let main = html! {
         (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
@@ -547,6 +634,16 @@ pub fn token_created(session: &Session, app: &App, record: &TokenRecord, token: 
                 dt { "Token id" } dd { code { (record.id) } }
             }
             p.hint { "Send it as " code { "Authorization: Bearer <token>" } "." }
+            @if let Some(base_url) = base_url {
+                label for="curl-line" { "Try it" }
+                p.hint #curl-hint { "Asks this service which token it is, its app and its permissions." }
+                div.copy-row {
+                    input #curl-line type="text" readonly spellcheck="false" autocomplete="off" aria-describedby="curl-hint"
+                        value={ "curl -H 'Authorization: Bearer " (token) "' " (base_url) "/v1/token" };
+                    button #copy-curl .secondary type="button" data-copy="curl-line" data-status="curl-status" hidden { "Copy" }
+                }
+                p #curl-status .hint role="status" aria-live="polite" {}
+            }
         }
         a #done .button.primary href=(url) { "Done" }
     };
@@ -661,9 +758,9 @@ pub fn keys(session: &Session, keys: &[KeyRow]) -> Markup {
                                     span class={ "key-state status status-" (key.status.as_str()) } { (key.status.as_str()) }
                                 }
                                 td data-label="Created" { (short(key.created_at)) }
-                                td data-label="Signs from" { (short(key.activates_at)) }
+                                td data-label="Signs from" { (deadline(key.activates_at)) }
                                 td data-label="Retired" {
-                                    @if let Some(retired) = key.retired_at { (short(retired)) } @else { span.muted { "—" } }
+                                    @if let Some(retired) = key.retired_at { (deadline(retired)) } @else { span.muted { "—" } }
                                 }
                             }
                         }
@@ -688,7 +785,9 @@ pub fn keys(session: &Session, keys: &[KeyRow]) -> Markup {
 
 // ---------------------------------------------------------------- errors
 
-pub fn error_page(title: &str, detail: &str) -> Markup {
+/// An error page; with the navigation and the log-out link when the
+/// visitor is signed in.
+pub fn error_page(title: &str, detail: &str, session: Option<&Session>) -> Markup {
     let main = html! {
         div.narrow #error-page {
             h1 { (title) }
@@ -696,5 +795,28 @@ pub fn error_page(title: &str, detail: &str) -> Markup {
             p { a href=(HOME) { "Back to apps" } }
         }
     };
-    layout(title, None, main)
+    layout(title, session.map(|s| (s, Nav::Overview)), main)
+}
+
+// ---------------------------------------------------------------- settings
+
+/// `Settings`: what there is to manage.
+pub fn settings(session: &Session) -> Markup {
+    let main = html! {
+        nav.breadcrumb aria-label="Breadcrumb" {
+            ol { li { span aria-current="page" { "Settings" } } }
+        }
+        h1 { "Settings" }
+        ul #settings-sections .sections {
+            li {
+                a href=(HOME) { "Apps" }
+                p.hint { "The integrations that call the Informly API, their tokens and permissions." }
+            }
+            li {
+                a href=(KEYS) { "Signing keys" }
+                p.hint { "The keys that sign tokens, and the public keys services verify them with." }
+            }
+        }
+    };
+    layout("Settings", Some((session, Nav::Overview)), main)
 }

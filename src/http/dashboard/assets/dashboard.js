@@ -2,22 +2,25 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  // The copy button beside a token shown once. Without JavaScript the token
-  // is still in a read-only field, to select and copy by hand.
+  // Copy buttons: beside the token shown once, the curl line and the app
+  // id. Without JavaScript each value is still there to select by hand.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     const field = document.getElementById(button.dataset.copy);
-    const status = document.getElementById("copy-status");
+    const status = document.getElementById(button.dataset.status || "copy-status");
     if (!field) continue;
+    const text = () => ("value" in field ? field.value : field.textContent);
     button.hidden = false;
-    field.addEventListener("focus", () => field.select());
+    if ("select" in field) field.addEventListener("focus", () => field.select());
     button.addEventListener("click", async () => {
       let copied = false;
       try {
-        await navigator.clipboard.writeText(field.value);
+        await navigator.clipboard.writeText(text());
         copied = true;
       } catch {
-        field.select();
-        copied = document.execCommand("copy");
+        if ("select" in field) {
+          field.select();
+          copied = document.execCommand("copy");
+        }
       }
       if (status) {
         status.textContent = copied ? "Copied" : "Press Ctrl+C (⌘C on a Mac) to copy.";
@@ -25,12 +28,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  // Picking a custom expiry date selects the "Custom date" choice.
+  // The custom expiry date counts only when "Custom date" is chosen, so it
+  // is enabled only then. Without JavaScript it stays enabled, and the
+  // server reads it only for "Custom date".
   const date = document.getElementById("expires-on");
   const custom = document.getElementById("expiry-custom");
   if (date && custom) {
-    date.addEventListener("input", () => {
-      custom.checked = true;
-    });
+    const choices = document.querySelectorAll("input[name='expiry']");
+    const follow = () => {
+      date.disabled = !custom.checked;
+    };
+    for (const choice of choices) choice.addEventListener("change", follow);
+    follow();
   }
 });
