@@ -1143,6 +1143,45 @@ fn a_revoked_token_shows_as_revoked_in_the_token_list() {
 }
 
 #[test]
+fn tokens_revoke_all_revokes_every_token_of_the_app_by_name_and_later_tokens_stay_active() {
+    let cli = Cli::new();
+    let app = cli.create_app("Nightly export");
+    let first = cli.issue_json(&app, "paseto");
+    let second = cli.issue_json(&app, "jwt");
+
+    let text = only_line(&cli.ok(&["tokens", "revoke", "--app", "Nightly export", "--all"]));
+    assert_eq!(
+        text,
+        format!("revoked every token of app {app}; tokens issued from now on work")
+    );
+    let later = cli.issue_json(&app, "paseto");
+    let list = cli.ok_json(&["tokens", "list", "--app", &app]);
+    let status = |record: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == record["id"])
+            .map(|t| t["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status(&first), "revoked");
+    assert_eq!(status(&second), "revoked");
+    assert_eq!(status(&later), "active");
+    let json = cli.ok_json(&["tokens", "revoke", "--app", &app, "--all"]);
+    assert_eq!(json, serde_json::json!({"app": app, "revoked": "all"}));
+
+    // Usage mistakes: one line, exit 2.
+    for args in [
+        &["tokens", "revoke"][..],
+        &["tokens", "revoke", "--all"],
+        &["tokens", "revoke", "--app", &app],
+    ] {
+        let err = fail_with_code(cli.cmd().args(args), Some(2));
+        assert_contains(&err, "error:");
+    }
+}
+
+#[test]
 fn revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found() {
     let cli = Cli::new();
     let app = cli.create_app("crm");
@@ -1990,6 +2029,7 @@ fn no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_no
 
 informly_postgres_twins! {
     tests: [
+        tokens_revoke_all_revokes_every_token_of_the_app_by_name_and_later_tokens_stay_active,
         no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_not_in_the_keys_directory,
         workspaces_and_apps_are_created_and_listed_in_text_and_json,
         migrate_reports_an_up_to_date_database_in_text_and_json,

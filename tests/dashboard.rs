@@ -2622,8 +2622,91 @@ async fn the_new_token_page_has_a_curl_line_that_works_as_pasted_and_deadlines_s
     );
 }
 
+#[tokio::test]
+async fn revoke_all_asks_first_keeps_the_app_and_the_token_list_filters_active_ones_soonest_to_expire_first()
+ {
+    let (home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("crm").await;
+    let (first, first_id, _) = alice
+        .create_token(&app, "first", &["contacts:read"], "paseto")
+        .await;
+    let (second, _, _) = alice
+        .create_token(&app, "second", &["contacts:read"], "jwt")
+        .await;
+    let revoke_all = format!("{}/tokens/revoke-all", app_url(&app));
+
+    let page = alice.get(&app_url(&app)).await;
+    assert!(
+        page.tag("revoke-all")
+            .is_some_and(|a| a.contains(&revoke_all))
+    );
+    let confirm = alice.get(&revoke_all).await;
+    confirm.expect(200);
+    assert_eq!(confirm.h1(), "Revoke every token?");
+    assert!(
+        confirm.body.contains("(2 active)"),
+        "{}",
+        excerpt(&confirm.body)
+    );
+    // Not without the form's CSRF token.
+    alice.post(&revoke_all, &[]).await.expect_csrf_refused();
+    assert_eq!(list_contacts(&server, &first).await, StatusCode::OK);
+
+    let csrf = confirm.csrf();
+    alice
+        .post(&revoke_all, &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("{}?done=tokens-revoked", app_url(&app)));
+    for token in [&first, &second] {
+        assert_eq!(
+            list_contacts(&server, token).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (third, third_id, _) = alice
+        .create_token(&app, "third", &["contacts:read"], "paseto")
+        .await;
+    assert_eq!(list_contacts(&server, &third).await, StatusCode::OK);
+
+    // All, soonest to expire first; or only the active one.
+    let page = alice.get(&app_url(&app)).await;
+    let rows: Vec<&str> = page
+        .body
+        .split("data-token-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let mut by_expiry: Vec<(String, String)> = home
+        .run_json(&["tokens", "list", "--app", &app])
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|t| {
+            (
+                t["expires_at"].as_str().unwrap().to_owned(),
+                t["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    by_expiry.sort();
+    let expected: Vec<&str> = by_expiry.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(rows, expected);
+    assert!(rows.contains(&first_id.as_str()));
+    let active = alice.get(&format!("{}?tokens=active", app_url(&app))).await;
+    active.expect(200);
+    assert!(
+        active
+            .body
+            .contains(&format!("data-token-id=\"{third_id}\""))
+    );
+    assert_eq!(active.body.matches("data-token-id=").count(), 1);
+    assert!(active.body.contains("Active (1)") && active.body.contains("All (3)"));
+}
+
 informly_postgres_twins! {
     tests: [
+        revoke_all_asks_first_keeps_the_app_and_the_token_list_filters_active_ones_soonest_to_expire_first,
         every_breadcrumb_leads_to_settings_and_a_signed_in_error_page_keeps_the_navigation,
         an_app_is_renamed_and_described_from_its_edit_page_and_a_taken_name_is_refused_in_plain_words,
         the_new_token_page_has_a_curl_line_that_works_as_pasted_and_deadlines_show_their_time_in_utc,

@@ -1991,6 +1991,69 @@ async fn revoking_a_token_rejects_it_on_the_next_request_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn revoking_every_token_of_an_app_keeps_the_app_and_spares_tokens_issued_afterwards() {
+    let api = Api::start().await;
+    let (server, admin) = (&api.server, api.admin.as_str());
+    let tokens = format!("/v1/apps/{}/tokens", api.app);
+    let paseto = server
+        .issue(admin, &api.app, &CONTACT_SCOPES, "paseto")
+        .await;
+    let jwt = server
+        .issue(admin, &api.app, &["contacts:read"], "jwt")
+        .await;
+    let other_app = server.create_app(admin, "other").await;
+    let bystander = server
+        .issue(admin, &other_app, &["contacts:read"], "paseto")
+        .await;
+
+    // App tokens manage nothing; an unknown app is not found.
+    delete(server, &tokens, &token_of(&paseto))
+        .await
+        .insufficient_scope("apps:delete");
+    delete(
+        server,
+        "/v1/apps/app_01ZZZZZZZZZZZZZZZZZZZZZZZZ/tokens",
+        admin,
+    )
+    .await
+    .problem(404);
+
+    delete(server, &tokens, admin).await.expect_no_content();
+    for revoked in [&paseto, &jwt] {
+        get(server, "/v1/contacts", &token_of(revoked))
+            .await
+            .invalid_token();
+    }
+    get(server, "/v1/contacts", &token_of(&bystander))
+        .await
+        .expect(200);
+    // The app stays; a token issued right after works.
+    get(server, &format!("/v1/apps/{}", api.app), admin)
+        .await
+        .expect(200);
+    let fresh = server
+        .issue(admin, &api.app, &["contacts:read"], "paseto")
+        .await;
+    get(server, "/v1/contacts", &token_of(&fresh))
+        .await
+        .expect(200);
+    let list = get(server, &tokens, admin).await.expect(200);
+    for record in list["data"].as_array().unwrap() {
+        let expected = if record["id"] == fresh["id"] {
+            "active"
+        } else {
+            "revoked"
+        };
+        assert_eq!(record["status"], expected, "{record}");
+    }
+    // Again: harmless, and it reaches the fresh one.
+    delete(server, &tokens, admin).await.expect_no_content();
+    get(server, "/v1/contacts", &token_of(&fresh))
+        .await
+        .invalid_token();
+}
+
+#[tokio::test]
 async fn token_issuance_refuses_bad_scopes_with_422_naming_the_scope() {
     let api = Api::start().await;
     let (server, admin) = (&api.server, api.admin.as_str());
@@ -2654,7 +2717,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         ("/v1/token", &["get"]),
         ("/v1/apps", &["get", "post"]),
         ("/v1/apps/{app}", &["get", "patch", "delete"]),
-        ("/v1/apps/{app}/tokens", &["get", "post"]),
+        ("/v1/apps/{app}/tokens", &["delete", "get", "post"]),
         ("/v1/apps/{app}/tokens/{token_id}", &["delete"]),
         ("/v1/contacts", &["get", "post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
@@ -3017,6 +3080,7 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 informly_postgres_twins! {
     tests: [
+        revoking_every_token_of_an_app_keeps_the_app_and_spares_tokens_issued_afterwards,
         the_openapi_document_declares_problem_json_errors_on_every_protected_route,
         a_newcomer_goes_from_an_admin_token_to_an_app_tokens_and_contacts,
         requests_without_a_usable_token_get_401_with_the_bearer_challenge,

@@ -259,14 +259,26 @@ impl Ctx {
             }
             TokensCmd::Revoke {
                 token_id,
+                app,
                 workspace,
-            } => {
-                let (actor, token) = self
-                    .actor_for_token(workspace.as_deref(), &token_id)
-                    .await?;
-                let token = self.service.revoke_token(&actor, None, &token).await?;
-                print(json, &token, || format!("revoked token {}", token.id));
-            }
+                ..
+            } => match (token_id, app) {
+                (Some(token_id), _) => {
+                    let (actor, token) = self
+                        .actor_for_token(workspace.as_deref(), &token_id)
+                        .await?;
+                    let token = self.service.revoke_token(&actor, None, &token).await?;
+                    print(json, &token, || format!("revoked token {}", token.id));
+                }
+                (None, Some(app)) => {
+                    let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                    self.service.revoke_app_tokens(&actor, &app).await?;
+                    print(json, &json!({"app": app, "revoked": "all"}), || {
+                        format!("revoked every token of app {app}; tokens issued from now on work")
+                    });
+                }
+                (None, None) => bail!("give a token id, or --app APP --all"),
+            },
         }
         Ok(())
     }

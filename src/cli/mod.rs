@@ -238,12 +238,21 @@ pub enum TokensCmd {
         #[arg(long)]
         workspace: Option<String>,
     },
-    /// Revoke a token by id.
-    #[command(after_help = "Example:\n  informly tokens revoke tok_01J…")]
+    /// Revoke a token by id, or every token of an app (keeping the app).
+    #[command(
+        after_help = "Examples:\n  informly tokens revoke tok_01J…\n  informly tokens revoke --app crm --all   # tokens issued afterwards work",
+        group = clap::ArgGroup::new("which").required(true).args(["token_id", "all"])
+    )]
     Revoke {
         /// The token's id (`tok_…`, the record's `id`), not the token itself.
-        token_id: String,
-        /// Only if the token is in this workspace (id or name).
+        token_id: Option<String>,
+        /// With --all: the app (its id or its name).
+        #[arg(long, requires = "all")]
+        app: Option<String>,
+        /// Every token of --app, at once.
+        #[arg(long, requires = "app")]
+        all: bool,
+        /// Only if the token (or the app) is in this workspace (id or name).
         #[arg(long)]
         workspace: Option<String>,
     },

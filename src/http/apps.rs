@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_app, list_apps))
         .routes(routes!(get_app, update_app, delete_app))
-        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(create_token, list_tokens, revoke_app_tokens))
         .routes(routes!(revoke_token))
 }
 
@@ -383,6 +383,25 @@ async fn list_tokens(
             .map(|t| TokenBody::of(t, state.service()))
             .collect(),
     }))
+}
+
+/// Revoke every token of an app, keeping the app: the app-wide cutoff that
+/// deleting the app records. Tokens issued afterwards work. Rejected by this
+/// instance at once and by every other instance sharing the database within
+/// 2 s.
+#[utoipa::path(delete, path = "/v1/apps/{app}/tokens", tag = "tokens", security(("bearer" = ["apps:delete"])),
+    params(("app" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn revoke_app_tokens(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsDelete>,
+    Path(app): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .service()
+        .revoke_app_tokens(&principal.actor(), &parse_id(&app)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Revoke a token. It is rejected by this instance at once and by every other

@@ -1,6 +1,8 @@
 //! Apps: create, rename, delete (with the app-wide revocation that deleting
 //! records), and the reads an admin makes.
 
+use time::OffsetDateTime;
+
 use super::{Actor, Result, Service};
 use crate::ids::AppId;
 use crate::store::{App, TokenRecord};
@@ -53,9 +55,7 @@ impl Service {
     /// their next refresh.
     pub async fn delete_app(&self, actor: &Actor, app: &AppId) -> Result<()> {
         let now = self.clock.now();
-        // Kept until no token of the app can be valid any more.
-        let keep_until = now
-            + time::Duration::seconds(self.policy.max_lifetime.saturating_add(self.policy.leeway));
+        let keep_until = self.cutoff_kept_until(now);
         let mut tx = self.store.begin().await?;
         tx.delete_app(actor.workspace(), app, now, keep_until)
             .await?;
@@ -66,6 +66,12 @@ impl Service {
                 .await;
         }
         Ok(())
+    }
+
+    /// How long an app-wide cutoff recorded `now` is kept: until no token of
+    /// the app can be valid any more.
+    pub(super) fn cutoff_kept_until(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now + time::Duration::seconds(self.policy.max_lifetime.saturating_add(self.policy.leeway))
     }
 
     pub async fn app(&self, actor: &Actor, app: &AppId) -> Result<App> {

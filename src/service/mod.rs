@@ -13,6 +13,8 @@
 mod apps;
 mod contacts;
 mod keys;
+#[cfg(test)]
+mod tests;
 mod tokens;
 mod users;
 

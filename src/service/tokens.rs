@@ -214,4 +214,26 @@ impl Service {
         }
         Ok(record)
     }
+
+    /// Revokes every token of an app and keeps the app: the app-wide cutoff
+    /// that deleting it records (see [`crate::store::Tx::revoke_app_tokens`]
+    /// for the tokens of the current second). Tokens issued after it work.
+    pub async fn revoke_app_tokens(&self, actor: &Actor, app: &AppId) -> Result<()> {
+        let now = self.clock.now();
+        let keep_until = self.cutoff_kept_until(now);
+        let mut tx = self.store.begin().await?;
+        let one_by_one = tx
+            .revoke_app_tokens(actor.workspace(), app, now, keep_until)
+            .await?;
+        tx.commit().await?;
+        if let Some(denylist) = &self.denylist {
+            denylist
+                .set_cutoff(app.as_str(), now.unix_timestamp() - 1)
+                .await;
+            for (token, _) in one_by_one {
+                denylist.revoke_token(token.as_str()).await;
+            }
+        }
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::{Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
 use crate::ids::{AppId, WorkspaceId};
 use crate::text;
+use crate::token::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct App {
@@ -119,6 +120,26 @@ impl Tx {
         if deleted.rows_affected() == 0 {
             return Err(Error::not_found(AppId::WHAT, app_id));
         }
+        self.record_cutoff(
+            workspace_id,
+            app_id,
+            cutoff.unix_timestamp(),
+            cutoff_expires,
+            cutoff,
+        )
+        .await
+    }
+
+    /// Records (or moves forward) the app-wide cutoff of `app_id`: its tokens
+    /// issued at or before `cutoff_s` are refused, until `expires`.
+    pub(super) async fn record_cutoff(
+        &mut self,
+        workspace_id: &WorkspaceId,
+        app_id: &AppId,
+        cutoff_s: UnixTime,
+        expires: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         sqlx::query(
             "insert into app_cutoffs (app_id, workspace_id, cutoff_s, expires_at_s, created_at)
              values ($1, $2, $3, $4, $5)
@@ -127,9 +148,9 @@ impl Tx {
         )
         .bind(app_id.as_str())
         .bind(workspace_id.as_str())
-        .bind(cutoff.unix_timestamp())
-        .bind(cutoff_expires.unix_timestamp())
-        .bind(micros(cutoff))
+        .bind(cutoff_s)
+        .bind(expires.unix_timestamp())
+        .bind(micros(now))
         .execute(self.conn())
         .await?;
         Ok(())

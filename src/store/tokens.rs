@@ -144,6 +144,68 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Revokes every token of an app, keeping the app, and marks every record
+    /// revoked. Tokens issued before the current second are refused by the
+    /// app-wide cutoff (kept until `cutoff_expires`); those of the current
+    /// second are revoked one by one, so that a token issued right after, in
+    /// the same second, still works. Returns those (id, `exp`).
+    pub async fn revoke_app_tokens(
+        &mut self,
+        workspace_id: &WorkspaceId,
+        app_id: &AppId,
+        now: OffsetDateTime,
+        cutoff_expires: OffsetDateTime,
+    ) -> Result<Vec<(TokenId, UnixTime)>> {
+        let app: Option<(String,)> =
+            sqlx::query_as("select id from apps where id = $1 and workspace_id = $2")
+                .bind(app_id.as_str())
+                .bind(workspace_id.as_str())
+                .fetch_optional(self.conn())
+                .await?;
+        if app.is_none() {
+            return Err(Error::not_found(AppId::WHAT, app_id));
+        }
+        sqlx::query(
+            "update tokens set revoked_at = coalesce(revoked_at, $1)
+             where app_id = $2 and workspace_id = $3",
+        )
+        .bind(micros(now))
+        .bind(app_id.as_str())
+        .bind(workspace_id.as_str())
+        .execute(self.conn())
+        .await?;
+        let cutoff = now.unix_timestamp() - 1;
+        self.record_cutoff(workspace_id, app_id, cutoff, cutoff_expires, now)
+            .await?;
+        let this_second: Vec<(String, i64)> = sqlx::query_as(
+            "select id, expires_at_s from tokens
+             where app_id = $1 and workspace_id = $2 and issued_at_s > $3",
+        )
+        .bind(app_id.as_str())
+        .bind(workspace_id.as_str())
+        .bind(cutoff)
+        .fetch_all(self.conn())
+        .await?;
+        for (token_id, expires_at) in &this_second {
+            sqlx::query(
+                "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
+                 values ($1, $2, $3, $4) on conflict (token_id) do nothing",
+            )
+            .bind(token_id)
+            .bind(workspace_id.as_str())
+            .bind(micros(now))
+            .bind(expires_at)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(this_second
+            .into_iter()
+            .map(|(id, exp)| (TokenId::trusted(id), exp))
+            .collect())
+    }
+}
+
 impl Store {
     /// The tokens of an app, newest first.
     pub async fn list_tokens(

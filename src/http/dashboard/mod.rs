@@ -78,6 +78,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/settings/apps/{app}/tokens/new", get(pages::new_token))
         .route("/settings/apps/{app}/tokens", post(pages::create_token))
         .route(
+            "/settings/apps/{app}/tokens/revoke-all",
+            get(pages::confirm_revoke_all).post(pages::revoke_all),
+        )
+        .route(
             "/settings/apps/{app}/tokens/{token}/revoke",
             get(pages::confirm_revoke).post(pages::revoke_token),
         )

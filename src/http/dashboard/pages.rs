@@ -10,7 +10,7 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
 
 use super::session::{CurrentUser, Posted, is_https};
-use super::views::{self, AppForm, Flash, KeyRow, TokenForm};
+use super::views::{self, AppForm, Flash, KeyRow, TokenFilter, TokenForm};
 use super::{Error, HOME, Result};
 use crate::http::AppState;
 use crate::ids::{AppId, TokenId};
@@ -66,7 +66,8 @@ pub async fn create_app(
     }
 }
 
-/// `GET /dashboard/settings/apps/{app}`.
+/// `GET /dashboard/settings/apps/{app}[?tokens=active]`: its tokens, all
+/// or only the active ones, soonest to expire first.
 pub async fn app(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -74,7 +75,8 @@ pub async fn app(
     uri: Uri,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let tokens: Vec<(TokenRecord, TokenStatus)> = state
+    let shown = TokenFilter::from_uri(&uri);
+    let mut tokens: Vec<(TokenRecord, TokenStatus)> = state
         .service()
         .tokens(&user.actor(), &app.id)
         .await?
@@ -84,12 +86,55 @@ pub async fn app(
             (t, status)
         })
         .collect();
+    let active = tokens
+        .iter()
+        .filter(|(_, status)| *status == TokenStatus::Active)
+        .count();
+    let all = tokens.len();
+    if shown == TokenFilter::Active {
+        tokens.retain(|(_, status)| *status == TokenStatus::Active);
+    }
+    tokens.sort_by(|(a, _), (b, _)| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
     Ok(views::app(
         &user.session,
         &app,
         &tokens,
+        views::TokenCounts { shown, all, active },
         Flash::from_uri(&uri),
     ))
+}
+
+/// `GET …/apps/{app}/tokens/revoke-all`: asks first.
+pub async fn confirm_revoke_all(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(app): Path<String>,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    let active = state
+        .service()
+        .tokens(&user.actor(), &app.id)
+        .await?
+        .iter()
+        .filter(|t| state.service().status_of(t) == TokenStatus::Active)
+        .count();
+    Ok(views::confirm_revoke_all(&user.session, &app, active))
+}
+
+/// `POST …/apps/{app}/tokens/revoke-all`: every token of the app is refused
+/// from now on; the app stays, and tokens generated afterwards work.
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Posted { user, .. }: Posted<Confirmed>,
+) -> Result<Redirect> {
+    let app = find_app(&state, &user, &app).await?;
+    state
+        .service()
+        .revoke_app_tokens(&user.actor(), &app.id)
+        .await?;
+    tracing::info!(user = %user.session.user.id, app = %app.id, "every token of the app revoked from the dashboard");
+    Ok(see(&format!("{}?done=tokens-revoked", app_url(&app.id))))
 }
 
 /// `GET /dashboard/settings/apps/{app}/edit`.

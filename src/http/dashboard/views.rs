@@ -118,6 +118,7 @@ pub enum Flash {
     AppUpdated,
     AppDeleted,
     TokenRevoked,
+    TokensRevoked,
 }
 
 impl Flash {
@@ -132,6 +133,7 @@ impl Flash {
             "app-updated" => Some(Flash::AppUpdated),
             "app-deleted" => Some(Flash::AppDeleted),
             "token-revoked" => Some(Flash::TokenRevoked),
+            "tokens-revoked" => Some(Flash::TokensRevoked),
             _ => None,
         }
     }
@@ -142,6 +144,9 @@ impl Flash {
             Flash::AppUpdated => "App saved.",
             Flash::AppDeleted => "App deleted. Its tokens no longer work.",
             Flash::TokenRevoked => "Token revoked.",
+            Flash::TokensRevoked => {
+                "Every token of this app was revoked. Tokens generated from now on work."
+            }
         }
     }
 }
@@ -366,13 +371,53 @@ fn format_name(format: Format) -> &'static str {
     }
 }
 
+/// Which of an app's tokens its page lists (`?tokens=active`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TokenFilter {
+    All,
+    Active,
+}
+
+impl TokenFilter {
+    pub fn from_uri(uri: &Uri) -> TokenFilter {
+        #[derive(Deserialize)]
+        struct Query {
+            tokens: Option<String>,
+        }
+        let query = uri
+            .query()
+            .and_then(|q| serde_html_form::from_str::<Query>(q).ok());
+        match query.and_then(|q| q.tokens).as_deref() {
+            Some("active") => TokenFilter::Active,
+            _ => TokenFilter::All,
+        }
+    }
+}
+
+/// What an app page's token list shows, and how many there are of each.
+pub struct TokenCounts {
+    pub shown: TokenFilter,
+    pub all: usize,
+    pub active: usize,
+}
+
 pub fn app(
     session: &Session,
     app: &App,
     tokens: &[(TokenRecord, TokenStatus)],
+    counts: TokenCounts,
     flash_message: Option<Flash>,
 ) -> Markup {
     let url = app_url(&app.id);
+    let filter_link = |filter: TokenFilter, label: &str, count: usize| {
+        let href = match filter {
+            TokenFilter::All => url.clone(),
+            TokenFilter::Active => format!("{url}?tokens=active"),
+        };
+        html! {
+            a href=(href) aria-current=[(counts.shown == filter).then_some("true")] { (label) " (" (count) ")" }
+        }
+    };
     let main = html! {
         (breadcrumb(&[("Apps", Some(HOME)), (&app.name, None)]))
         div.title-row {
@@ -390,9 +435,19 @@ pub fn app(
             " · created " (moment(app.created_at))
         }
         (flash(flash_message))
-        h2 { "Tokens" }
-        @if tokens.is_empty() {
+        div.title-row {
+            h2 { "Tokens" }
+            @if counts.all > 0 {
+                nav #token-filter .filter aria-label="Which tokens" {
+                    (filter_link(TokenFilter::All, "All", counts.all))
+                    (filter_link(TokenFilter::Active, "Active", counts.active))
+                }
+            }
+        }
+        @if counts.all == 0 {
             p #tokens-empty .empty { "No tokens yet. Generate one to let this app call the API." }
+        } @else if tokens.is_empty() {
+            p #tokens-none-active .empty { "No active tokens. " a href=(url) { "Show all" } }
         } @else {
             div.table-wrap {
                 table #tokens-table {
@@ -437,7 +492,11 @@ pub fn app(
             }
         }
         section.card.danger-zone aria-labelledby="danger-title" {
-            h2 #danger-title { "Delete this app" }
+            h2 #danger-title { "Danger zone" }
+            @if counts.active > 0 {
+                p { "Revoking every token stops this app's integrations at once; the app stays, and tokens generated afterwards work." }
+                p { a #revoke-all .button.danger href={ (url) "/tokens/revoke-all" } { "Revoke all tokens…" } }
+            }
             p { "Deleting the app revokes every token it has. This cannot be undone." }
             a #delete-app .button.danger href={ (url) "/delete" } { "Delete app…" }
         }
@@ -692,6 +751,25 @@ pub fn confirm_revoke(session: &Session, app: &App, token: &TokenRecord) -> Mark
         message,
         &format!("{url}/tokens/{}/revoke", token.id),
         "Revoke token",
+    )
+}
+
+pub fn confirm_revoke_all(session: &Session, app: &App, active_tokens: usize) -> Markup {
+    let url = app_url(&app.id);
+    let message = html! {
+        p {
+            "Every token of " strong { (app.name) }
+            " (" (active_tokens) " active) will be rejected by the API at once. "
+            "The app stays, and tokens generated afterwards work. This cannot be undone."
+        }
+    };
+    confirm(
+        session,
+        app,
+        "Revoke every token?",
+        message,
+        &format!("{url}/tokens/revoke-all"),
+        "Revoke all tokens",
     )
 }
 
