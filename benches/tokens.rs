@@ -89,7 +89,7 @@ fn tokens(c: &mut Criterion) {
             b.iter(|| {
                 let hit = cache.get(&TokenCache::key(black_box(&token))).unwrap();
                 verifier.recheck(&hit, NOW).unwrap();
-                denylist.check(hit.claims()).unwrap();
+                denylist.check(hit.claims(), NOW).unwrap();
             })
         });
     }
@@ -106,10 +106,10 @@ fn checks(c: &mut Criterion) {
     revoked.token_id = "tok_01K00000000000000000050000".to_owned();
     let fine = claims(2);
     group.bench_function("denylist_100k_miss", |b| {
-        b.iter(|| denylist.check(black_box(&fine)))
+        b.iter(|| denylist.check(black_box(&fine), NOW))
     });
     group.bench_function("denylist_100k_hit", |b| {
-        b.iter(|| denylist.check(black_box(&revoked)))
+        b.iter(|| denylist.check(black_box(&revoked), NOW))
     });
     let scopes = fine.scopes;
     group.bench_function("scope_check", |b| {

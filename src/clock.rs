@@ -38,6 +38,11 @@ impl ManualClock {
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }
+
+    /// Moves the clock to `unix`.
+    pub fn set(&self, unix: UnixTime) {
+        self.0.store(unix, Ordering::SeqCst);
+    }
 }
 
 impl Clock for ManualClock {

@@ -42,6 +42,8 @@
 //!   HTML at `/dashboard`).
 //! - `config`: settings shared by every command.
 //! - `logging`: the server's log lines, written to stderr in batches.
+//! - `usage`: which tokens were used, when and for what, counted in memory
+//!   and written out in batches off the request path.
 //! - `server`: `informly serve`: assembling the state, the background jobs
 //!   (owned by a guard), the accept loop, shutdown.
 //! - `cli`: the `informly` command line: one exhaustive dispatch.
@@ -81,3 +83,5 @@ pub mod service;
 pub mod store;
 #[cfg(feature = "server")]
 pub mod text;
+#[cfg(feature = "server")]
+pub mod usage;

@@ -56,6 +56,14 @@ impl Revocations {
         self.live.update(|d| d.revoke_token(token_id)).await;
     }
 
+    /// Applies this instance's own scheduled revocation (a roll) at once:
+    /// the token is refused from the second `from` on.
+    pub async fn schedule_revocation(&self, token_id: &str, from: UnixTime, expires_at: UnixTime) {
+        self.live
+            .update(|d| d.schedule_revocation(token_id, from, expires_at))
+            .await;
+    }
+
     /// Applies this instance's own app deletion at once.
     pub async fn set_cutoff(&self, client_id: &str, cutoff: UnixTime) {
         self.live.update(|d| d.set_cutoff(client_id, cutoff)).await;
@@ -73,16 +81,19 @@ impl Revocations {
         let changes = store.denylist_changes(since).await?;
         if !changes.tokens.is_empty() || !changes.cutoffs.is_empty() {
             let current = self.live.snapshot();
-            let fresh = changes.tokens.iter().any(|t| !current.is_token_revoked(t))
-                || changes
-                    .cutoffs
-                    .iter()
-                    .any(|(app, cutoff)| current.cutoff(app) < Some(*cutoff));
+            // New here: a token not yet denied, or denied from a later second.
+            let fresh = changes.tokens.iter().any(|(token, from, _)| {
+                let from = from.unwrap_or(UnixTime::MIN);
+                current.revoked_from(token).is_none_or(|held| held > from)
+            }) || changes
+                .cutoffs
+                .iter()
+                .any(|(app, cutoff)| current.cutoff(app) < Some(*cutoff));
             if fresh {
                 self.live
                     .update(|d| {
-                        for token in changes.tokens {
-                            d.revoke_token(token);
+                        for (token, from, expires_at) in changes.tokens {
+                            d.schedule_revocation(token, from.unwrap_or(UnixTime::MIN), expires_at);
                         }
                         for (app, cutoff) in changes.cutoffs {
                             d.set_cutoff(app, cutoff);
@@ -234,6 +245,7 @@ mod tests {
                 kid: "k",
                 issued_at: now_s,
                 expires_at: now_s + 3600,
+                replaces: None,
             })
             .await
             .unwrap();

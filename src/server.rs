@@ -34,6 +34,7 @@ use crate::revocation::Revocations;
 use crate::service::{Actor, LOGIN_WINDOW, Service};
 use crate::store::Store;
 use crate::token::{Format, KeyStatus};
+use crate::usage::UsageLog;
 
 /// How often expired denylist entries are pruned, here and in the database,
 /// and ended dashboard sessions deleted.
@@ -95,6 +96,12 @@ pub struct ServeArgs {
     #[arg(long, env = "INFORMLY_SESSION_LIFETIME", default_value = "12h", value_parser = duration)]
     pub session_lifetime: i64,
 
+    /// How often the token usage counted in memory (last used, uses, scopes
+    /// required) is written to the database; also once at shutdown. 0 turns
+    /// usage tracking off.
+    #[arg(long, env = "INFORMLY_USAGE_FLUSH", default_value = "10s", value_parser = duration)]
+    pub usage_flush: i64,
+
     /// Behind a reverse proxy: count failed dashboard sign-ins per client by
     /// the last `X-Forwarded-For` address (the proxy's view of the client)
     /// rather than per connection, which would be the proxy itself. Only
@@ -126,6 +133,10 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     };
     serve(listener, server.router(), shutdown_signal(), limits).await;
     drop(jobs);
+    // The uses counted since the last flush (after one in flight, if any).
+    if let Some(usage) = server.state.usage() {
+        flush_usage(usage, &server.store).await;
+    }
     server.store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -236,6 +247,8 @@ impl Server {
         let mut dashboard =
             dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
         dashboard.trust_forwarded_for = args.trust_forwarded_for;
+        let usage =
+            (args.usage_flush > 0).then(|| Arc::new(UsageLog::new(UsageLog::DEFAULT_CAPACITY)));
         let state = AppState::new(
             service,
             keys.clone(),
@@ -243,6 +256,7 @@ impl Server {
             cursor_key,
             token_cache,
             dashboard,
+            usage,
         );
         Ok(Server {
             state,
@@ -311,6 +325,19 @@ impl Server {
                 }
             }
         });
+        if let Some(usage) = state.usage_log() {
+            let store = store.clone();
+            jobs.every(seconds(args.usage_flush), move || {
+                let (usage, store) = (usage.clone(), store.clone());
+                async move {
+                    // A task of its own: stopping the jobs does not cut a
+                    // flush short (the batch it took would be lost), and the
+                    // flush at shutdown waits for it.
+                    let flush = tokio::spawn(async move { flush_usage(&usage, &store).await });
+                    let _ = flush.await;
+                }
+            });
+        }
         jobs.every(PRUNE_EVERY, {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             let leeway = settings.leeway;
@@ -375,6 +402,25 @@ fn log_key_changes(changes: &[KeyChange]) {
 }
 
 /// A running server's background jobs; dropping the guard stops them.
+/// Writes out the token usage counted so far, saying what went wrong.
+async fn flush_usage(usage: &UsageLog, store: &Store) {
+    match usage.flush(store).await {
+        Ok(flushed) => {
+            if flushed.dropped > 0 {
+                tracing::warn!(
+                    uses = flushed.dropped,
+                    "token uses were not counted: too many distinct tokens waited to be written"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            waiting = usage.waiting(),
+            "cannot write token usage; it waits in memory for the next flush"
+        ),
+    }
+}
+
 pub struct Jobs(Vec<JoinHandle<()>>);
 
 impl Jobs {

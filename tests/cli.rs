@@ -1182,6 +1182,106 @@ fn tokens_revoke_all_revokes_every_token_of_the_app_by_name_and_later_tokens_sta
 }
 
 #[test]
+fn tokens_list_shows_last_used_and_uses_and_filters_tokens_unused_for_a_while() {
+    let cli = Cli::new();
+    let app = cli.create_app("crm");
+    let issued = cli.issue_json(&app, "paseto");
+    let text = cli.ok(&["tokens", "list", "--app", &app]);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("LAST USED") && header.contains("USES"),
+        "{text}"
+    );
+    assert_contains(&text, "never");
+
+    let listed = cli.ok_json(&["tokens", "list", "--app", &app, "--unused-for", "0s"]);
+    assert_eq!(listed[0]["id"], issued["id"]);
+    assert_eq!(listed[0]["last_used_at"], Value::Null);
+    assert_eq!(listed[0]["uses"], 0);
+    assert_eq!(listed[0]["used_scopes"], serde_json::json!([]));
+    assert_eq!(
+        listed[0]["unused_scopes"],
+        serde_json::json!(["contacts:read"])
+    );
+    let fresh = cli.ok_json(&["tokens", "list", "--app", &app, "--unused-for", "1d"]);
+    assert_eq!(
+        fresh,
+        serde_json::json!([]),
+        "issued just now: not unused for a day"
+    );
+    let err = fail(
+        cli.cmd()
+            .args(["tokens", "list", "--app", &app, "--unused-for", "1mo"]),
+    );
+    assert_contains(&err, "--unused-for");
+}
+
+#[test]
+fn tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refuses_a_second_roll() {
+    let cli = Cli::new();
+    let app = cli.create_app("crm");
+    let old = cli.issue_json(&app, "jwt");
+    let old_id = str_field(&old, "id");
+
+    let out = cli.run_ok(&[
+        "tokens",
+        "roll",
+        old_id,
+        "--expires-in",
+        "30d",
+        "--overlap",
+        "1h",
+    ]);
+    let token = only_line(&out.stdout);
+    assert!(
+        token.starts_with("v4.public.") || token.starts_with("ey"),
+        "{token}"
+    );
+    assert!(
+        token.starts_with("ey"),
+        "the old token's format (JWT): {token}"
+    );
+    assert_contains(&out.stderr, &format!("token {old_id} stops working at "));
+    let verified = cli.verify_json(&token, &[]);
+    assert_eq!(verified["scopes"], serde_json::json!(["contacts:read"]));
+
+    let list = cli.ok_json(&["tokens", "list", "--app", &app]);
+    let find = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let rolled = find(old_id);
+    assert_eq!(rolled["status"], "rolling");
+    let successor = find(rolled["replaced_by"].as_str().expect("replaced_by"));
+    assert_eq!(successor["replaces"], old_id);
+    let stops = unix(str_field(&rolled, "revoked_at"));
+    assert!((stops - (now() + 3600)).abs() < 60, "{rolled:#}");
+
+    let err = fail(
+        cli.cmd()
+            .args(["tokens", "roll", old_id, "--expires-in", "30d"]),
+    );
+    assert_contains(&err, "already rolled");
+    assert_contains(&err, successor["id"].as_str().unwrap());
+    let err = fail(cli.cmd().args([
+        "tokens",
+        "roll",
+        successor["id"].as_str().unwrap(),
+        "--expires-in",
+        "30d",
+        "--overlap",
+        "8d",
+    ]));
+    assert_contains(&err, "--overlap");
+    // One of --expires-in and --expires-at is required.
+    fail_with_code(cli.cmd().args(["tokens", "roll", old_id]), Some(2));
+}
+
+#[test]
 fn revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found() {
     let cli = Cli::new();
     let app = cli.create_app("crm");
@@ -2029,6 +2129,8 @@ fn no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_no
 
 informly_postgres_twins! {
     tests: [
+        tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refuses_a_second_roll,
+        tokens_list_shows_last_used_and_uses_and_filters_tokens_unused_for_a_while,
         tokens_revoke_all_revokes_every_token_of_the_app_by_name_and_later_tokens_stay_active,
         no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_not_in_the_keys_directory,
         workspaces_and_apps_are_created_and_listed_in_text_and_json,

@@ -2704,8 +2704,192 @@ async fn revoke_all_asks_first_keeps_the_app_and_the_token_list_filters_active_o
     assert!(active.body.contains("Active (1)") && active.body.contains("All (3)"));
 }
 
+#[tokio::test]
+async fn the_token_list_shows_when_each_token_was_last_used_marks_unused_permissions_and_sorts_by_either()
+ {
+    let home = Home::new();
+    let password = new_password();
+    add_user(&home, "alice@example.com", "default", &password);
+    let server = Server::start_in(home.clone(), &[("INFORMLY_USAGE_FLUSH", "1s")]).await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("crm").await;
+    let (used, used_id, _) = alice
+        .create_token(
+            &app,
+            "used",
+            &["contacts:read", "contacts:delete"],
+            "paseto",
+        )
+        .await;
+    let (_, idle_id, _) = alice
+        .create_token(&app, "idle", &["contacts:read"], "jwt")
+        .await;
+    assert_eq!(list_contacts(&server, &used).await, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while home
+        .run_json(&["tokens", "list", "--app", &app])
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .all(|t| t["uses"] == 0)
+    {
+        assert!(Instant::now() < deadline, "the use was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let page = alice.get(&app_url(&app)).await;
+    let row = |id: &str| {
+        page.body
+            .split(&format!("data-token-id=\"{id}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let used_row = row(&used_id);
+    assert!(
+        used_row.contains(">just now</time>") || used_row.contains("minute ago</time>"),
+        "{used_row}"
+    );
+    assert!(
+        used_row.contains("UTC\">"),
+        "the exact time on hover: {used_row}"
+    );
+    assert!(
+        used_row.contains(r#"<code class="scope unused" title="Never needed by a request this service saw">contacts:delete"#),
+        "{used_row}"
+    );
+    assert!(row(&idle_id).contains(">never<"), "{}", row(&idle_id));
+    assert!(
+        page.text("usage-note")
+            .is_some_and(|n| n.contains("offline"))
+    );
+
+    // Most recently used first, never used last; back to the soonest expiry.
+    let order = |page: &Page| -> Vec<String> {
+        page.body
+            .split("data-token-id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let by_use = alice
+        .get(&format!("{}?sort=last_used", app_url(&app)))
+        .await;
+    by_use.expect(200);
+    assert_eq!(order(&by_use), vec![used_id.clone(), idle_id.clone()]);
+    assert!(by_use.body.contains(r#"aria-sort="descending""#));
+}
+
+#[tokio::test]
+async fn a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_when_it_stops() {
+    let home = Home::new();
+    let password = new_password();
+    add_user(&home, "alice@example.com", "default", &password);
+    let server = Server::start_in(home.clone(), &[("INFORMLY_USAGE_FLUSH", "1s")]).await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("crm").await;
+    let (old, old_id, _) = alice
+        .create_token(&app, "sync", &["contacts:read", "contacts:delete"], "jwt")
+        .await;
+    assert_eq!(list_contacts(&server, &old).await, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while home.run_json(&["tokens", "list", "--app", &app])[0]["uses"] == 0 {
+        assert!(Instant::now() < deadline, "the use was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let roll = format!("{}/tokens/{old_id}/roll", app_url(&app));
+    let page = alice.get(&app_url(&app)).await;
+    assert!(
+        page.body.contains(&format!(r#"href="{roll}""#)),
+        "a Roll link"
+    );
+    assert!(
+        page.body.contains(&format!(r#"href="{roll}?scopes=used""#)),
+        "Roll with only the used permissions"
+    );
+    let form = alice.get(&roll).await;
+    form.expect(200);
+    assert_eq!(form.h1(), "Roll a token");
+    assert!(form.is_checked("overlap-24h"), "24 hours by default");
+    assert!(form.is_checked("scope-contacts-read") && form.is_checked("scope-contacts-delete"));
+    assert!(form.is_checked("format-jwt"));
+    assert_eq!(form.value("token-name").as_deref(), Some("sync"));
+    let used = alice.get(&format!("{roll}?scopes=used")).await;
+    assert!(used.is_checked("scope-contacts-read"));
+    assert!(!used.is_checked("scope-contacts-delete"), "never needed");
+
+    let csrf = form.csrf();
+    let bad = alice
+        .post(
+            &roll,
+            &[
+                ("csrf", &csrf),
+                ("name", "sync"),
+                ("scope", "contacts:read"),
+                ("expiry", "30d"),
+                ("format", "jwt"),
+                ("overlap", "2w"),
+            ],
+        )
+        .await;
+    bad.expect(422);
+    assert!(bad.text("overlap-error").is_some());
+    let done = alice
+        .post(
+            &roll,
+            &[
+                ("csrf", &csrf),
+                ("name", "sync 2"),
+                ("scope", "contacts:read"),
+                ("expiry", "30d"),
+                ("format", "paseto"),
+                ("overlap", "1h"),
+            ],
+        )
+        .await;
+    done.expect(201);
+    let new = done.value("new-token").expect("#new-token");
+    remember_secret(&new);
+    assert!(new.starts_with("v4.public."));
+    assert!(
+        done.text("rolled-note")
+            .is_some_and(|n| n.contains("It replaces"))
+    );
+    assert!(done.body.contains("stops working at"));
+    assert_eq!(list_contacts(&server, &new).await, StatusCode::OK);
+    assert_eq!(
+        list_contacts(&server, &old).await,
+        StatusCode::OK,
+        "the overlap"
+    );
+
+    let page = alice.get(&app_url(&app)).await;
+    let row = page
+        .body
+        .split(&format!("data-token-id=\"{old_id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        row.contains(">rolling<") && row.contains("stops working at"),
+        "{row}"
+    );
+    assert!(
+        !row.contains("/roll\""),
+        "a rolling token is not rolled again: {row}"
+    );
+    // Rolled already: the form says it cannot be done.
+    alice.get(&roll).await.expect(409);
+}
+
 informly_postgres_twins! {
     tests: [
+        a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_when_it_stops,
+        the_token_list_shows_when_each_token_was_last_used_marks_unused_permissions_and_sorts_by_either,
         revoke_all_asks_first_keeps_the_app_and_the_token_list_filters_active_ones_soonest_to_expire_first,
         every_breadcrumb_leads_to_settings_and_a_signed_in_error_page_keeps_the_navigation,
         an_app_is_renamed_and_described_from_its_edit_page_and_a_taken_name_is_refused_in_plain_words,

@@ -1243,6 +1243,53 @@ browser_test!(
     }
 );
 
+browser_test!(
+    a_token_is_rolled_with_an_overlap_the_new_one_shown_once_and_the_old_row_says_when_it_stops,
+    |site| {
+        site.log_in().await;
+        let app = site.create_app("Rolled", "").await;
+        site.open_token_form(&app).await;
+        site.fill_token_form("sync", &["contacts:read"], Expiry::Days7, "paseto")
+            .await;
+        let old = site.submit_token_form().await;
+        site.click("#done").await;
+        let rows = site.token_rows().await;
+        let (old_id, _) = rows[0].clone();
+
+        site.click(&format!("tr[data-token-id='{old_id}'] a.roll-token"))
+            .await;
+        site.heading("Roll a token").await;
+        assert!(
+            site.element("#overlap-24h")
+                .await
+                .is_selected()
+                .await
+                .expect("is_selected"),
+            "24 hours by default"
+        );
+        site.choose("overlap-1h").await;
+        site.choose("expiry-90d").await;
+        let new = site.submit_token_form().await;
+        assert_ne!(new, old);
+        assert!(site.text("#rolled-note").await.contains("stops working at"));
+        assert_eq!(site.contacts_status(&new).await, 200);
+        assert_eq!(site.contacts_status(&old).await, 200, "during the overlap");
+
+        site.click("#done").await;
+        site.element("#tokens-table").await;
+        let status = site.token_cell(&old_id, "token-status").await;
+        assert_eq!(status, "rolling");
+        let row = site.text(&format!("tr[data-token-id='{old_id}']")).await;
+        assert!(row.contains("stops working at"), "{row}");
+        assert!(
+            !site
+                .has(&format!("tr[data-token-id='{old_id}'] a.roll-token"))
+                .await,
+            "a rolling token is not offered a second roll"
+        );
+    }
+);
+
 // ---------------------------------------------------------------------------
 // Accessibility
 // ---------------------------------------------------------------------------
@@ -1330,5 +1377,7 @@ informly_postgres_twins! {
             "the dashboard's failure paths do not depend on the backend (the whole path runs on both); SQLite only to keep CI time down",
         every_field_has_a_label_and_signing_in_works_from_the_keyboard:
             "checks markup, which does not depend on the backend; SQLite only to keep CI time down",
+        a_token_is_rolled_with_an_overlap_the_new_one_shown_once_and_the_old_row_says_when_it_stops:
+            "the roll's backend paths run on both in tests/dashboard.rs; SQLite only to keep CI time down",
     ],
 }

@@ -21,7 +21,7 @@
 mod common;
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use common::Server;
 use common::raw_http::{RawResponse, chunk};
 use common::transport::{Answer, Call, InProcess, Transport};
+use common::{Home, Server};
 
 /// Ids that are well formed but exist nowhere.
 const UNKNOWN_APP: &str = "app_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -2053,6 +2053,231 @@ async fn revoking_every_token_of_an_app_keeps_the_app_and_spares_tokens_issued_a
         .invalid_token();
 }
 
+/// The record of `token_id`, as the CLI reads it from the database.
+fn record_of(home: &Home, app: &str, token_id: &str) -> Value {
+    home.run_json(&["tokens", "list", "--app", app])
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["id"] == token_id)
+        .expect("the token's record")
+        .clone()
+}
+
+#[tokio::test]
+async fn a_used_token_shows_when_it_was_last_used_after_a_flush_and_its_unused_scopes() {
+    let server = Server::start_in(Home::new(), &[("INFORMLY_USAGE_FLUSH", "1s")]).await;
+    let admin = server.home.admin_token(None);
+    let app = server.create_app(&admin, "crm").await;
+    let issued = server
+        .issue(&admin, &app, &["contacts:read", "contacts:write"], "paseto")
+        .await;
+    let (token, id) = (token_of(&issued), id_of(&issued));
+    let untouched = server.issue(&admin, &app, &["contacts:read"], "jwt").await;
+    assert_eq!(issued["last_used_at"], Value::Null);
+    assert_eq!(issued["uses"], 0);
+    for _ in 0..3 {
+        get(&server, "/v1/contacts", &token).await.expect(200);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let record = record_of(&server.home, &app, &id);
+        if record["uses"] == 3 || Instant::now() > deadline {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(record["uses"], 3, "{record}");
+    assert!(is_rfc3339_utc(&record["last_used_at"]), "{record}");
+    assert_eq!(record["used_scopes"], json!(["contacts:read"]));
+    assert_eq!(record["unused_scopes"], json!(["contacts:write"]));
+
+    // The API says the same, and lists what has not been used for a while.
+    let tokens = format!("/v1/apps/{app}/tokens");
+    let listed = get(&server, &tokens, &admin).await.expect(200);
+    let api_record = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(api_record["uses"], 3);
+    assert_eq!(api_record["unused_scopes"], json!(["contacts:write"]));
+    let unused = get(&server, &format!("{tokens}?unused_for=0s"), &admin)
+        .await
+        .expect(200);
+    let ids: Vec<&str> = unused["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&id_of(&untouched).as_str()), "{unused}");
+    let recent = get(&server, &format!("{tokens}?unused_for=90d"), &admin)
+        .await
+        .expect(200);
+    assert_eq!(recent["data"], json!([]), "nothing is 90 days old");
+    get(&server, &format!("{tokens}?unused_for=3mo"), &admin)
+        .await
+        .problem(422);
+    get(&server, &format!("{tokens}?unused=1d"), &admin)
+        .await
+        .problem(400);
+}
+
+#[tokio::test]
+async fn sigterm_writes_out_the_uses_counted_since_the_last_flush() {
+    let mut server = Server::start_in(Home::new(), &[("INFORMLY_USAGE_FLUSH", "1h")]).await;
+    let admin = server.home.admin_token(None);
+    let app = server.create_app(&admin, "crm").await;
+    let issued = server.issue(&admin, &app, &["contacts:read"], "jwt").await;
+    for _ in 0..2 {
+        get(&server, "/v1/token", &token_of(&issued))
+            .await
+            .expect(200);
+    }
+    assert_eq!(record_of(&server.home, &app, &id_of(&issued))["uses"], 0);
+    assert!(server.terminate().success());
+    let record = record_of(&server.home, &app, &id_of(&issued));
+    assert_eq!(record["uses"], 2, "{record}");
+    assert_eq!(record["used_scopes"], json!([]), "/v1/token needs no scope");
+}
+
+#[tokio::test]
+async fn rolling_a_token_issues_its_successor_and_keeps_the_old_one_for_the_overlap() {
+    let api = Api::start().await;
+    let (server, admin) = (&api.server, api.admin.as_str());
+    let tokens = format!("/v1/apps/{}/tokens", api.app);
+    let old = server
+        .issue(admin, &api.app, &["contacts:read", "contacts:write"], "jwt")
+        .await;
+    let roll = |id: &str| format!("{tokens}/{}/roll", id);
+
+    // Bad requests change nothing.
+    for (body, field) in [
+        (json!({"expires_in": "30d", "overlap": "8d"}), "overlap"),
+        (json!({"expires_in": "30d", "overlap": -1}), "overlap"),
+        (json!({"expires_in": "30d", "overlap": "1mo"}), "overlap"),
+        (json!({"overlap": "1h"}), "expires_in"),
+        (
+            json!({"expires_in": "30d", "scopes": ["apps:read"]}),
+            "scopes",
+        ),
+    ] {
+        let problem = post(server, &roll(&id_of(&old)), admin, &body)
+            .await
+            .problem(422);
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    post(
+        server,
+        &roll("tok_01ZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        admin,
+        &json!({"expires_in": "30d"}),
+    )
+    .await
+    .problem(404);
+    post(
+        server,
+        &roll(&id_of(&old)),
+        &token_of(&old),
+        &json!({"expires_in": "30d"}),
+    )
+    .await
+    .insufficient_scope("apps:write");
+
+    let new = post(
+        server,
+        &roll(&id_of(&old)),
+        admin,
+        &json!({"expires_in": "7d", "overlap": "1h", "scopes": ["contacts:read"], "name": "rolled"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(new["replaces"], old["id"]);
+    assert_eq!(new["format"], "jwt", "the old token's format");
+    assert_eq!(new["scopes"], json!(["contacts:read"]));
+    assert_eq!(new["name"], "rolled");
+    assert_eq!(new["status"], "active");
+    get(server, "/v1/contacts", &token_of(&new))
+        .await
+        .expect(200);
+    get(server, "/v1/contacts", &token_of(&old))
+        .await
+        .expect(200);
+    let list = get(server, &tokens, admin).await.expect(200);
+    let old_record = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == old["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(old_record["status"], "rolling");
+    assert_eq!(old_record["replaced_by"], new["id"]);
+    let revoked_at = OffsetDateTime::parse(old_record["revoked_at"].as_str().unwrap(), &Rfc3339)
+        .unwrap()
+        .unix_timestamp();
+    let in_an_hour = OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    assert!((revoked_at - in_an_hour).abs() <= 5, "{old_record}");
+
+    // Rolled already: 409 naming the successor.
+    let problem = post(
+        server,
+        &roll(&id_of(&old)),
+        admin,
+        &json!({"expires_in": "7d"}),
+    )
+    .await
+    .problem(409);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(new["id"].as_str().unwrap()),
+        "{problem}"
+    );
+    // Revoked: 409 saying so. And a revocation during the overlap is at once.
+    delete(server, &format!("{tokens}/{}", id_of(&old)), admin)
+        .await
+        .expect_no_content();
+    get(server, "/v1/contacts", &token_of(&old))
+        .await
+        .invalid_token();
+    let problem = post(
+        server,
+        &roll(&id_of(&old)),
+        admin,
+        &json!({"expires_in": "7d"}),
+    )
+    .await
+    .problem(409);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("rolled"),
+        "{problem}"
+    );
+    let sibling = server
+        .issue(admin, &api.app, &["contacts:read"], "paseto")
+        .await;
+    delete(server, &format!("{tokens}/{}", id_of(&sibling)), admin)
+        .await
+        .expect_no_content();
+    let problem = post(
+        server,
+        &roll(&id_of(&sibling)),
+        admin,
+        &json!({"expires_in": "7d"}),
+    )
+    .await
+    .problem(409);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("is revoked"),
+        "{problem}"
+    );
+}
+
 #[tokio::test]
 async fn token_issuance_refuses_bad_scopes_with_422_naming_the_scope() {
     let api = Api::start().await;
@@ -3080,6 +3305,9 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 informly_postgres_twins! {
     tests: [
+        rolling_a_token_issues_its_successor_and_keeps_the_old_one_for_the_overlap,
+        a_used_token_shows_when_it_was_last_used_after_a_flush_and_its_unused_scopes,
+        sigterm_writes_out_the_uses_counted_since_the_last_flush,
         revoking_every_token_of_an_app_keeps_the_app_and_spares_tokens_issued_afterwards,
         the_openapi_document_declares_problem_json_errors_on_every_protected_route,
         a_newcomer_goes_from_an_admin_token_to_an_app_tokens_and_contacts,

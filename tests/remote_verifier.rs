@@ -257,6 +257,71 @@ async fn past_the_staleness_bound_without_the_server_every_token_is_refused() {
 }
 
 #[tokio::test]
+async fn after_a_roll_the_verifier_refuses_the_old_token_at_the_scheduled_second_with_the_server_stopped()
+ {
+    let mut s = ServerWithApp::start("downstream").await;
+    let clock = Arc::new(ManualClock::at(unix_now()));
+    let verifier = RemoteVerifier::builder()
+        .base_url(&s.server.base)
+        .staleness(Duration::from_secs(3600))
+        .clock(clock.clone())
+        .build()
+        .await
+        .expect("verifier");
+    let old = s.issue(&["contacts:read"], "paseto").await;
+    assert!(verifier.verify(&old.token).await.is_ok());
+
+    let rolled = s
+        .server
+        .post(
+            &format!("/v1/apps/{}/tokens/{}/roll", s.app, old.id),
+            &s.admin,
+            &serde_json::json!({"expires_in": "30d", "overlap": "10m"}),
+        )
+        .await;
+    assert_eq!(rolled.status(), 201);
+    let rolled: Value = rolled.json().await.expect("json");
+    let new = rolled["token"].as_str().expect("the new token").to_owned();
+    common::remember_secret(&new);
+    assert_eq!(rolled["replaces"], old.id.as_str());
+    let records = s
+        .server
+        .get(&format!("/v1/apps/{}/tokens", s.app), &s.admin)
+        .await;
+    let records: Value = records.json().await.expect("json");
+    let record = records["data"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|r| r["id"] == old.id.as_str())
+        .expect("the old record")
+        .clone();
+    assert_eq!(record["status"], "rolling");
+    let takes_effect = time::OffsetDateTime::parse(
+        record["revoked_at"].as_str().expect("revoked_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("a time")
+    .unix_timestamp();
+
+    // The verifier learns the schedule, then the service goes away.
+    verifier.poll_revocations().await.expect("a page");
+    s.server.terminate();
+    assert!(verifier.poll_revocations().await.is_err(), "unreachable");
+
+    clock.set(takes_effect - 1);
+    assert!(verifier.verify(&old.token).await.is_ok(), "the last second");
+    assert!(verifier.verify(&new).await.is_ok());
+    clock.set(takes_effect);
+    assert_eq!(
+        verifier.verify(&old.token).await,
+        Err(VerifyError::Token(Error::Revoked)),
+        "from the scheduled second"
+    );
+    assert!(verifier.verify(&new).await.is_ok());
+}
+
+#[tokio::test]
 async fn tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refused() {
     let s = ServerWithApp::start("downstream").await;
     let home = s.server.home.clone();
@@ -563,6 +628,7 @@ informly_postgres_twins! {
         valid_tokens_of_both_formats_verify_with_their_app_workspace_and_scopes,
         tokens_verify_while_the_server_is_down_and_revocations_reach_the_verifier_within_the_bound,
         past_the_staleness_bound_without_the_server_every_token_is_refused,
+        after_a_roll_the_verifier_refuses_the_old_token_at_the_scheduled_second_with_the_server_stopped,
         tokens_of_a_rotated_key_verify_and_every_token_of_a_retired_key_is_refused,
         a_flood_of_unknown_key_ids_costs_the_server_at_most_one_key_fetch_per_interval,
         the_cli_verifies_with_the_published_urls_and_refuses_a_token_revoked_on_the_server,

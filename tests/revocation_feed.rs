@@ -131,8 +131,33 @@ async fn without_since_the_feed_is_the_full_list_signed_by_the_active_paseto_key
     assert_eq!(page.revoked.len(), 1, "{page:?}");
     assert_eq!(page.revoked[0].token_id, revoked);
     assert_eq!(page.revoked[0].expires_at, expires_at);
+    assert_eq!(page.revoked[0].from, None, "revoked at once");
     assert!(!has_token(&page, &kept));
     assert!(page.cutoffs.is_empty());
+
+    // A roll is published at once, with the second the revocation of the old
+    // token takes effect.
+    let rolled = s.issue(&["contacts:read"], "jwt").await;
+    let response = s
+        .server
+        .post(
+            &format!("/v1/apps/{}/tokens/{}/roll", s.app, rolled.id),
+            &s.admin,
+            &serde_json::json!({"expires_in": "30d", "overlap": "10m"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let successor: Value = response.json().await.expect("json");
+    common::remember_secret(str_of(&successor["token"]).as_str());
+    let page = s.server.revocation_feed(None).await;
+    let entry = page
+        .revoked
+        .iter()
+        .find(|r| r.token_id == rolled.id)
+        .expect("the rolled token is in the feed at once");
+    let from = entry.from.expect("a scheduled revocation");
+    assert!((from - (unix_now() + 600)).abs() <= 5, "{entry:?}");
+    assert_eq!(entry.expires_at, rolled.expires_at);
 
     // Nobody revoked anything since: the same cursor comes back, so every
     // follower that is up to date asks with the same URL (a cache can answer).
@@ -183,15 +208,14 @@ async fn a_page_since_a_cursor_holds_the_tokens_revoked_and_the_apps_deleted_aft
     assert!(denylist.is_token_revoked(&first), "merged, not replaced");
     assert!(denylist.is_token_revoked(&second));
     assert_eq!(
-        denylist.check(&claims(&of_doomed, &doomed, cutoff.cutoff)),
+        denylist.check(&claims(&of_doomed, &doomed, cutoff.cutoff), deleted_at),
         Err(Error::Revoked)
     );
     assert_eq!(
-        denylist.check(&claims(
-            "tok_01J0000000000000000000000Z",
-            &s.app,
+        denylist.check(
+            &claims("tok_01J0000000000000000000000Z", &s.app, deleted_at),
             deleted_at
-        )),
+        ),
         Ok(()),
         "the cutoff is the deleted app's alone"
     );
@@ -241,6 +265,7 @@ async fn entries_whose_tokens_expired_beyond_the_leeway_drop_out_of_the_feed() {
                 kid: "k",
                 issued_at: expires_at - 3600,
                 expires_at,
+                replaces: None,
             })
             .await
             .expect("insert token");
@@ -432,8 +457,12 @@ async fn the_feed_reveals_nothing_but_ids_and_times() {
     assert!(is_time(&payload["iat"]) && is_time(&payload["exp"]));
     for entry in payload["revoked"].as_array().unwrap() {
         let keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["exp", "jti"], "{entry}");
+        assert_eq!(keys, ["exp", "from", "jti"], "{entry}");
         assert!(str_of(&entry["jti"]).starts_with("tok_") && is_time(&entry["exp"]));
+        assert!(
+            entry["from"].is_null() || is_time(&entry["from"]),
+            "{entry}"
+        );
     }
     let cutoffs = payload["cutoffs"].as_array().unwrap();
     assert_eq!(cutoffs.len(), 1);

@@ -1761,13 +1761,17 @@ fn revoked_jti_is_rejected_by_the_denylist() {
     denylist.revoke_token(TOK);
     for format in Format::ALL {
         let revoked = verified_claims(format, &claims());
-        assert_eq!(denylist.check(&revoked), Err(Error::Revoked), "{format}");
+        assert_eq!(
+            denylist.check(&revoked, NOW),
+            Err(Error::Revoked),
+            "{format}"
+        );
         let other = TokenClaims {
             token_id: TOK_2.to_owned(),
             ..claims()
         };
         assert_eq!(
-            denylist.check(&verified_claims(format, &other)),
+            denylist.check(&verified_claims(format, &other), NOW),
             Ok(()),
             "{format}"
         );
@@ -1791,7 +1795,7 @@ fn cutoff_is_inclusive_at_the_same_second() {
                 ..claims()
             };
             assert_eq!(
-                denylist.check(&verified_claims(format, &c)),
+                denylist.check(&verified_claims(format, &c), NOW),
                 expected,
                 "{format} iat = cutoff{:+}",
                 iat - cutoff
@@ -1804,7 +1808,7 @@ fn cutoff_is_inclusive_at_the_same_second() {
         issued_at: cutoff,
         ..claims()
     };
-    assert_eq!(denylist.check(&c), Err(Error::Revoked));
+    assert_eq!(denylist.check(&c, NOW), Err(Error::Revoked));
 }
 
 #[test]
@@ -1817,11 +1821,11 @@ fn cutoff_for_one_app_does_not_affect_another() {
     };
     for format in Format::ALL {
         assert_eq!(
-            denylist.check(&verified_claims(format, &claims())),
+            denylist.check(&verified_claims(format, &claims()), NOW),
             Err(Error::Revoked)
         );
         assert_eq!(
-            denylist.check(&verified_claims(format, &y)),
+            denylist.check(&verified_claims(format, &y), NOW),
             Ok(()),
             "{format}"
         );

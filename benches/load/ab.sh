@@ -8,6 +8,11 @@
 #
 #   benches/load/ab.sh BIN_A BIN_B            # ROUNDS=3 DURATION=8s CONNECTIONS=64
 #
+# A_ENV and B_ENV add settings to one side, so one build can be compared
+# with itself under two settings:
+#
+#   A_ENV=INFORMLY_USAGE_FLUSH=0 benches/load/ab.sh target/release/informly target/release/informly
+#
 # Needs wrk, curl and python3. Each build gets its own SQLite database and
 # keys; its tokens are made through its own API.
 set -euo pipefail
@@ -35,7 +40,9 @@ API="http://127.0.0.1:$PORT"
 start() { # LABEL [ENV=VALUE …]: serves LABEL's build on its own home
     local label=$1; shift
     local bin; bin=$([ "$label" = A ] && echo "$A" || echo "$B")
-    env INFORMLY_DATABASE_URL="sqlite://$WORK/$label/informly.db" INFORMLY_KEYS_DIR="$WORK/$label/keys" "$@" \
+    local side; side=$([ "$label" = A ] && echo "${A_ENV:-}" || echo "${B_ENV:-}")
+    # shellcheck disable=SC2086 # A_ENV/B_ENV are lists of NAME=VALUE words
+    env $side INFORMLY_DATABASE_URL="sqlite://$WORK/$label/informly.db" INFORMLY_KEYS_DIR="$WORK/$label/keys" "$@" \
         "$bin" serve --listen "127.0.0.1:$PORT" 2>>"$WORK/$label/serve.log" &
     SERVER=$!
     until curl -sf -o /dev/null "$API/health"; do sleep 0.01; done

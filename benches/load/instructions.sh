@@ -5,13 +5,15 @@
 # answering nothing and once answering N requests on one keep-alive
 # connection; the difference over N is the cost of a request, start-up and
 # shutdown cancelled out. Background jobs are slowed to once an hour so they
-# do not run during a measurement.
+# do not run during a measurement (token usage is written once, at shutdown:
+# its cost is in the count).
 #
 #   benches/load/instructions.sh BIN_A BIN_B        # N=2000 SCENARIOS="health one many"
 #
 # Scenarios: GET /health; GET /v1/token with one token; GET /v1/token with N
 # distinct tokens and the token cache off (a signature check per request).
-# Needs valgrind, curl and python3.
+# A_ENV and B_ENV add settings to one side (as in ab.sh), so one build can be
+# compared with itself under two settings. Needs valgrind, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -74,7 +76,9 @@ measure() { # LABEL SCENARIO COUNT
     out="$WORK/callgrind.$label.$scenario.$count"
     local cache=()
     [ "$scenario" = many ] && cache=(INFORMLY_TOKEN_CACHE=0)
-    env $(home "$label") "${cache[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+    local side; side=$([ "$label" = A ] && echo "${A_ENV:-}" || echo "${B_ENV:-}")
+    # shellcheck disable=SC2086 # A_ENV/B_ENV are lists of NAME=VALUE words
+    env $(home "$label") INFORMLY_USAGE_FLUSH=1h $side "${cache[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$bin" serve --listen "127.0.0.1:$PORT" "${SLOW[@]}" 2>/dev/null & local pid=$!
     until curl -sf -o /dev/null "$API/health"; do sleep 0.2; done
     [ "$count" -gt 0 ] && drive "$scenario" "$count" "$WORK/$label/tokens.txt"

@@ -28,8 +28,8 @@ const CURSOR: &str = "c2luY2U";
 const ASKED: [Option<&str>; 3] = [None, Some(CURSOR), Some("a.b")];
 
 /// Implicit assertions a document can be signed with: the feed's, the access
-/// tokens' (none), and a later feed version's.
-const ASSERTIONS: [&[u8]; 3] = [FEED_ASSERTION, b"", b"informly:revocation-feed:v2"];
+/// tokens' (none), and the earlier feed version's (v1, without `from`).
+const ASSERTIONS: [&[u8]; 3] = [FEED_ASSERTION, b"", b"informly:revocation-feed:v1"];
 
 /// The fixture's PASETO secret keys as pasetors keys, by kid: the feed target
 /// signs payloads itself, with the implicit assertion it chooses (the crate's
@@ -387,7 +387,7 @@ fn assert_feed_answer(
 const FEED_MEMBERS: [&str; 8] = [
     "iss", "iat", "exp", "since", "next", "full", "revoked", "cutoffs",
 ];
-const REVOKED_MEMBERS: [&str; 2] = ["jti", "exp"];
+const REVOKED_MEMBERS: [&str; 3] = ["jti", "exp", "from"];
 const CUTOFF_MEMBERS: [&str; 3] = ["client_id", "cutoff", "exp"];
 
 /// The answer for a validly signed payload, from docs/revocation-feed.md:
@@ -418,8 +418,8 @@ fn expect_feed(
 /// A payload of the documented shape, or `None`: a JSON object (starting with
 /// `{`, no member repeated at any depth) of exactly the eight members; `iss` a
 /// string; `iat`, `exp` times with `exp >= iat`; `since` `null` or a cursor;
-/// `next` a cursor; `full` a boolean; `revoked` an array of `{"jti", "exp"}`
-/// objects with `tok_` ids; `cutoffs` an array of `{"client_id", "cutoff",
+/// `next` a cursor; `full` a boolean; `revoked` an array of `{"jti", "exp",
+/// "from"}` objects with `tok_` ids (`from` `null` or a time); `cutoffs` an array of `{"client_id", "cutoff",
 /// "exp"}` objects with `app_` ids.
 fn read_feed(payload: &[u8]) -> Option<RevocationFeed> {
     let feed = strict_object(payload)?;
@@ -433,13 +433,18 @@ fn read_feed(payload: &[u8]) -> Option<RevocationFeed> {
         .as_array()?
         .iter()
         .map(|entry| {
-            let [jti, exp] = entry_values(entry, &REVOKED_MEMBERS)?[..] else {
+            let [jti, exp, from] = entry_values(entry, &REVOKED_MEMBERS)?[..] else {
                 return None;
             };
             let jti = jti.as_str().filter(|id| is_ulid_id(id, "tok_"))?;
+            let from = match from {
+                Value::Null => None,
+                from => Some(paseto_time(from)?),
+            };
             Some(RevokedToken {
                 token_id: jti.to_owned(),
                 expires_at: paseto_time(exp)?,
+                from,
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -642,6 +647,10 @@ fn built_feed(fx: &Fixture, data: &[u8], asked: Option<&str>) {
         revoked.push(RevokedToken {
             token_id: tokens[pick(tokens.len())].to_owned(),
             expires_at: FEED_TIMES[pick(FEED_TIMES.len())],
+            from: match pick(FEED_TIMES.len() + 1) {
+                0 => None,
+                i => Some(FEED_TIMES[i - 1]),
+            },
         });
     }
     let mut cutoffs = Vec::new();
@@ -770,8 +779,8 @@ pub(super) fn seeds(seeds: &mut Seeds) {
             "next": "bmV4dA",
             "full": full,
             "revoked": [
-                {"jti": TOK, "exp": rfc3339(NOW + 3600)},
-                {"jti": "tok_01HZZZZZZZZZZZZZZZZZZZZZZY", "exp": rfc3339(NOW + 60)},
+                {"jti": TOK, "exp": rfc3339(NOW + 3600), "from": null},
+                {"jti": "tok_01HZZZZZZZZZZZZZZZZZZZZZZY", "exp": rfc3339(NOW + 60), "from": rfc3339(NOW + 30)},
             ],
             "cutoffs": [
                 {"client_id": APP, "cutoff": rfc3339(NOW - 60), "exp": rfc3339(NOW + 7200)},

@@ -55,7 +55,7 @@ impl LiveDenylist {
         }
         self.current
             .load()
-            .check(claims)
+            .check(claims, now)
             .map_err(|_| CheckError::Revoked)
     }
 

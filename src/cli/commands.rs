@@ -14,7 +14,7 @@ use super::{AppsCmd, KeysCmd, Open, TokensCmd, UsersCmd, WorkspacesCmd};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::ids::{AppId, TokenId};
-use crate::service::{self, Actor, IssueRequest, Service, TokenStatus};
+use crate::service::{self, Actor, IssueRequest, RollRequest, Service, TokenStatus};
 use crate::store::{self, Store, TokenRecord};
 use crate::token::{Expiry, Format, ScopeSet};
 
@@ -224,20 +224,90 @@ impl Ctx {
                     .map_err(flag_error)?;
                 print_issued(json, &issued);
             }
-            TokensCmd::List { app, workspace } => {
+            TokensCmd::Roll {
+                token_id,
+                overlap,
+                expires_in,
+                expires_at,
+                scopes,
+                format,
+                name,
+                workspace,
+            } => {
+                let expiry = match (expires_in, expires_at) {
+                    (Some(d), _) => Expiry::parse_in(&d).context("--expires-in")?,
+                    (None, Some(t)) => Expiry::parse_at(&t).context("--expires-at")?,
+                    (None, None) => bail!("give --expires-in or --expires-at"),
+                };
+                let scopes: Vec<String> = scopes
+                    .iter()
+                    .flat_map(|s| s.split_whitespace())
+                    .map(str::to_owned)
+                    .collect();
+                let (actor, token) = self
+                    .actor_for_token(workspace.as_deref(), &token_id)
+                    .await?;
+                let old = self.service.token(&actor, None, &token).await?;
+                let Some(app) = old.app_id else {
+                    bail!("token `{token}` is an admin token: only app tokens are rolled");
+                };
+                let request = RollRequest {
+                    expiry,
+                    overlap,
+                    scopes: (!scopes.is_empty()).then_some(scopes),
+                    name,
+                    format,
+                };
+                let issued = self
+                    .service
+                    .roll_token(&actor, &app, &token, request)
+                    .await
+                    .map_err(flag_error)?;
+                if !json {
+                    let old = self.service.token(&actor, None, &token).await?;
+                    if let Some(at) = old.revoked_at {
+                        eprintln!(
+                            "token {token} stops working at {}",
+                            crate::clock::rfc3339_precise(at)
+                        );
+                    }
+                }
+                print_issued(json, &issued);
+            }
+            TokensCmd::List {
+                app,
+                workspace,
+                unused_for,
+            } => {
                 let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
-                let list = self.service.tokens(&actor, &app).await?;
+                let list = match unused_for {
+                    Some(unused_for) => {
+                        let unused_for = time::Duration::seconds(unused_for);
+                        self.service.unused_tokens(&actor, &app, unused_for).await?
+                    }
+                    None => self.service.tokens(&actor, &app).await?,
+                };
                 // Each record with what the service would answer its token now.
                 let rows: Vec<ListedToken> = list
                     .iter()
                     .map(|record| ListedToken {
                         status: self.service.status_of(record),
+                        unused_scopes: record.unused_scopes(),
                         record,
                     })
                     .collect();
                 print(json, &rows, || {
                     table(
-                        &["ID", "NAME", "FORMAT", "SCOPES", "EXPIRES", "STATUS"],
+                        &[
+                            "ID",
+                            "NAME",
+                            "FORMAT",
+                            "SCOPES",
+                            "EXPIRES",
+                            "STATUS",
+                            "LAST USED",
+                            "USES",
+                        ],
                         rows.iter().map(|row| {
                             let t = row.record;
                             let status = match (row.status, &t.revoked_at) {
@@ -252,6 +322,11 @@ impl Ctx {
                                 t.scopes.join(" "),
                                 rfc3339(t.expires_at),
                                 status,
+                                t.last_used_at.map_or_else(
+                                    || "never".to_owned(),
+                                    crate::clock::rfc3339_precise,
+                                ),
+                                t.uses.to_string(),
                             ]
                         }),
                     )
@@ -415,6 +490,7 @@ fn flag_error(e: service::Error) -> anyhow::Error {
         "expires_in" => "--expires-in",
         "expires_at" => "--expires-at",
         "scopes" => "--scope",
+        "overlap" => "--overlap",
         "name" => "--name",
         "description" => "--description",
         "email" => "--email",
@@ -430,4 +506,5 @@ struct ListedToken<'a> {
     #[serde(flatten)]
     record: &'a TokenRecord,
     status: TokenStatus,
+    unused_scopes: Vec<String>,
 }

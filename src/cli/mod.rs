@@ -226,9 +226,46 @@ pub enum TokensCmd {
         #[arg(long)]
         workspace: Option<String>,
     },
+    /// Roll a token: issue its successor (printed once) and keep the old
+    /// token valid for an overlap, after which it is revoked.
+    #[command(
+        group(clap::ArgGroup::new("expiry").required(true).args(["expires_in", "expires_at"])),
+        after_help = "Examples:\n  informly tokens roll tok_01J… --expires-in 30d                # the old token works 24 h more\n  informly tokens roll tok_01J… --expires-in 90d --overlap 1h --scope contacts:read\n  TOKEN=$(informly tokens roll tok_01J… --expires-in 30d --overlap 0)   # the old one stops at once"
+    )]
+    Roll {
+        /// The id of the token to roll (`tok_…`, the record's `id`).
+        token_id: String,
+        /// How long the old token stays valid: 0 to 7d (default 24h), never
+        /// past its own expiry.
+        #[arg(long, value_parser = duration)]
+        overlap: Option<i64>,
+        /// The new token's lifetime: seconds, or the units s, m, h, d, w.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// When the new token expires: an RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<String>,
+        /// The new token's scopes (default: the old token's); repeat or
+        /// separate with commas.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// The new token's format (default: the old token's).
+        #[arg(
+            long,
+            value_parser = clap::builder::PossibleValuesParser::new(["paseto", "jwt"])
+                .try_map(|s| s.parse::<Format>())
+        )]
+        format: Option<Format>,
+        /// The new token's name (default: the old token's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only if the token is in this workspace (id or name).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
     /// List the tokens of an app.
     #[command(
-        after_help = "Examples:\n  informly tokens list --app crm\n  informly tokens list --app app_01J… --json"
+        after_help = "Examples:\n  informly tokens list --app crm\n  informly tokens list --app crm --unused-for 90d\n  informly tokens list --app app_01J… --json"
     )]
     List {
         /// The app's id (`app_…`) or its name.
@@ -237,6 +274,11 @@ pub enum TokensCmd {
         /// Only if the app is in this workspace (id or name).
         #[arg(long)]
         workspace: Option<String>,
+        /// Only tokens not seen used for this long (90d, 12h …; never-used
+        /// ones once they are that old). Uses verified offline by other
+        /// services are not seen.
+        #[arg(long, value_parser = duration)]
+        unused_for: Option<i64>,
     },
     /// Revoke a token by id, or every token of an app (keeping the app).
     #[command(

@@ -4,20 +4,20 @@ use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Json, Path, nullable, parse_id};
+use super::extract::{Json, Path, Query, nullable, parse_id};
 use crate::clock::{rfc3339, rfc3339_precise};
-use crate::ids::AppId;
-use crate::service::{IssueRequest, Service, TokenStatus};
+use crate::ids::{AppId, TokenId};
+use crate::service::{IssueRequest, Issued, MAX_OVERLAP, RollRequest, Service, TokenStatus};
 use crate::store::{App, TokenRecord};
 use crate::text;
-use crate::token::expiry::MIN_LIFETIME;
+use crate::token::expiry::{MIN_LIFETIME, parse_duration};
 use crate::token::{Expiry, Format, Policy, Scope};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_app, update_app, delete_app))
         .routes(routes!(create_token, list_tokens, revoke_app_tokens))
         .routes(routes!(revoke_token))
+        .routes(routes!(roll_token))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -186,25 +187,52 @@ struct TokenBody {
     created_at: String,
     expires_at: String,
     revoked_at: Option<String>,
-    /// What the service would answer the token now: `active`, `expired`,
-    /// `revoked`, or `key_retired` (its key was retired, so it is refused).
-    #[schema(value_type = String, pattern = "^(active|expired|revoked|key_retired)$")]
+    /// What the service would answer the token now: `active`, `rolling`
+    /// (rolled, accepted until `revoked_at`), `expired`, `revoked`, or
+    /// `key_retired` (its key was retired, so it is refused).
+    #[schema(value_type = String, pattern = "^(active|rolling|expired|revoked|key_retired)$")]
     status: TokenStatus,
+    /// The token this one replaced: it was issued by rolling that one.
+    replaces: Option<String>,
+    /// The token that replaced this one: it was rolled, and stops working at
+    /// `revoked_at`.
+    replaced_by: Option<String>,
+    /// The latest verified request this service saw it make (null: never).
+    /// Uses verified offline by other services are not seen here.
+    last_used_at: Option<String>,
+    /// Verified requests this service saw it make, over every instance.
+    uses: i64,
+    /// The scopes a request of it needed (routes that need only a valid
+    /// token, such as `GET /v1/token`, need none).
+    used_scopes: Vec<String>,
+    /// The scopes granted but never needed: candidates to drop at the next
+    /// roll.
+    unused_scopes: Vec<String>,
 }
 
 impl TokenBody {
     fn of(t: TokenRecord, service: &Service) -> TokenBody {
         TokenBody {
             status: service.status_of(&t),
+            unused_scopes: t.unused_scopes(),
             id: t.id.into(),
             app_id: t.app_id.map(String::from),
             name: t.name,
-            scopes: t.scopes,
             format: t.format,
             kid: t.kid,
             created_at: rfc3339(t.created_at),
             expires_at: rfc3339(t.expires_at),
             revoked_at: t.revoked_at.map(rfc3339_precise),
+            last_used_at: t.last_used_at.map(rfc3339_precise),
+            replaces: t.replaces.map(String::from),
+            replaced_by: t.replaced_by.map(String::from),
+            uses: t.uses,
+            used_scopes: t
+                .used_scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            scopes: t.scopes,
         }
     }
 }
@@ -305,6 +333,51 @@ enum ExpiresIn {
     Text(String),
 }
 
+/// The expiry a token request asks for: exactly one of `expires_at` and
+/// `expires_in`.
+fn expiry_of(at: Option<String>, within: Option<ExpiresIn>) -> ApiResult<Expiry> {
+    match (at, within) {
+        (Some(at), None) => {
+            Expiry::parse_at(&at).map_err(|e| ApiError::validation("expires_at", e.to_string()))
+        }
+        (None, Some(ExpiresIn::Seconds(secs))) => Ok(Expiry::In(secs)),
+        (None, Some(ExpiresIn::Text(text))) => {
+            Expiry::parse_in(&text).map_err(|e| ApiError::validation("expires_in", e.to_string()))
+        }
+        (None, None) => Err(ApiError::validation(
+            "expires_in",
+            "give expires_at or expires_in",
+        )),
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "expires_in",
+            "give expires_at or expires_in, not both",
+        )),
+    }
+}
+
+/// The answer to a request that issued a token: 201, never cached.
+fn created(
+    state: &AppState,
+    issued: Issued,
+) -> (
+    StatusCode,
+    [(header::HeaderName, &'static str); 1],
+    JsonResponse<CreatedToken>,
+) {
+    if let Some(generated) = &issued.generated_key {
+        tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
+    }
+    (
+        StatusCode::CREATED,
+        // It carries a credential: no cache may keep it (RFC 6749 §5.1).
+        [(header::CACHE_CONTROL, "no-store")],
+        JsonResponse(CreatedToken {
+            record: TokenBody::of(issued.record, state.service()),
+            token: issued.token.as_str().to_owned(),
+        }),
+    )
+}
+
 /// Issue a token for an app. The response is the only time the token is shown.
 #[utoipa::path(post, path = "/v1/apps/{app}/tokens", tag = "tokens", security(("bearer" = ["apps:write"])),
     params(("app" = String, Path)), request_body = CreateToken,
@@ -320,26 +393,7 @@ async fn create_token(
     JsonResponse<CreatedToken>,
 )> {
     let app: AppId = parse_id(&app)?;
-    let expiry = match (body.expires_at, body.expires_in) {
-        (Some(at), None) => {
-            Expiry::parse_at(&at).map_err(|e| ApiError::validation("expires_at", e.to_string()))?
-        }
-        (None, Some(ExpiresIn::Seconds(secs))) => Expiry::In(secs),
-        (None, Some(ExpiresIn::Text(text))) => Expiry::parse_in(&text)
-            .map_err(|e| ApiError::validation("expires_in", e.to_string()))?,
-        (None, None) => {
-            return Err(ApiError::validation(
-                "expires_in",
-                "give expires_at or expires_in",
-            ));
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "expires_in",
-                "give expires_at or expires_in, not both",
-            ));
-        }
-    };
+    let expiry = expiry_of(body.expires_at, body.expires_in)?;
     let request = IssueRequest {
         name: body.name,
         scopes: body.scopes,
@@ -350,33 +404,137 @@ async fn create_token(
         .service()
         .issue_token(&principal.actor(), &app, request)
         .await?;
-    if let Some(generated) = &issued.generated_key {
-        tracing::info!(kid = %generated.kid, format = %generated.format, "generated the first signing key");
-    }
-    Ok((
-        StatusCode::CREATED,
-        // It carries a credential: no cache may keep it (RFC 6749 §5.1).
-        [(header::CACHE_CONTROL, "no-store")],
-        JsonResponse(CreatedToken {
-            record: TokenBody::of(issued.record, state.service()),
-            token: issued.token.as_str().to_owned(),
-        }),
-    ))
+    Ok(created(&state, issued))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RollToken {
+    /// The new token's expiry, RFC 3339. Give this or `expires_in`.
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    /// The new token's lifetime: seconds, or a duration such as "30d".
+    #[schema(schema_with = expires_in_schema)]
+    expires_in: Option<ExpiresIn>,
+    /// How long the old token stays valid: seconds, or a duration such as
+    /// "24h" (the default); 0 to 7 days, never past its own expiry.
+    #[schema(schema_with = overlap_schema)]
+    overlap: Option<ExpiresIn>,
+    /// The new token's scopes; by default the old token's.
+    #[schema(schema_with = optional_app_scopes_schema)]
+    scopes: Option<Vec<String>>,
+    /// The new token's name; by default the old token's.
+    #[schema(schema_with = optional_name_field)]
+    name: Option<String>,
+    /// The new token's format; by default the old token's.
+    #[schema(value_type = Option<String>, schema_with = format_schema)]
+    format: Option<Format>,
+}
+
+/// `overlap`: whole seconds (0 to 7 days), a duration string, or null.
+fn overlap_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::Integer,
+            Type::String,
+            Type::Null,
+        ]))
+        .minimum(Some(0))
+        .maximum(Some(MAX_OVERLAP))
+        .build()
+}
+
+fn optional_app_scopes_schema() -> utoipa::openapi::schema::Array {
+    let mut schema = app_scopes_schema();
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
+        utoipa::openapi::schema::Type::Array,
+        utoipa::openapi::schema::Type::Null,
+    ]);
+    schema
+}
+
+/// Roll a token: issue its successor (shown this once) and keep the old
+/// token valid for an overlap, after which it is revoked. The revocation is
+/// published at once with the second it takes effect, so every verifier
+/// refuses the old token at the same second.
+#[utoipa::path(post, path = "/v1/apps/{app}/tokens/{token_id}/roll", tag = "tokens", security(("bearer" = ["apps:write"])),
+    params(("app" = String, Path), ("token_id" = String, Path, description = "The id of the token to roll")),
+    request_body = RollToken,
+    responses((status = 201, body = CreatedToken), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The token is revoked, expired, refused for its key, or already rolled"),
+        (status = 422, body = Problem)))]
+async fn roll_token(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsWrite>,
+    Path((app, token)): Path<(String, String)>,
+    Json(body): Json<RollToken>,
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, &'static str); 1],
+    JsonResponse<CreatedToken>,
+)> {
+    let (app, token): (AppId, TokenId) = (parse_id(&app)?, parse_id(&token)?);
+    let expiry = expiry_of(body.expires_at, body.expires_in)?;
+    let overlap = match body.overlap {
+        None => None,
+        Some(ExpiresIn::Seconds(secs)) => Some(secs),
+        Some(ExpiresIn::Text(text)) => Some(
+            parse_duration(&text).map_err(|e| ApiError::validation("overlap", e.to_string()))?,
+        ),
+    };
+    let request = RollRequest {
+        expiry,
+        overlap,
+        scopes: body.scopes,
+        name: body.name,
+        format: body.format,
+    };
+    let issued = state
+        .service()
+        .roll_token(&principal.actor(), &app, &token, request)
+        .await?;
+    Ok(created(&state, issued))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TokenListParams {
+    /// Only tokens this service has not seen used for this long (`90d`,
+    /// `12h`: s, m, h, d, w), never-used ones included once they are that
+    /// old.
+    #[param(example = "90d")]
+    unused_for: Option<String>,
 }
 
 /// List an app's tokens (records only).
 #[utoipa::path(get, path = "/v1/apps/{app}/tokens", tag = "tokens", security(("bearer" = ["apps:read"])),
-    params(("app" = String, Path)),
-    responses((status = 200, body = TokenList), (status = 404, body = Problem)))]
+    params(("app" = String, Path), TokenListParams),
+    responses((status = 200, body = TokenList), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_tokens(
     State(state): State<AppState>,
     Auth(principal, ..): Auth<need::AppsRead>,
     Path(app): Path<String>,
+    Query(params): Query<TokenListParams>,
 ) -> ApiResult<JsonResponse<TokenList>> {
-    let tokens = state
-        .service()
-        .tokens(&principal.actor(), &parse_id(&app)?)
-        .await?;
+    let unused_for = params
+        .unused_for
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| ApiError::validation("unused_for", e.to_string()))?;
+    let actor = principal.actor();
+    let app = parse_id(&app)?;
+    let tokens = match unused_for {
+        Some(unused_for) => {
+            state
+                .service()
+                .unused_tokens(&actor, &app, time::Duration::seconds(unused_for))
+                .await?
+        }
+        None => state.service().tokens(&actor, &app).await?,
+    };
     Ok(JsonResponse(TokenList {
         data: tokens
             .into_iter()

@@ -15,7 +15,7 @@ use super::error::{ApiError, Missing};
 use crate::authn::Rejection;
 use crate::ids::{TokenId, WorkspaceId};
 use crate::service::Actor;
-use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, Verified};
+use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, UnixTime, Verified};
 
 /// A verified caller: the token's claims, shared with the token cache.
 #[derive(Debug, Clone)]
@@ -86,11 +86,16 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = authenticate(parts, state)?;
+        let now = state.clock().unix();
+        let principal = authenticate(parts, state, now)?;
         if let Some(scope) = N::SCOPE
             && !principal.claims().scopes.contains(scope)
         {
             return Err(ApiError::InsufficientScope(scope));
+        }
+        // Counted in memory, written out later: last used, never waited for.
+        if let Some(usage) = state.usage() {
+            usage.record(&principal.claims().token_id, N::SCOPE, now);
         }
         Ok(Auth(principal, PhantomData))
     }
@@ -99,7 +104,7 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
 /// Reads the bearer token from the one Authorization header (never from the
 /// URL), verifies it against the in-memory keys and denylist, and logs why a
 /// token was refused — the token itself is never logged.
-fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+fn authenticate(parts: &Parts, state: &AppState, now: UnixTime) -> Result<Principal, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return match parts.headers.contains_key(AUTHORIZATION) {
@@ -141,7 +146,7 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
         tracing::info!(reason = "token too large", "token rejected");
         return Err(ApiError::InvalidToken("invalid token"));
     }
-    check_token(token, state)
+    check_token(token, state, now)
 }
 
 /// Whether the query string carries a parameter a client might have put a
@@ -157,8 +162,7 @@ fn token_in_query(query: Option<&str>) -> bool {
 
 /// Verifies a bearer token by the one rule (`authn::Authenticator::check`:
 /// the token core, from the cache if seen before; staleness; the denylist).
-fn check_token(token: &str, state: &AppState) -> Result<Principal, ApiError> {
-    let now = state.clock().unix();
+fn check_token(token: &str, state: &AppState, now: UnixTime) -> Result<Principal, ApiError> {
     match state.authenticator().check(token, now) {
         Ok(verified) => {
             // The request's log line names the caller: its app (none for an
@@ -222,7 +226,7 @@ mod tests {
         /// Checks `token` through both (the cached one twice: a miss or a hit,
         /// then surely a hit) and asserts the answers are the same.
         fn check(&self, token: &str) -> Result<String, String> {
-            let answer = |state: &AppState| match check_token(token, state) {
+            let answer = |state: &AppState| match check_token(token, state, state.clock().unix()) {
                 Ok(principal) => Ok(format!("{:?}", principal.0)),
                 Err(e) => Err(format!("{e:?}")),
             };
@@ -265,6 +269,7 @@ mod tests {
                 CursorKey::new(vec![1; 32]),
                 TokenCache::new(capacity, policy.leeway),
                 crate::http::dashboard::Config::default(),
+                None,
             )
         };
         let twins = Twins {

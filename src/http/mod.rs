@@ -47,6 +47,7 @@ use crate::clock::Clock;
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
 use crate::service::Service;
+use crate::usage::UsageLog;
 use cursor::CursorKey;
 use error::ApiError;
 use request_log::RequestLogLayer;
@@ -67,6 +68,8 @@ struct Inner {
     revocations: Arc<Revocations>,
     cursor_key: CursorKey,
     feed_memo: revocations::FeedMemo,
+    /// Token usage waiting to be written; `None` when tracking is off.
+    usage: Option<Arc<UsageLog>>,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
         cursor_key: CursorKey,
         token_cache: TokenCache,
         dashboard: dashboard::Config,
+        usage: Option<Arc<UsageLog>>,
     ) -> AppState {
         let authenticator = Authenticator::new(keys, Some(revocations.live().clone()));
         // A cache turned off is left out, not consulted for nothing.
@@ -91,6 +95,7 @@ impl AppState {
             revocations,
             cursor_key,
             feed_memo: revocations::FeedMemo::default(),
+            usage,
         }))
     }
 
@@ -124,6 +129,15 @@ impl AppState {
 
     pub fn dashboard(&self) -> &dashboard::Config {
         &self.0.dashboard
+    }
+
+    pub fn usage(&self) -> Option<&UsageLog> {
+        self.0.usage.as_deref()
+    }
+
+    /// The same, shared, for the job that writes it out.
+    pub fn usage_log(&self) -> Option<Arc<UsageLog>> {
+        self.0.usage.clone()
     }
 }
 

@@ -69,7 +69,7 @@ struct FeedParams {
 #[derive(Serialize, ToSchema)]
 struct FeedEnvelope {
     /// A PASETO v4.public token (footer `{"kid"}`, implicit assertion
-    /// `informly:revocation-feed:v1`) whose payload is the page: `iss`, `iat`,
+    /// `informly:revocation-feed:v2`) whose payload is the page: `iss`, `iat`,
     /// `exp`, `since`, `next`, `full`, `revoked: [{jti, exp}]`,
     /// `cutoffs: [{client_id, cutoff, exp}]`. See docs/revocation-feed.md.
     #[schema(pattern = r"^v4\.public\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
@@ -187,9 +187,10 @@ async fn sign_page(
         revoked: rows
             .tokens
             .into_iter()
-            .map(|(token_id, expires_at)| RevokedToken {
+            .map(|(token_id, expires_at, from)| RevokedToken {
                 token_id,
                 expires_at,
+                from,
             })
             .collect(),
         cutoffs: rows

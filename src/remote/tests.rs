@@ -231,6 +231,7 @@ fn a_revoked_token_or_app_is_refused_after_the_next_poll() {
         s.published.lock().unwrap().denylist = vec![RevokedToken {
             token_id: TOK_A.to_owned(),
             expires_at: NOW + 3600,
+            from: None,
         }];
         assert!(verifier.verify(&a).await.is_ok(), "not polled yet");
         verifier.poll_revocations().await.unwrap();
@@ -262,6 +263,7 @@ fn every_ten_minutes_a_poll_takes_the_full_list_which_replaces_the_denylist() {
         s.published.lock().unwrap().denylist = vec![RevokedToken {
             token_id: TOK_A.to_owned(),
             expires_at: NOW + 3600,
+            from: None,
         }];
         verifier.poll_revocations().await.unwrap();
         // The entry is gone from the server (say its database was

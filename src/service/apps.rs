@@ -114,4 +114,21 @@ impl Service {
         let app = self.app(actor, app).await?;
         Ok(self.store.list_tokens(&app.workspace_id, &app.id).await?)
     }
+
+    /// The tokens of an app this service has not seen used for `unused_for`:
+    /// last used at or before then, or never used and issued by then.
+    pub async fn unused_tokens(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        unused_for: time::Duration,
+    ) -> Result<Vec<TokenRecord>> {
+        let since = self.clock.now() - unused_for;
+        let mut tokens = self.tokens(actor, app).await?;
+        tokens.retain(|t| match t.last_used_at {
+            Some(last_used) => last_used <= since,
+            None => t.created_at <= since.unix_timestamp(),
+        });
+        Ok(tokens)
+    }
 }

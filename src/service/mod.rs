@@ -19,7 +19,7 @@ mod tokens;
 mod users;
 
 pub use keys::{RotatedKey, ensure_signing_key};
-pub use tokens::{IssueRequest, Issued, TokenStatus};
+pub use tokens::{DEFAULT_OVERLAP, IssueRequest, Issued, MAX_OVERLAP, RollRequest, TokenStatus};
 pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
 
 use std::path::PathBuf;

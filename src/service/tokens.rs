@@ -1,11 +1,13 @@
 //! Tokens: issue (signed by the active key of the format asked for, recorded
-//! in the same step) and revoke.
+//! in the same step), roll (a new token replaces an old one, which is revoked
+//! after an overlap) and revoke.
 
 use zeroize::Zeroizing;
 
 use super::{Actor, Error, Result, Service, invalid};
 use crate::ids::{AppId, TokenId};
 use crate::keys::Generated;
+use crate::store;
 use crate::store::{NewToken, TokenRecord};
 use crate::text;
 use crate::token::{Expiry, Format, KeyStatus, ScopeSet, Subject, TokenClaims};
@@ -17,6 +19,24 @@ pub struct IssueRequest {
     pub expiry: Expiry,
     pub format: Format,
 }
+
+/// What a roll asks for: the new token's expiry, how long the old token stays
+/// valid, and what else changes (by default the old token's scopes, name and
+/// format).
+pub struct RollRequest {
+    pub expiry: Expiry,
+    /// Seconds the old token stays valid, 0 to [`MAX_OVERLAP`]; default
+    /// [`DEFAULT_OVERLAP`]. Never past the old token's own expiry.
+    pub overlap: Option<i64>,
+    pub scopes: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub format: Option<Format>,
+}
+
+/// How long a rolled token stays valid unless the roll says otherwise.
+pub const DEFAULT_OVERLAP: i64 = 24 * 60 * 60;
+/// The longest overlap a roll may ask for.
+pub const MAX_OVERLAP: i64 = 7 * 24 * 60 * 60;
 
 /// A freshly issued token: the record, and the string, shown this once.
 pub struct Issued {
@@ -31,6 +51,8 @@ pub struct Issued {
 #[serde(rename_all = "snake_case")]
 pub enum TokenStatus {
     Active,
+    /// Rolled: accepted until its scheduled revocation takes effect.
+    Rolling,
     Expired,
     Revoked,
     /// The key that signed it is retired (or gone): it is refused.
@@ -38,12 +60,55 @@ pub enum TokenStatus {
 }
 
 impl TokenStatus {
+    /// Whether the service accepts the token now.
+    pub fn is_accepted(self) -> bool {
+        matches!(self, TokenStatus::Active | TokenStatus::Rolling)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TokenStatus::Active => "active",
+            TokenStatus::Rolling => "rolling",
             TokenStatus::Expired => "expired",
             TokenStatus::Revoked => "revoked",
             TokenStatus::KeyRetired => "key_retired",
+        }
+    }
+}
+
+/// A signed token not yet recorded.
+struct Signed {
+    id: TokenId,
+    claims: TokenClaims,
+    token: Zeroizing<String>,
+    format: Format,
+    kid: String,
+    generated_key: Option<Generated>,
+}
+
+impl Signed {
+    /// The record to insert; `replaces` is the token a roll replaces.
+    fn record<'a>(
+        &'a self,
+        actor: &'a Actor,
+        app_id: Option<&'a AppId>,
+        name: Option<&'a str>,
+        subject: &'a str,
+        scopes: &'a str,
+        replaces: Option<&'a TokenId>,
+    ) -> NewToken<'a> {
+        NewToken {
+            id: &self.id,
+            workspace_id: actor.workspace(),
+            app_id,
+            subject,
+            name,
+            scopes,
+            format: self.format,
+            kid: &self.kid,
+            issued_at: self.claims.issued_at,
+            expires_at: self.claims.expires_at,
+            replaces,
         }
     }
 }
@@ -95,6 +160,35 @@ impl Service {
     }
 
     async fn issue(&self, actor: &Actor, grant: Grant<'_>) -> Result<Issued> {
+        let signed = self.sign(actor, &grant).await?;
+        let app_id = signed.claims.subject.app_id().and_then(AppId::parse);
+        let (subject, scopes) = (
+            signed.claims.subject.as_claim(),
+            signed.claims.scopes.to_claim(),
+        );
+        let mut tx = self.store.begin().await?;
+        let record = tx
+            .insert_token(&signed.record(
+                actor,
+                app_id.as_ref(),
+                grant.name,
+                &subject,
+                &scopes,
+                None,
+            ))
+            .await?;
+        tx.commit().await?;
+        Ok(Issued {
+            record,
+            token: signed.token,
+            generated_key: signed.generated_key,
+        })
+    }
+
+    /// Signs the token a valid `grant` asks for, with the active key of its
+    /// format (generating the first one if need be). Nothing is recorded:
+    /// if recording fails, the string is dropped unseen.
+    async fn sign(&self, actor: &Actor, grant: &Grant<'_>) -> Result<Signed> {
         let now = self.clock.unix();
         let field = match grant.expiry {
             Expiry::In(_) => "expires_in",
@@ -114,40 +208,117 @@ impl Service {
             .ring
             .active(grant.format, self.clock.now())
             .ok_or(Error::NoSigningKey(grant.format))?;
-        let token_id = TokenId::generate();
+        let id = TokenId::generate();
         let claims = TokenClaims {
-            token_id: token_id.to_string(),
+            token_id: id.to_string(),
             workspace: actor.workspace().to_string(),
-            subject: grant.subject,
+            subject: grant.subject.clone(),
             scopes: grant.scopes,
             issued_at: now,
             not_before: now,
             expires_at,
         };
-        // Sign before recording: if signing failed nothing would be stored, and if
-        // recording fails the string is dropped unseen.
         let token = Zeroizing::new(key.key.sign(&claims, &self.policy)?);
-        let app_id = claims.subject.app_id().and_then(AppId::parse);
+        Ok(Signed {
+            id,
+            claims,
+            token,
+            format: grant.format,
+            kid: key.kid().to_owned(),
+            generated_key,
+        })
+    }
+
+    /// Rolls a token: issues its successor (by default with its scopes, name
+    /// and format) and schedules its revocation `overlap` from now (never
+    /// past its own expiry), in one transaction. The successor's record names
+    /// the token it replaces. A revoked, expired, key-retired or already
+    /// rolled token cannot be rolled (a conflict saying which).
+    pub async fn roll_token(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        token: &TokenId,
+        request: RollRequest,
+    ) -> Result<Issued> {
+        let app = self.app(actor, app).await?;
+        let old = self.token(actor, Some(&app.id), token).await?;
+        if let Some(successor) = &old.replaced_by {
+            return Err(conflict(format!(
+                "token `{}` was already rolled: its successor is `{successor}`",
+                old.id
+            )));
+        }
+        match self.status_of(&old) {
+            TokenStatus::Active => {}
+            TokenStatus::Revoked => {
+                return Err(conflict(format!("token `{}` is revoked", old.id)));
+            }
+            TokenStatus::Expired => {
+                return Err(conflict(format!("token `{}` has expired", old.id)));
+            }
+            TokenStatus::KeyRetired => {
+                return Err(conflict(format!(
+                    "token `{}` is refused already: the key that signed it was retired",
+                    old.id
+                )));
+            }
+            TokenStatus::Rolling => {
+                return Err(conflict(format!("token `{}` was already rolled", old.id)));
+            }
+        }
+        let overlap = request.overlap.unwrap_or(DEFAULT_OVERLAP);
+        if !(0..=MAX_OVERLAP).contains(&overlap) {
+            return Err(invalid(
+                "overlap",
+                "the old token may stay valid from 0 seconds to 7 days (7d)",
+            ));
+        }
+        let name = request.name.or_else(|| old.name.clone());
+        if let Some(name) = &name {
+            text::NAME.check("name", name)?;
+        }
+        let scopes = match &request.scopes {
+            Some(scopes) => ScopeSet::parse_for_app(scopes),
+            None => ScopeSet::parse_for_app(&old.scopes),
+        }
+        .map_err(|e| invalid("scopes", e.to_string()))?;
+        let grant = Grant {
+            subject: Subject::App(app.id.to_string()),
+            scopes,
+            expiry: request.expiry,
+            format: request.format.unwrap_or(old.format),
+            name: name.as_deref(),
+        };
+        let signed = self.sign(actor, &grant).await?;
+        let takes_effect = (self.clock.unix() + overlap).min(old.expires_at);
+        let (subject, scopes) = (
+            signed.claims.subject.as_claim(),
+            signed.claims.scopes.to_claim(),
+        );
         let mut tx = self.store.begin().await?;
         let record = tx
-            .insert_token(&NewToken {
-                id: &token_id,
-                workspace_id: actor.workspace(),
-                app_id: app_id.as_ref(),
-                subject: &claims.subject.as_claim(),
-                name: grant.name,
-                scopes: &claims.scopes.to_claim(),
-                format: grant.format,
-                kid: key.kid(),
-                issued_at: claims.issued_at,
-                expires_at: claims.expires_at,
-            })
+            .insert_token(&signed.record(
+                actor,
+                Some(&app.id),
+                grant.name,
+                &subject,
+                &scopes,
+                Some(&old.id),
+            ))
+            .await?;
+        tx.record_roll(&old, &record.id, takes_effect, self.clock.now())
             .await?;
         tx.commit().await?;
+        if let Some(denylist) = &self.denylist {
+            denylist
+                .schedule_revocation(old.id.as_str(), takes_effect, old.expires_at)
+                .await;
+        }
         Ok(Issued {
             record,
-            token,
-            generated_key,
+            token: signed.token,
+            generated_key: signed.generated_key,
         })
     }
 
@@ -155,12 +326,14 @@ impl Service {
     /// expired, refused for its key, or active.
     pub fn status_of(&self, record: &TokenRecord) -> TokenStatus {
         let now = self.clock.now();
-        if record.revoked_at.is_some() {
+        if record.revoked_at.is_some_and(|at| at <= now) {
             TokenStatus::Revoked
         } else if record.expires_at <= now.unix_timestamp() {
             TokenStatus::Expired
         } else if !self.kid_verifies(&record.kid, now) {
             TokenStatus::KeyRetired
+        } else if record.revoked_at.is_some() {
+            TokenStatus::Rolling
         } else {
             TokenStatus::Active
         }
@@ -236,4 +409,8 @@ impl Service {
         }
         Ok(())
     }
+}
+
+fn conflict(message: String) -> Error {
+    Error::Store(store::Error::Conflict(message))
 }

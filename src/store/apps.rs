@@ -169,7 +169,8 @@ impl Store {
     }
 
     /// The workspace's apps, each with how many of its tokens are neither
-    /// revoked nor expired at `now`, counted by the key that signed them.
+    /// revoked (a rolled token in its overlap is not yet) nor expired at
+    /// `now`, counted by the key that signed them.
     pub async fn list_apps_with_live_tokens(
         &self,
         workspace_id: &WorkspaceId,
@@ -179,11 +180,12 @@ impl Store {
         let counts: Vec<(String, String, i64)> = sqlx::query_as(
             "select app_id, kid, count(*) from tokens
              where workspace_id = $1 and app_id is not null
-               and revoked_at is null and expires_at_s > $2
+               and (revoked_at is null or revoked_at > $3) and expires_at_s > $2
              group by app_id, kid",
         )
         .bind(workspace_id.as_str())
         .bind(now.unix_timestamp())
+        .bind(micros(now))
         .fetch_all(self.pool())
         .await?;
         Ok(apps

@@ -11,13 +11,14 @@ impl Store {
     pub async fn load_denylist(&self, now: OffsetDateTime) -> Result<Denylist> {
         let now = now.unix_timestamp();
         let mut denylist = Denylist::new();
-        let tokens: Vec<(String,)> =
-            sqlx::query_as("select token_id from revoked_tokens where expires_at_s >= $1")
-                .bind(now)
-                .fetch_all(self.pool())
-                .await?;
-        for (token_id,) in tokens {
-            denylist.revoke_token(token_id);
+        let tokens: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+            "select token_id, takes_effect_s, expires_at_s from revoked_tokens where expires_at_s >= $1",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        for (token_id, from, expires_at) in tokens {
+            denylist.schedule_revocation(token_id, from.unwrap_or(UnixTime::MIN), expires_at);
         }
         let cutoffs: Vec<(String, i64)> =
             sqlx::query_as("select app_id, cutoff_s from app_cutoffs where expires_at_s >= $1")
@@ -50,7 +51,9 @@ impl Store {
 /// refreshes.
 #[derive(Debug, Default)]
 pub struct DenylistChanges {
-    pub tokens: Vec<String>,
+    /// (token id, the second its revocation takes effect: `None` at once,
+    /// the token's `exp`).
+    pub tokens: Vec<(String, Option<UnixTime>, UnixTime)>,
     pub cutoffs: Vec<(String, UnixTime)>,
     /// The latest record time seen, if any.
     pub latest: Option<OffsetDateTime>,
@@ -59,8 +62,9 @@ pub struct DenylistChanges {
 /// Denylist entries for the revocation feed, with their expiries.
 #[derive(Debug, Default)]
 pub struct FeedRows {
-    /// (token id, the token's `exp`).
-    pub tokens: Vec<(String, UnixTime)>,
+    /// (token id, the token's `exp`, the second its revocation takes effect:
+    /// `None` at once).
+    pub tokens: Vec<(String, UnixTime, Option<UnixTime>)>,
     /// (app id, cutoff, the entry's expiry).
     pub cutoffs: Vec<(String, UnixTime, UnixTime)>,
     /// The latest record time among them, if any.
@@ -71,8 +75,9 @@ impl Store {
     /// Entries recorded at or after `since`.
     pub async fn denylist_changes(&self, since: OffsetDateTime) -> Result<DenylistChanges> {
         let since = micros(since);
-        let tokens: Vec<(String, i64)> = sqlx::query_as(
-            "select token_id, revoked_at from revoked_tokens where revoked_at >= $1",
+        let tokens: Vec<(String, Option<i64>, i64, i64)> = sqlx::query_as(
+            "select token_id, takes_effect_s, expires_at_s, revoked_at from revoked_tokens
+             where revoked_at >= $1",
         )
         .bind(since)
         .fetch_all(self.pool())
@@ -85,12 +90,12 @@ impl Store {
         .await?;
         let latest = tokens
             .iter()
-            .map(|t| t.1)
+            .map(|t| t.3)
             .chain(cutoffs.iter().map(|c| c.2))
             .max()
             .map(from_micros);
         Ok(DenylistChanges {
-            tokens: tokens.into_iter().map(|t| t.0).collect(),
+            tokens: tokens.into_iter().map(|t| (t.0, t.1, t.2)).collect(),
             cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1)).collect(),
             latest,
         })
@@ -107,8 +112,8 @@ impl Store {
     ) -> Result<FeedRows> {
         let since = since.map_or(i64::MIN, micros);
         let horizon = horizon.unix_timestamp();
-        let tokens: Vec<(String, i64, i64)> = sqlx::query_as(
-            "select token_id, expires_at_s, revoked_at from revoked_tokens
+        let tokens: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "select token_id, expires_at_s, revoked_at, takes_effect_s from revoked_tokens
              where expires_at_s >= $1 and revoked_at >= $2
              order by revoked_at, token_id",
         )
@@ -132,7 +137,7 @@ impl Store {
             .max()
             .map(from_micros);
         Ok(FeedRows {
-            tokens: tokens.into_iter().map(|t| (t.0, t.1)).collect(),
+            tokens: tokens.into_iter().map(|t| (t.0, t.1, t.3)).collect(),
             cutoffs: cutoffs.into_iter().map(|c| (c.0, c.1, c.2)).collect(),
             latest,
         })

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use super::{Error, Result, Store, Tx, from_micros, micros};
 use crate::clock::rfc3339;
 use crate::ids::{AppId, TokenId, WorkspaceId};
-use crate::token::{Format, UnixTime};
+use crate::token::{Format, Scope, ScopeSet, UnixTime};
+use crate::usage::Tally;
 
 /// A stored token record. `id` is the token's `jti`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +25,34 @@ pub struct TokenRecord {
     pub expires_at: UnixTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The latest verified use this service saw; `None`: never seen.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Verified uses this service saw, over every instance.
+    pub uses: i64,
+    /// The scopes routes required of it, in scope-list order.
+    #[serde(serialize_with = "claim_list")]
+    pub used_scopes: ScopeSet,
+    /// The token this one replaced (it was issued by a roll).
+    pub replaces: Option<TokenId>,
+    /// The token that replaced this one (it was rolled).
+    pub replaced_by: Option<TokenId>,
+}
+
+impl TokenRecord {
+    /// Scopes granted but never required by a request this service saw.
+    pub fn unused_scopes(&self) -> Vec<String> {
+        let used: Vec<&str> = self.used_scopes.iter().map(Scope::as_str).collect();
+        self.scopes
+            .iter()
+            .filter(|s| !used.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+fn claim_list<S: serde::Serializer>(set: &ScopeSet, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(set.iter().map(Scope::as_str))
 }
 
 fn unix_rfc3339<S: serde::Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
@@ -42,6 +71,8 @@ pub struct NewToken<'a> {
     pub kid: &'a str,
     pub issued_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The token a roll replaces with this one.
+    pub replaces: Option<&'a TokenId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,6 +87,11 @@ struct Row {
     issued_at_s: i64,
     expires_at_s: i64,
     revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    uses: i64,
+    used_scopes: i64,
+    replaces: Option<String>,
+    replaced_by: Option<String>,
 }
 
 impl TryFrom<Row> for TokenRecord {
@@ -82,18 +118,38 @@ impl TryFrom<Row> for TokenRecord {
             created_at: row.issued_at_s,
             expires_at: row.expires_at_s,
             revoked_at: row.revoked_at.map(from_micros),
+            last_used_at: row.last_used_at.map(from_micros),
+            uses: row.uses,
+            used_scopes: ScopeSet::from_bits(u32::try_from(row.used_scopes).unwrap_or(0)),
+            replaces: row.replaces.map(TokenId::trusted),
+            replaced_by: row.replaced_by.map(TokenId::trusted),
         })
     }
 }
 
-const COLUMNS: &str =
-    "id, workspace_id, app_id, name, scopes, format, kid, issued_at_s, expires_at_s, revoked_at";
+/// A record's `revoked_at` once revoked at `$1` (unix microseconds): kept if
+/// already in the past, brought forward if a roll scheduled it later.
+const REVOKED_NOW: &str =
+    "case when revoked_at is null or revoked_at > $1 then $1 else revoked_at end";
+
+/// The denylist entry of a token revoked at once: `($1 id, $2 workspace, $3
+/// now in microseconds, $4 exp)`. An entry a roll scheduled is made immediate
+/// (and its record time moves, so incremental readers see the change); an
+/// immediate one is kept as it is.
+const REVOKE_ENTRY: &str =
+    "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
+     values ($1, $2, $3, $4)
+     on conflict (token_id) do update set takes_effect_s = null, revoked_at = excluded.revoked_at
+     where revoked_tokens.takes_effect_s is not null";
+
+const COLUMNS: &str = "id, workspace_id, app_id, name, scopes, format, kid, issued_at_s, expires_at_s, \
+     revoked_at, last_used_at, uses, used_scopes, replaces, replaced_by";
 
 impl Tx {
     pub async fn insert_token(&mut self, token: &NewToken<'_>) -> Result<TokenRecord> {
         let row: Row = sqlx::query_as(&format!(
-            "insert into tokens (id, workspace_id, app_id, subject, name, scopes, format, kid, issued_at_s, expires_at_s)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
+            "insert into tokens (id, workspace_id, app_id, subject, name, scopes, format, kid, issued_at_s, expires_at_s, replaces)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning {COLUMNS}"
         ))
         .bind(token.id.as_str())
         .bind(token.workspace_id.as_str())
@@ -105,9 +161,51 @@ impl Tx {
         .bind(token.kid)
         .bind(token.issued_at)
         .bind(token.expires_at)
+        .bind(token.replaces.map(TokenId::as_str))
         .fetch_one(self.conn())
         .await?;
         row.try_into()
+    }
+
+    /// Records a roll: `successor` replaces `old`, whose revocation takes
+    /// effect at the second `takes_effect` (the record's `revoked_at`, and
+    /// a denylist entry published now). Another roll or a revocation of
+    /// `old` committed meanwhile makes this a conflict.
+    pub async fn record_roll(
+        &mut self,
+        old: &TokenRecord,
+        successor: &TokenId,
+        takes_effect: UnixTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let rolled = sqlx::query(
+            "update tokens set replaced_by = $1, revoked_at = $2
+             where id = $3 and workspace_id = $4 and replaced_by is null and revoked_at is null",
+        )
+        .bind(successor.as_str())
+        .bind(takes_effect.saturating_mul(1_000_000))
+        .bind(old.id.as_str())
+        .bind(old.workspace_id.as_str())
+        .execute(self.conn())
+        .await?;
+        if rolled.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "token `{}` was rolled or revoked meanwhile",
+                old.id
+            )));
+        }
+        sqlx::query(
+            "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s, takes_effect_s)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(old.id.as_str())
+        .bind(old.workspace_id.as_str())
+        .bind(micros(now))
+        .bind(old.expires_at)
+        .bind(takes_effect)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Revokes a token: marks its record and puts its id on the denylist until it
@@ -118,8 +216,9 @@ impl Tx {
         token: &TokenRecord,
         now: OffsetDateTime,
     ) -> Result<TokenRecord> {
+        // A token in a roll's overlap is revoked now, not later.
         let row: Option<Row> = sqlx::query_as(&format!(
-            "update tokens set revoked_at = coalesce(revoked_at, $1)
+            "update tokens set revoked_at = {REVOKED_NOW}
              where id = $2 and workspace_id = $3 returning {COLUMNS}"
         ))
         .bind(micros(now))
@@ -130,16 +229,13 @@ impl Tx {
         let record: TokenRecord = row
             .ok_or_else(|| Error::not_found(TokenId::WHAT, &token.id))?
             .try_into()?;
-        sqlx::query(
-            "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
-             values ($1, $2, $3, $4) on conflict (token_id) do nothing",
-        )
-        .bind(token.id.as_str())
-        .bind(token.workspace_id.as_str())
-        .bind(micros(now))
-        .bind(token.expires_at)
-        .execute(self.conn())
-        .await?;
+        sqlx::query(REVOKE_ENTRY)
+            .bind(token.id.as_str())
+            .bind(token.workspace_id.as_str())
+            .bind(micros(now))
+            .bind(token.expires_at)
+            .execute(self.conn())
+            .await?;
         Ok(record)
     }
 }
@@ -166,10 +262,9 @@ impl Tx {
         if app.is_none() {
             return Err(Error::not_found(AppId::WHAT, app_id));
         }
-        sqlx::query(
-            "update tokens set revoked_at = coalesce(revoked_at, $1)
-             where app_id = $2 and workspace_id = $3",
-        )
+        sqlx::query(&format!(
+            "update tokens set revoked_at = {REVOKED_NOW} where app_id = $2 and workspace_id = $3"
+        ))
         .bind(micros(now))
         .bind(app_id.as_str())
         .bind(workspace_id.as_str())
@@ -188,16 +283,13 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         for (token_id, expires_at) in &this_second {
-            sqlx::query(
-                "insert into revoked_tokens (token_id, workspace_id, revoked_at, expires_at_s)
-                 values ($1, $2, $3, $4) on conflict (token_id) do nothing",
-            )
-            .bind(token_id)
-            .bind(workspace_id.as_str())
-            .bind(micros(now))
-            .bind(expires_at)
-            .execute(self.conn())
-            .await?;
+            sqlx::query(REVOKE_ENTRY)
+                .bind(token_id)
+                .bind(workspace_id.as_str())
+                .bind(micros(now))
+                .bind(expires_at)
+                .execute(self.conn())
+                .await?;
         }
         Ok(this_second
             .into_iter()
@@ -250,6 +342,49 @@ impl Store {
                 .await?;
         row.map(|(id,)| WorkspaceId::trusted(id))
             .ok_or_else(|| Error::not_found(TokenId::WHAT, token_id))
+    }
+
+    /// Adds one flush of usage counts to the token records, in one
+    /// statement whatever the batch's size (the batch is one JSON
+    /// parameter): uses add up, times only move forward, scopes gather.
+    /// Tokens without a record (their app was deleted) are skipped.
+    pub async fn record_usage(&self, batch: &[(Box<str>, Tally)]) -> Result<()> {
+        let rows: Vec<(&str, u64, i64, u32)> = batch
+            .iter()
+            .map(|(id, t)| {
+                (
+                    &**id,
+                    t.uses,
+                    t.last_used.saturating_mul(1_000_000),
+                    t.scopes.bits(),
+                )
+            })
+            .collect();
+        let rows =
+            serde_json::to_string(&rows).map_err(|e| Error::Db(sqlx::Error::Encode(e.into())))?;
+        let sql = match self.backend() {
+            super::Backend::Sqlite => {
+                "update tokens set
+                     uses = tokens.uses + u.n,
+                     last_used_at = max(coalesce(tokens.last_used_at, u.t), u.t),
+                     used_scopes = tokens.used_scopes | u.s
+                 from (select value ->> 0 as id, value ->> 1 as n, value ->> 2 as t, value ->> 3 as s
+                       from json_each($1)) as u
+                 where tokens.id = u.id"
+            }
+            super::Backend::Postgres => {
+                "update tokens set
+                     uses = tokens.uses + u.n,
+                     last_used_at = greatest(tokens.last_used_at, u.t),
+                     used_scopes = tokens.used_scopes | u.s
+                 from (select value ->> 0 as id, (value ->> 1)::bigint as n,
+                              (value ->> 2)::bigint as t, (value ->> 3)::bigint as s
+                       from jsonb_array_elements($1::text::jsonb)) as u
+                 where tokens.id = u.id"
+            }
+        };
+        sqlx::query(sql).bind(rows).execute(self.pool()).await?;
+        Ok(())
     }
 
     /// The distinct key ids that signed the recorded tokens.

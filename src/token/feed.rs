@@ -17,9 +17,11 @@ use super::{
     Denylist, Error, Format, KeySet, Policy, SigningKey, UnixTime, is_prefixed_id, paseto,
 };
 
-/// The PASETO implicit assertion of a revocation feed, format version 1. A
-/// change to the payload that an older reader would misread gets a new one.
-pub const FEED_ASSERTION: &[u8] = b"informly:revocation-feed:v1";
+/// The PASETO implicit assertion of a revocation feed, format version 2. A
+/// change to the payload that an older reader would misread gets a new one:
+/// version 2 added `revoked[].from`, the second a scheduled revocation (a
+/// roll) takes effect, which a version 1 reader would have applied at once.
+pub const FEED_ASSERTION: &[u8] = b"informly:revocation-feed:v2";
 
 /// Feeds longer than this are refused before any decoding work.
 pub const MAX_FEED_LEN: usize = 16 * 1024 * 1024;
@@ -51,13 +53,16 @@ pub struct RevocationFeed {
     pub cutoffs: Vec<AppCutoff>,
 }
 
-/// A revoked token: `{"jti", "exp"}`.
+/// A revoked token: `{"jti", "exp", "from"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedToken {
     /// `jti`: the token id.
     pub token_id: String,
     /// `exp`: the token's expiry; after it the entry denies nothing more.
     pub expires_at: UnixTime,
+    /// `from`: the second the revocation takes effect (a rolled token is
+    /// accepted until then); `None` (`null`): at once.
+    pub from: Option<UnixTime>,
 }
 
 /// An app's cutoff: `{"client_id", "cutoff", "exp"}`. Every token of the app
@@ -139,6 +144,9 @@ struct WireRevoked<'a> {
     jti: Cow<'a, str>,
     #[serde(borrow)]
     exp: Cow<'a, str>,
+    /// Always present (`null`: at once).
+    #[serde(borrow, deserialize_with = "present")]
+    from: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -184,6 +192,7 @@ impl RevocationFeed {
                     Ok(Object(WireRevoked {
                         jti: Cow::Borrowed(&r.token_id),
                         exp: write_time(r.expires_at)?,
+                        from: r.from.map(write_time).transpose()?,
                     }))
                 })
                 .collect::<Result<_, Error>>()?,
@@ -269,6 +278,7 @@ impl RevocationFeed {
                 Ok(RevokedToken {
                     token_id: r.jti.clone().into_owned(),
                     expires_at: read_time(&r.exp)?,
+                    from: r.from.as_deref().map(read_time).transpose()?,
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -307,7 +317,11 @@ impl RevocationFeed {
             *denylist = Denylist::new();
         }
         for revoked in &self.revoked {
-            denylist.revoke_token_until(revoked.token_id.clone(), revoked.expires_at);
+            denylist.schedule_revocation(
+                revoked.token_id.clone(),
+                revoked.from.unwrap_or(UnixTime::MIN),
+                revoked.expires_at,
+            );
         }
         for cutoff in &self.cutoffs {
             denylist.set_cutoff_until(cutoff.client_id.clone(), cutoff.cutoff, cutoff.expires_at);
@@ -346,6 +360,7 @@ mod tests {
             revoked: vec![RevokedToken {
                 token_id: TOKEN.to_owned(),
                 expires_at: NOW + 3600,
+                from: None,
             }],
             cutoffs: vec![AppCutoff {
                 client_id: APP.to_owned(),
@@ -484,7 +499,7 @@ mod tests {
         let good = serde_json::json!({
             "iss": "informly", "iat": "2027-01-15T08:00:00Z", "exp": "2027-01-15T08:01:00Z",
             "since": null, "next": "bmV4dA", "full": true,
-            "revoked": [{"jti": TOKEN, "exp": "2027-01-15T09:00:00Z"}],
+            "revoked": [{"jti": TOKEN, "exp": "2027-01-15T09:00:00Z", "from": null}],
             "cutoffs": [{"client_id": APP, "cutoff": "2027-01-15T07:00:00Z", "exp": "2028-01-15T07:00:00Z"}],
         });
         let sign = |payload: &[u8]| key.sign_paseto_document(payload, FEED_ASSERTION).unwrap();
@@ -530,6 +545,16 @@ mod tests {
             (
                 "an unknown field in an entry",
                 edit(&|v| v["revoked"][0]["workspace"] = "ws".into()),
+            ),
+            (
+                "an entry without from (it is null for at once, never missing)",
+                edit(&|v| {
+                    v["revoked"][0].as_object_mut().unwrap().remove("from");
+                }),
+            ),
+            (
+                "a numeric from",
+                edit(&|v| v["revoked"][0]["from"] = 1_800_000_000.into()),
             ),
             ("full as a string", edit(&|v| v["full"] = "true".into())),
             ("an array", "[]".to_owned()),
@@ -578,25 +603,27 @@ mod tests {
         );
         assert_eq!(denylist.cutoff(APP), Some(NOW - 10));
         assert_eq!(
-            denylist.check(&claims(TOKEN, APP, NOW)),
+            denylist.check(&claims(TOKEN, APP, NOW), NOW),
             Err(Error::Revoked)
         );
         let other_app = "app_01J0000000000000000000000E";
         assert_eq!(
-            denylist.check(&claims("tok_01J0000000000000000000000F", APP, NOW - 10)),
+            denylist.check(
+                &claims("tok_01J0000000000000000000000F", APP, NOW - 10),
+                NOW
+            ),
             Err(Error::Revoked),
             "cutoffs are inclusive"
         );
         assert_eq!(
-            denylist.check(&claims("tok_01J0000000000000000000000F", APP, NOW - 9)),
+            denylist.check(&claims("tok_01J0000000000000000000000F", APP, NOW - 9), NOW),
             Ok(())
         );
         assert_eq!(
-            denylist.check(&claims(
-                "tok_01J0000000000000000000000F",
-                other_app,
-                NOW - 10
-            )),
+            denylist.check(
+                &claims("tok_01J0000000000000000000000F", other_app, NOW - 10),
+                NOW
+            ),
             Ok(())
         );
 

@@ -6,7 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Every scope this service knows. The order fixes the bit of each scope and the
-/// order in which a set prints.
+/// order in which a set prints. The bits are stored (`tokens.used_scopes`), so
+/// new scopes are only ever appended: never reorder or remove one.
 const ALL: [(&str, Kind); 22] = [
     ("contacts:read", Kind::App),
     ("contacts:write", Kind::App),
@@ -202,6 +203,30 @@ impl ScopeSet {
         self.0 == 0
     }
 
+    /// The set as stored: one bit per scope, in the order of the scope list.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// A stored set; bits of no known scope are dropped.
+    pub fn from_bits(bits: u32) -> ScopeSet {
+        let known = if ALL.len() >= 32 {
+            u32::MAX
+        } else {
+            (1 << ALL.len()) - 1
+        };
+        ScopeSet(bits & known)
+    }
+
+    /// The scopes of `self` not in `other`.
+    pub fn without(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 & !other.0)
+    }
+
+    pub fn union(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 | other.0)
+    }
+
     pub fn has_admin_scope(self) -> bool {
         self.iter().any(Scope::is_admin)
     }
@@ -279,6 +304,43 @@ impl fmt::Debug for ScopeSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stored bits (`tokens.used_scopes`) mean these scopes: a reorder
+    /// would silently change what every stored set says.
+    #[test]
+    fn the_bit_of_each_scope_is_fixed() {
+        let stored = [
+            "contacts:read",
+            "contacts:write",
+            "contacts:delete",
+            "surveys:read",
+            "surveys:write",
+            "surveys:delete",
+            "coupons:read",
+            "coupons:write",
+            "coupons:delete",
+            "coupons:validate",
+            "referrals:read",
+            "referrals:write",
+            "referrals:delete",
+            "testimonials:read",
+            "testimonials:write",
+            "testimonials:delete",
+            "tickets:read",
+            "tickets:write",
+            "tickets:delete",
+            "apps:read",
+            "apps:write",
+            "apps:delete",
+        ];
+        for (bit, name) in stored.iter().enumerate() {
+            let set = ScopeSet::from_bits(1 << bit);
+            assert_eq!(set.to_claim(), *name, "bit {bit}");
+        }
+        let all = ScopeSet::from_bits(u32::MAX);
+        assert_eq!(all.iter().count(), ALL.len(), "unknown bits are dropped");
+        assert_eq!(ScopeSet::from_bits(all.bits()), all);
+    }
 
     #[test]
     fn every_app_scope_belongs_to_a_module_of_the_list() {

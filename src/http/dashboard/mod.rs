@@ -82,6 +82,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(pages::confirm_revoke_all).post(pages::revoke_all),
         )
         .route(
+            "/settings/apps/{app}/tokens/{token}/roll",
+            get(pages::roll_form).post(pages::roll_token),
+        )
+        .route(
             "/settings/apps/{app}/tokens/{token}/revoke",
             get(pages::confirm_revoke).post(pages::revoke_token),
         )
@@ -207,6 +211,8 @@ pub enum Error {
     MethodNotAllowed,
     /// A request no dashboard form sends (wrong content type, bad encoding).
     BadRequest(String),
+    /// What was asked cannot be done in the state things are in.
+    Conflict(String),
     /// A form larger than the body limit.
     TooLarge,
     /// The database is unavailable.
@@ -239,6 +245,7 @@ impl IntoResponse for Error {
                 "This page does not answer that kind of request.".to_owned(),
             ),
             Error::BadRequest(why) => (StatusCode::BAD_REQUEST, "Bad request", why),
+            Error::Conflict(why) => (StatusCode::CONFLICT, "That cannot be done now", why),
             Error::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too large",

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
 
 use super::session::{CurrentUser, Posted, is_https};
-use super::views::{self, AppForm, Flash, KeyRow, TokenFilter, TokenForm};
+use super::views::{self, AppForm, Flash, KeyRow, TokenFilter, TokenForm, TokenSort, TokenView};
 use super::{Error, HOME, Result};
 use crate::http::AppState;
 use crate::ids::{AppId, TokenId};
-use crate::service::{self, IssueRequest, TokenStatus};
+use crate::service::{self, IssueRequest, RollRequest, TokenStatus};
 use crate::store::{self, App, TokenRecord};
 use crate::token::{Expiry, Format};
 
@@ -66,8 +66,9 @@ pub async fn create_app(
     }
 }
 
-/// `GET /dashboard/settings/apps/{app}[?tokens=active]`: its tokens, all
-/// or only the active ones, soonest to expire first.
+/// `GET /dashboard/settings/apps/{app}[?tokens=active][&sort=last_used]`:
+/// its tokens, all or only the active ones, soonest to expire first or most
+/// recently used first.
 pub async fn app(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -75,7 +76,7 @@ pub async fn app(
     uri: Uri,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let shown = TokenFilter::from_uri(&uri);
+    let view = TokenView::from_uri(&uri);
     let mut tokens: Vec<(TokenRecord, TokenStatus)> = state
         .service()
         .tokens(&user.actor(), &app.id)
@@ -91,15 +92,23 @@ pub async fn app(
         .filter(|(_, status)| *status == TokenStatus::Active)
         .count();
     let all = tokens.len();
-    if shown == TokenFilter::Active {
+    if view.filter == TokenFilter::Active {
         tokens.retain(|(_, status)| *status == TokenStatus::Active);
     }
-    tokens.sort_by(|(a, _), (b, _)| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
+    match view.sort {
+        TokenSort::Expires => {
+            tokens.sort_by(|(a, _), (b, _)| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)))
+        }
+        TokenSort::LastUsed => {
+            tokens.sort_by(|(a, _), (b, _)| (b.last_used_at, &b.id).cmp(&(a.last_used_at, &a.id)))
+        }
+    }
     Ok(views::app(
         &user.session,
         &app,
         &tokens,
-        views::TokenCounts { shown, all, active },
+        views::TokenCounts { view, all, active },
+        state.clock().now(),
         Flash::from_uri(&uri),
     ))
 }
@@ -195,6 +204,7 @@ pub async fn new_token(
         &app,
         &TokenForm::default(),
         state.clock().now(),
+        None,
     ))
 }
 
@@ -211,43 +221,14 @@ pub async fn create_token(
     let invalid = |form: TokenForm| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            views::new_token(&user.session, &app, &form, now),
+            views::new_token(&user.session, &app, &form, now, None),
         )
             .into_response()
     };
 
-    let mut errors = Vec::new();
-    let name = form.name.trim();
-    if name.is_empty() {
-        errors.push(("name", "Give the token a name.".to_owned()));
-    }
-    if form.scope.is_empty() {
-        errors.push(("scopes", "Choose at least one permission.".to_owned()));
-    }
-    let expiry = match expiry(&form, now) {
-        Ok(expiry) => Some(expiry),
-        Err(message) => {
-            errors.push(("expiry", message));
-            None
-        }
-    };
-    let format = match form.format.as_str() {
-        "" | "paseto" => Some(Format::Paseto),
-        "jwt" => Some(Format::Jwt),
-        _ => {
-            errors.push(("format", "Choose PASETO or JWT.".to_owned()));
-            None
-        }
-    };
-    let (Some(expiry), Some(format), true) = (expiry, format, errors.is_empty()) else {
-        return Ok(invalid(form.with_errors(errors)));
-    };
-
-    let request = IssueRequest {
-        name: Some(name.to_owned()),
-        scopes: form.scope.clone(),
-        expiry,
-        format,
+    let request = match checked(&form, now) {
+        Ok(request) => request,
+        Err(errors) => return Ok(invalid(form.with_errors(errors))),
     };
     match state
         .service()
@@ -264,8 +245,145 @@ pub async fn create_token(
                 &issued.record,
                 &issued.token,
                 base_url(&headers).as_deref(),
+                None,
             );
             Ok((StatusCode::CREATED, page).into_response())
+        }
+        Err(e) => Ok(invalid(form.with_errors(vec![field_error(e, "name")?]))),
+    }
+}
+
+/// A token form's request, or its errors beside their fields.
+fn checked(
+    form: &TokenForm,
+    now: OffsetDateTime,
+) -> Result<IssueRequest, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let name = form.name.trim();
+    if name.is_empty() {
+        errors.push(("name", "Give the token a name.".to_owned()));
+    }
+    if form.scope.is_empty() {
+        errors.push(("scopes", "Choose at least one permission.".to_owned()));
+    }
+    let expiry = match expiry(form, now) {
+        Ok(expiry) => Some(expiry),
+        Err(message) => {
+            errors.push(("expiry", message));
+            None
+        }
+    };
+    let format = match form.format.as_str() {
+        "" | "paseto" => Some(Format::Paseto),
+        "jwt" => Some(Format::Jwt),
+        _ => {
+            errors.push(("format", "Choose PASETO or JWT.".to_owned()));
+            None
+        }
+    };
+    match (expiry, format, errors.is_empty()) {
+        (Some(expiry), Some(format), true) => Ok(IssueRequest {
+            name: Some(name.to_owned()),
+            scopes: form.scope.clone(),
+            expiry,
+            format,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `GET …/tokens/{token}/roll[?scopes=used]`: the roll form, filled with
+/// the token's name, format and scopes (only those requests needed, with
+/// `scopes=used`).
+pub async fn roll_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((app, token)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Markup> {
+    let app = find_app(&state, &user, &app).await?;
+    let token = find_token(&state, &user, &app, &token).await?;
+    if state.service().status_of(&token) != TokenStatus::Active {
+        return Err(Error::Conflict(
+            "Only an active token can be rolled: this one is revoked, expired, refused for its key, or rolled already."
+                .to_owned(),
+        ));
+    }
+    let used_only = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "scopes=used"));
+    Ok(views::new_token(
+        &user.session,
+        &app,
+        &TokenForm::roll_of(&token, used_only),
+        state.clock().now(),
+        Some(&token),
+    ))
+}
+
+/// `POST …/tokens/{token}/roll`: rolls it and shows the new token, this once.
+pub async fn roll_token(
+    State(state): State<AppState>,
+    Path((app, token)): Path<(String, String)>,
+    headers: HeaderMap,
+    Posted { user, form }: Posted<TokenForm>,
+) -> Result<Response> {
+    let app = find_app(&state, &user, &app).await?;
+    let old = find_token(&state, &user, &app, &token).await?;
+    let now = state.clock().now();
+    let invalid = |form: TokenForm| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            views::new_token(&user.session, &app, &form, now, Some(&old)),
+        )
+            .into_response()
+    };
+    let overlap = match form.overlap.as_str() {
+        "0" => Ok(0),
+        "1h" => Ok(60 * 60),
+        "" | "24h" => Ok(24 * 60 * 60),
+        "7d" => Ok(7 * 24 * 60 * 60),
+        _ => Err((
+            "overlap",
+            "Choose how long the old token keeps working.".to_owned(),
+        )),
+    };
+    let request = checked(&form, now);
+    let (request, overlap) = match (request, overlap) {
+        (Ok(request), Ok(overlap)) => (request, overlap),
+        (request, overlap) => {
+            let mut errors = request.err().unwrap_or_default();
+            errors.extend(overlap.err());
+            return Ok(invalid(form.with_errors(errors)));
+        }
+    };
+    let roll = RollRequest {
+        expiry: request.expiry,
+        overlap: Some(overlap),
+        scopes: Some(request.scopes),
+        name: request.name,
+        format: Some(request.format),
+    };
+    match state
+        .service()
+        .roll_token(&user.actor(), &app.id, &old.id, roll)
+        .await
+    {
+        Ok(issued) => {
+            let old = find_token(&state, &user, &app, old.id.as_str()).await?;
+            tracing::info!(user = %user.session.user.id, token = %old.id, successor = %issued.record.id, "token rolled from the dashboard");
+            let page = views::token_created(
+                &user.session,
+                &app,
+                &issued.record,
+                &issued.token,
+                base_url(&headers).as_deref(),
+                Some(&old),
+            );
+            Ok((StatusCode::CREATED, page).into_response())
+        }
+        Err(service::Error::Store(store::Error::Conflict(message))) => {
+            Err(Error::Conflict(sentence(&message)))
         }
         Err(e) => Ok(invalid(form.with_errors(vec![field_error(e, "name")?]))),
     }

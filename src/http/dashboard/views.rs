@@ -378,27 +378,78 @@ pub enum TokenFilter {
     Active,
 }
 
-impl TokenFilter {
-    pub fn from_uri(uri: &Uri) -> TokenFilter {
+/// The order of an app's tokens (`?sort=last_used`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TokenSort {
+    /// Soonest to expire first.
+    Expires,
+    /// Most recently used first; never used last.
+    LastUsed,
+}
+
+/// How an app page lists its tokens, from its query string.
+#[derive(Clone, Copy)]
+pub struct TokenView {
+    pub filter: TokenFilter,
+    pub sort: TokenSort,
+}
+
+impl TokenView {
+    pub fn from_uri(uri: &Uri) -> TokenView {
         #[derive(Deserialize)]
         struct Query {
             tokens: Option<String>,
+            sort: Option<String>,
         }
         let query = uri
             .query()
             .and_then(|q| serde_html_form::from_str::<Query>(q).ok());
-        match query.and_then(|q| q.tokens).as_deref() {
-            Some("active") => TokenFilter::Active,
-            _ => TokenFilter::All,
+        let (tokens, sort) = query.map_or((None, None), |q| (q.tokens, q.sort));
+        TokenView {
+            filter: match tokens.as_deref() {
+                Some("active") => TokenFilter::Active,
+                _ => TokenFilter::All,
+            },
+            sort: match sort.as_deref() {
+                Some("last_used") => TokenSort::LastUsed,
+                _ => TokenSort::Expires,
+            },
+        }
+    }
+
+    /// The app page's URL showing this view.
+    fn url(self, app: &str) -> String {
+        let mut query = Vec::new();
+        if self.filter == TokenFilter::Active {
+            query.push("tokens=active");
+        }
+        if self.sort == TokenSort::LastUsed {
+            query.push("sort=last_used");
+        }
+        match query.is_empty() {
+            true => app.to_owned(),
+            false => format!("{app}?{}", query.join("&")),
         }
     }
 }
 
 /// What an app page's token list shows, and how many there are of each.
 pub struct TokenCounts {
-    pub shown: TokenFilter,
+    pub view: TokenView,
     pub all: usize,
     pub active: usize,
+}
+
+/// How long ago, as people say it ("3 minutes ago").
+fn ago(now: OffsetDateTime, t: OffsetDateTime) -> String {
+    let seconds = (now - t).whole_seconds().max(0);
+    let (n, unit) = match seconds {
+        0..60 => return "just now".to_owned(),
+        60..3_600 => (seconds / 60, "minute"),
+        3_600..86_400 => (seconds / 3_600, "hour"),
+        _ => (seconds / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
 pub fn app(
@@ -406,16 +457,27 @@ pub fn app(
     app: &App,
     tokens: &[(TokenRecord, TokenStatus)],
     counts: TokenCounts,
+    now: OffsetDateTime,
     flash_message: Option<Flash>,
 ) -> Markup {
     let url = app_url(&app.id);
+    let view = counts.view;
     let filter_link = |filter: TokenFilter, label: &str, count: usize| {
-        let href = match filter {
-            TokenFilter::All => url.clone(),
-            TokenFilter::Active => format!("{url}?tokens=active"),
+        let href = TokenView { filter, ..view }.url(&url);
+        html! {
+            a href=(href) aria-current=[(view.filter == filter).then_some("true")] { (label) " (" (count) ")" }
+        }
+    };
+    let sort_header = |sort: TokenSort, label: &str| {
+        let href = TokenView { sort, ..view }.url(&url);
+        let order = match sort {
+            TokenSort::Expires => "ascending",
+            TokenSort::LastUsed => "descending",
         };
         html! {
-            a href=(href) aria-current=[(counts.shown == filter).then_some("true")] { (label) " (" (count) ")" }
+            th scope="col" aria-sort=[(view.sort == sort).then_some(order)] {
+                a.sort href=(href) { (label) }
+            }
         }
     };
     let main = html! {
@@ -457,7 +519,8 @@ pub fn app(
                             th scope="col" { "Permissions" }
                             th scope="col" { "Format" }
                             th scope="col" { "Created" }
-                            th scope="col" { "Expires" }
+                            (sort_header(TokenSort::Expires, "Expires"))
+                            (sort_header(TokenSort::LastUsed, "Last used"))
                             th scope="col" { "Status" }
                             th scope="col" { span.visually-hidden { "Actions" } }
                         }
@@ -470,18 +533,49 @@ pub fn app(
                                     br; code.small { (token.id) }
                                 }
                                 td.token-scopes data-label="Permissions" {
-                                    @for scope in &token.scopes { code.scope { (scope) } " " }
+                                    @let unused = token.unused_scopes();
+                                    @for scope in &token.scopes {
+                                        @if unused.contains(scope) {
+                                            code.scope.unused title="Never needed by a request this service saw" { (scope) span.visually-hidden { " (unused)" } }
+                                        } @else {
+                                            code.scope { (scope) }
+                                        }
+                                        " "
+                                    }
                                 }
                                 td.token-format data-label="Format" { (format_name(token.format)) }
                                 td.token-created data-label="Created" { (short(unix(token.created_at))) }
                                 td.token-expires data-label="Expires" { (deadline(unix(token.expires_at))) }
+                                td.token-last-used data-label="Last used" {
+                                    @if let Some(last_used) = token.last_used_at {
+                                        time datetime=(crate::clock::rfc3339_precise(last_used)) title=(clock_time(last_used)) { (ago(now, last_used)) }
+                                    } @else {
+                                        span.muted { "never" }
+                                    }
+                                }
                                 td data-label="Status" {
                                     span class={ "token-status status status-" (status.as_str()) } { (status.as_str().replace('_', " ")) }
+                                    @if *status == TokenStatus::Rolling && let Some(at) = token.revoked_at {
+                                        br; span.small.rolling-until { "stops working at " (deadline(at)) }
+                                    }
                                 }
                                 td.row-actions {
+                                    @let label = token.name.as_deref().unwrap_or(token.id.as_str());
                                     @if *status == TokenStatus::Active {
+                                        a.roll-token href={ (url) "/tokens/" (token.id) "/roll" } {
+                                            "Roll" span.visually-hidden { " " (label) }
+                                        }
+                                        @if !token.used_scopes.is_empty() && !token.unused_scopes().is_empty() {
+                                            br;
+                                            a.roll-used.small href={ (url) "/tokens/" (token.id) "/roll?scopes=used" } {
+                                                "Roll with only the used permissions" span.visually-hidden { " of " (label) }
+                                            }
+                                        }
+                                        br;
+                                    }
+                                    @if status.is_accepted() {
                                         a.revoke-token.danger-link href={ (url) "/tokens/" (token.id) "/revoke" } {
-                                            "Revoke" span.visually-hidden { " " (token.name.as_deref().unwrap_or(token.id.as_str())) }
+                                            "Revoke" span.visually-hidden { " " (label) }
                                         }
                                     }
                                 }
@@ -489,6 +583,12 @@ pub fn app(
                         }
                     }
                 }
+            }
+        }
+        @if counts.all > 0 {
+            p.hint #usage-note {
+                "Last used and unused permissions count the requests this service verified. "
+                "Uses verified offline by other services (with the published keys) are not seen here."
             }
         }
         section.card.danger-zone aria-labelledby="danger-title" {
@@ -520,11 +620,44 @@ pub struct TokenForm {
     pub expires_on: String,
     #[serde(default)]
     pub format: String,
+    /// A roll's overlap: `0`, `1h`, `24h` or `7d`.
+    #[serde(default)]
+    pub overlap: String,
     #[serde(skip)]
     errors: Vec<(&'static str, String)>,
 }
 
+/// The overlaps a roll offers: (value, label).
+pub const OVERLAPS: [(&str, &str); 4] = [
+    ("0", "None: it stops at once"),
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+];
+
 impl TokenForm {
+    /// The roll form of `token`: its name, format, and its scopes (only the
+    /// ones requests needed, with `used_only`).
+    pub fn roll_of(token: &TokenRecord, used_only: bool) -> TokenForm {
+        let scope = match used_only {
+            true => token
+                .used_scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            false => token.scopes.clone(),
+        };
+        TokenForm {
+            name: token.name.clone().unwrap_or_default(),
+            scope,
+            expiry: String::new(),
+            expires_on: String::new(),
+            format: token.format.as_str().to_owned(),
+            overlap: "24h".to_owned(),
+            errors: Vec::new(),
+        }
+    }
+
     pub fn with_errors(mut self, errors: Vec<(&'static str, String)>) -> TokenForm {
         self.errors.extend(errors);
         self
@@ -556,8 +689,34 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn new_token(session: &Session, app: &App, form: &TokenForm, now: OffsetDateTime) -> Markup {
+/// The form that generates a token, or with `rolling`, the one that rolls
+/// that token: the same fields, and how long the old token stays valid.
+pub fn new_token(
+    session: &Session,
+    app: &App,
+    form: &TokenForm,
+    now: OffsetDateTime,
+    rolling: Option<&TokenRecord>,
+) -> Markup {
     let url = app_url(&app.id);
+    let overlap_error = form.error("overlap");
+    let overlap = if form.overlap.is_empty() {
+        "24h"
+    } else {
+        form.overlap.as_str()
+    };
+    let (title, action, submit) = match rolling {
+        Some(old) => (
+            "Roll a token",
+            format!("{url}/tokens/{}/roll", old.id),
+            "Roll token",
+        ),
+        None => (
+            "Generate a token",
+            format!("{url}/tokens"),
+            "Generate token",
+        ),
+    };
     let name_error = form.error("name");
     let scope_error = form.error("scopes");
     let expiry_error = form.error("expiry");
@@ -582,11 +741,33 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, now: OffsetDate
         (today + Duration::days(30)).to_string()
     };
     let main = html! {
-        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
-        h1 { "Generate a token" }
-        p.lead { "For " strong { (app.name) } ". The token is shown once, when it is created." }
-        form #token-form .card method="post" action={ (url) "/tokens" } novalidate {
+        (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), (title, None)]))
+        h1 { (title) }
+        @if let Some(old) = rolling {
+            p.lead {
+                "A new token replaces " strong { (old.name.as_deref().unwrap_or(old.id.as_str())) }
+                " (" code { (old.id) } "), which keeps working for the overlap you choose, then is revoked. "
+                "The new token is shown once."
+            }
+        } @else {
+            p.lead { "For " strong { (app.name) } ". The token is shown once, when it is created." }
+        }
+        form #token-form .card method="post" action=(action) novalidate {
             (csrf(session))
+            @if rolling.is_some() {
+                fieldset #overlap aria-describedby=[overlap_error.map(|_| "overlap-error")] {
+                    legend { "Keep the old token working for" }
+                    p.hint { "Time to deploy the new token. The old one stops at that second everywhere, even where the service cannot be reached." }
+                    (field_error("overlap-error", overlap_error))
+                    @for (value, label) in OVERLAPS {
+                        @let id = format!("overlap-{value}");
+                        div.check {
+                            input type="radio" name="overlap" value=(value) id=(id) checked[overlap == value];
+                            label for=(id) { (label) }
+                        }
+                    }
+                }
+            }
             div.field {
                 label for="token-name" { "Name" }
                 p.hint #token-name-hint { "So you can recognise it later, e.g. “CRM sync”." }
@@ -653,12 +834,12 @@ pub fn new_token(session: &Session, app: &App, form: &TokenForm, now: OffsetDate
                 }
             }
             div.actions {
-                button #generate-submit .primary type="submit" { "Generate token" }
+                button #generate-submit .primary type="submit" { (submit) }
                 a href=(url) { "Cancel" }
             }
         }
     };
-    layout("Generate a token", Some((session, Nav::Apps)), main)
+    layout(title, Some((session, Nav::Apps)), main)
 }
 
 /// The token, shown this once, with a `curl` line that tries it against
@@ -669,11 +850,22 @@ pub fn token_created(
     record: &TokenRecord,
     token: &str,
     base_url: Option<&str>,
+    rolled: Option<&TokenRecord>,
 ) -> Markup {
     let url = app_url(&app.id);
     let main = html! {
         (breadcrumb(&[("Apps", Some(HOME)), (&app.name, Some(&url)), ("New token", None)]))
         h1 { "Copy your new token" }
+        @if let Some(old) = rolled {
+            p #rolled-note .lead {
+                "It replaces " code { (old.id) } ", which "
+                @if let Some(at) = old.revoked_at {
+                    "stops working at " (deadline(at)) "."
+                } @else {
+                    "stops working now."
+                }
+            }
+        }
         div #token-warning .callout.warning role="note" {
             strong { "Copy it now. " }
             "You will not be able to see it again: it is not stored anywhere. "
