@@ -1282,6 +1282,64 @@ fn tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refus
 }
 
 #[test]
+fn tokens_list_without_an_app_lists_every_apps_tokens_and_those_expiring_soon() {
+    let cli = Cli::new();
+    let crm = cli.create_app("crm");
+    let export = cli.create_app("export");
+    let soon = cli.ok_json(&[
+        "tokens",
+        "issue",
+        "--app",
+        &crm,
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "3d",
+    ]);
+    let later = cli.ok_json(&[
+        "tokens",
+        "issue",
+        "--app",
+        &export,
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "60d",
+    ]);
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = cli.ok_json(&["tokens", "list"]);
+    assert_eq!(
+        ids(&all),
+        vec![str_field(&soon, "id"), str_field(&later, "id")]
+    );
+    let expiring = cli.ok_json(&["tokens", "list", "--expiring-within", "14d"]);
+    assert_eq!(ids(&expiring), vec![str_field(&soon, "id")]);
+    let text = cli.ok(&["tokens", "list", "--expiring-within", "14d"]);
+    assert!(
+        text.lines().next().unwrap_or_default().contains("APP"),
+        "{text}"
+    );
+    assert_contains(&text, &crm);
+    let of_app = cli.ok_json(&[
+        "tokens",
+        "list",
+        "--app",
+        "export",
+        "--expiring-within",
+        "14d",
+    ]);
+    assert_eq!(of_app, serde_json::json!([]));
+    let err = fail(cli.cmd().args(["tokens", "list", "--unused-for", "1d"]));
+    assert_contains(&err, "--unused-for needs --app");
+}
+
+#[test]
 fn revoking_an_unknown_token_or_one_of_another_workspace_fails_as_not_found() {
     let cli = Cli::new();
     let app = cli.create_app("crm");
@@ -2129,6 +2187,7 @@ fn no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_no
 
 informly_postgres_twins! {
     tests: [
+        tokens_list_without_an_app_lists_every_apps_tokens_and_those_expiring_soon,
         tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refuses_a_second_roll,
         tokens_list_shows_last_used_and_uses_and_filters_tokens_unused_for_a_while,
         tokens_revoke_all_revokes_every_token_of_the_app_by_name_and_later_tokens_stay_active,

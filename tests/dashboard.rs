@@ -2886,8 +2886,88 @@ async fn a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_whe
     alice.get(&roll).await.expect(409);
 }
 
+#[tokio::test]
+async fn tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_expires_in_on_their_row()
+ {
+    let (home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let soon_app = alice.create_app("soon").await;
+    let calm_app = alice.create_app("calm").await;
+    let page = alice.get(APPS).await;
+    assert!(page.tag("expiry-banner").is_none(), "nothing expires yet");
+    let soon = home.run_json(&[
+        "tokens",
+        "issue",
+        "--app",
+        &soon_app,
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "3d",
+    ]);
+    remember_secret(soon["token"].as_str().unwrap());
+    let calm = home.run_json(&[
+        "tokens",
+        "issue",
+        "--app",
+        &calm_app,
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "30d",
+    ]);
+    remember_secret(calm["token"].as_str().unwrap());
+    let soon_id = soon["id"].as_str().unwrap();
+
+    let page = alice.get(APPS).await;
+    let banner = page.text("expiry-banner").unwrap_or_default();
+    let banner_tag = page.tag("expiry-banner").unwrap_or_default();
+    assert!(!banner_tag.is_empty(), "a banner");
+    assert!(
+        page.body
+            .contains(r##"<a href="#expiring">1 token expires within 14 days</a>"##),
+        "{banner}"
+    );
+    let row = |app: &str| {
+        page.body
+            .split(&format!("data-app-id=\"{app}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(row(&soon_app).contains("1 expiring"), "{}", row(&soon_app));
+    assert!(!row(&calm_app).contains("expiring"), "{}", row(&calm_app));
+    let listed = page
+        .body
+        .split(&format!("<li data-token-id=\"{soon_id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</li>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        listed.contains("expires in") && listed.contains(">3 days<"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("/tokens/{soon_id}/roll")),
+        "Roll beside it: {listed}"
+    );
+
+    let app_page = alice.get(&app_url(&soon_app)).await;
+    let token_row = app_page
+        .body
+        .split(&format!("data-token-id=\"{soon_id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(token_row.contains("expires in"), "{token_row}");
+}
+
 informly_postgres_twins! {
     tests: [
+        tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_expires_in_on_their_row,
         a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_when_it_stops,
         the_token_list_shows_when_each_token_was_last_used_marks_unused_permissions_and_sorts_by_either,
         revoke_all_asks_first_keeps_the_app_and_the_token_list_filters_active_ones_soonest_to_expire_first,

@@ -2279,6 +2279,81 @@ async fn rolling_a_token_issues_its_successor_and_keeps_the_old_one_for_the_over
 }
 
 #[tokio::test]
+async fn the_workspace_token_list_shows_every_apps_tokens_expiring_soon_or_of_a_status() {
+    let api = Api::start().await;
+    let (server, admin) = (&api.server, api.admin.as_str());
+    let other_app = server.create_app(admin, "other").await;
+    let issue = |app: String, expires_in: &'static str| async move {
+        post(
+            server,
+            &format!("/v1/apps/{app}/tokens"),
+            admin,
+            &json!({"scopes": ["contacts:read"], "expires_in": expires_in}),
+        )
+        .await
+        .expect(201)
+    };
+    let soon = issue(api.app.clone(), "3d").await;
+    let later = issue(other_app.clone(), "10d").await;
+    let far = issue(other_app.clone(), "60d").await;
+    let revoked = issue(api.app.clone(), "2d").await;
+    delete(
+        server,
+        &format!("/v1/apps/{}/tokens/{}", api.app, id_of(&revoked)),
+        admin,
+    )
+    .await
+    .expect_no_content();
+
+    let ids = |list: &Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The fixture's own token expires in an hour.
+    let fixture = get(server, "/v1/token", &api.token).await.expect(200);
+    let fixture = fixture["id"].as_str().unwrap().to_owned();
+    let expiring = get(server, "/v1/tokens?expiring_within=14d", admin)
+        .await
+        .expect(200);
+    assert_eq!(
+        ids(&expiring),
+        vec![fixture.clone(), id_of(&soon), id_of(&later)],
+        "every app, soonest first"
+    );
+    let within_a_day = get(server, "/v1/tokens?expiring_within=1d&status=active", admin)
+        .await
+        .expect(200);
+    assert_eq!(ids(&within_a_day), vec![fixture]);
+    let revoked_list = get(server, "/v1/tokens?status=revoked", admin)
+        .await
+        .expect(200);
+    assert_eq!(ids(&revoked_list), vec![id_of(&revoked)]);
+    let all = get(server, "/v1/tokens", admin).await.expect(200);
+    assert!(ids(&all).contains(&id_of(&far)));
+    let admin_id = get(server, "/v1/token", admin).await.expect(200)["id"].clone();
+    assert!(
+        !ids(&all).iter().any(|id| *id == admin_id),
+        "app tokens only: not the admin token"
+    );
+    get(server, "/v1/tokens?expiring_within=2mo", admin)
+        .await
+        .problem(422);
+    get(server, "/v1/tokens?status=happy", admin)
+        .await
+        .problem(422);
+    get(server, "/v1/tokens?within=1d", admin)
+        .await
+        .problem(400);
+    get(server, "/v1/tokens", &token_of(&soon))
+        .await
+        .insufficient_scope("apps:read");
+}
+
+#[tokio::test]
 async fn token_issuance_refuses_bad_scopes_with_422_naming_the_scope() {
     let api = Api::start().await;
     let (server, admin) = (&api.server, api.admin.as_str());
@@ -2933,7 +3008,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         "{bearer}"
     );
 
-    let expected: [(&str, &[&str]); 12] = [
+    let expected: [(&str, &[&str]); 14] = [
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
@@ -2944,6 +3019,8 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         ("/v1/apps/{app}", &["get", "patch", "delete"]),
         ("/v1/apps/{app}/tokens", &["delete", "get", "post"]),
         ("/v1/apps/{app}/tokens/{token_id}", &["delete"]),
+        ("/v1/apps/{app}/tokens/{token_id}/roll", &["post"]),
+        ("/v1/tokens", &["get"]),
         ("/v1/contacts", &["get", "post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
     ];
@@ -3305,6 +3382,7 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 informly_postgres_twins! {
     tests: [
+        the_workspace_token_list_shows_every_apps_tokens_expiring_soon_or_of_a_status,
         rolling_a_token_issues_its_successor_and_keeps_the_old_one_for_the_overlap,
         a_used_token_shows_when_it_was_last_used_after_a_flush_and_its_unused_scopes,
         sigterm_writes_out_the_uses_counted_since_the_last_flush,

@@ -278,14 +278,40 @@ impl Ctx {
                 app,
                 workspace,
                 unused_for,
+                expiring_within,
             } => {
-                let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
-                let list = match unused_for {
-                    Some(unused_for) => {
-                        let unused_for = time::Duration::seconds(unused_for);
-                        self.service.unused_tokens(&actor, &app, unused_for).await?
+                let list = match app {
+                    Some(app) => {
+                        let (actor, app) = self.actor_for_app(workspace.as_deref(), &app).await?;
+                        let mut list = match unused_for {
+                            Some(unused_for) => {
+                                let unused_for = time::Duration::seconds(unused_for);
+                                self.service.unused_tokens(&actor, &app, unused_for).await?
+                            }
+                            None => self.service.tokens(&actor, &app).await?,
+                        };
+                        if let Some(within) = expiring_within {
+                            let horizon = self.service.clock().unix() + within;
+                            list.retain(|t| {
+                                self.service.status_of(t).is_accepted() && t.expires_at <= horizon
+                            });
+                        }
+                        list
                     }
-                    None => self.service.tokens(&actor, &app).await?,
+                    None => {
+                        if unused_for.is_some() {
+                            bail!("--unused-for needs --app");
+                        }
+                        let workspace = workspace.as_deref().unwrap_or(crate::store::DEFAULT_NAME);
+                        let actor = self.actor(workspace).await?;
+                        let within = expiring_within.map(time::Duration::seconds);
+                        self.service
+                            .workspace_tokens(&actor, within, None)
+                            .await?
+                            .into_iter()
+                            .map(|(t, _)| t)
+                            .collect()
+                    }
                 };
                 // Each record with what the service would answer its token now.
                 let rows: Vec<ListedToken> = list
@@ -300,6 +326,7 @@ impl Ctx {
                     table(
                         &[
                             "ID",
+                            "APP",
                             "NAME",
                             "FORMAT",
                             "SCOPES",
@@ -317,6 +344,10 @@ impl Ctx {
                             };
                             vec![
                                 t.id.to_string(),
+                                t.app_id
+                                    .as_ref()
+                                    .map(ToString::to_string)
+                                    .unwrap_or_default(),
                                 t.name.clone().unwrap_or_default(),
                                 t.format.to_string(),
                                 t.scopes.join(" "),

@@ -263,17 +263,22 @@ pub enum TokensCmd {
         #[arg(long)]
         workspace: Option<String>,
     },
-    /// List the tokens of an app.
+    /// List the tokens of an app, or of every app of the workspace.
     #[command(
-        after_help = "Examples:\n  informly tokens list --app crm\n  informly tokens list --app crm --unused-for 90d\n  informly tokens list --app app_01J… --json"
+        after_help = "Examples:\n  informly tokens list --app crm\n  informly tokens list --expiring-within 14d     # every app's tokens to roll soon\n  informly tokens list --app crm --unused-for 90d --json"
     )]
     List {
-        /// The app's id (`app_…`) or its name.
+        /// The app's id (`app_…`) or its name; without it, every app of the
+        /// workspace.
         #[arg(long)]
-        app: String,
-        /// Only if the app is in this workspace (id or name).
+        app: Option<String>,
+        /// The workspace (id or name): the app's, or the one whose apps to
+        /// list (default: `default`).
         #[arg(long)]
         workspace: Option<String>,
+        /// Only tokens accepted now that expire within this (14d, 12h …).
+        #[arg(long, value_parser = duration)]
+        expiring_within: Option<i64>,
         /// Only tokens not seen used for this long (90d, 12h …; never-used
         /// ones once they are that old). Uses verified offline by other
         /// services are not seen.

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_token, list_tokens, revoke_app_tokens))
         .routes(routes!(revoke_token))
         .routes(routes!(roll_token))
+        .routes(routes!(workspace_tokens))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -506,6 +507,58 @@ struct TokenListParams {
     /// old.
     #[param(example = "90d")]
     unused_for: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct WorkspaceTokenParams {
+    /// Only tokens accepted now that expire within this (`14d`, `12h`: s,
+    /// m, h, d, w).
+    #[param(example = "14d")]
+    expiring_within: Option<String>,
+    /// Only tokens of this status: `active`, `rolling`, `expired`,
+    /// `revoked` or `key_retired`.
+    #[param(pattern = "^(active|rolling|expired|revoked|key_retired)$")]
+    status: Option<String>,
+}
+
+/// List the tokens of every app of the workspace (records only), soonest to
+/// expire first: `?expiring_within=14d` for the ones to roll soon.
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = ["apps:read"])),
+    params(WorkspaceTokenParams),
+    responses((status = 200, body = TokenList), (status = 422, body = Problem)))]
+async fn workspace_tokens(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::AppsRead>,
+    Query(params): Query<WorkspaceTokenParams>,
+) -> ApiResult<JsonResponse<TokenList>> {
+    let within = params
+        .expiring_within
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| ApiError::validation("expiring_within", e.to_string()))?;
+    let status = params
+        .status
+        .as_deref()
+        .map(str::parse::<TokenStatus>)
+        .transpose()
+        .map_err(|e| ApiError::validation("status", e))?;
+    let tokens = state
+        .service()
+        .workspace_tokens(
+            &principal.actor(),
+            within.map(time::Duration::seconds),
+            status,
+        )
+        .await?;
+    Ok(JsonResponse(TokenList {
+        data: tokens
+            .into_iter()
+            .map(|(t, _)| TokenBody::of(t, state.service()))
+            .collect(),
+    }))
 }
 
 /// List an app's tokens (records only).

@@ -479,3 +479,77 @@ async fn a_revoked_expired_or_already_rolled_token_cannot_be_rolled_and_the_answ
     }
     assert!(roll(&world, &fresh, Some(0)).await.is_ok(), "0: at once");
 }
+
+/// A `contacts:read` token of `crm` for `days`.
+async fn issue_for_days(world: &World, days: i64) -> TokenId {
+    world
+        .service()
+        .issue_token(
+            &world.actor,
+            &world.app,
+            IssueRequest {
+                name: None,
+                scopes: vec!["contacts:read".to_owned()],
+                expiry: Expiry::In(days * DAY),
+                format: Format::Paseto,
+            },
+        )
+        .await
+        .expect("issued")
+        .record
+        .id
+}
+
+#[tokio::test]
+async fn expiring_tokens_are_those_accepted_now_that_expire_within_the_window_to_the_second() {
+    let world = World::start(&[]).await;
+    let in_14 = issue_for_days(&world, 14).await;
+    let in_7 = issue_for_days(&world, 7).await;
+    let in_1 = issue_for_days(&world, 1).await;
+    let in_30 = issue_for_days(&world, 30).await;
+    let revoked = issue_for_days(&world, 3).await;
+    world
+        .service()
+        .revoke_token(&world.actor, None, &revoked)
+        .await
+        .expect("revoked");
+    roll(&world, &in_30, Some(DAY)).await.expect("rolled");
+
+    let world = &world;
+    let expiring = |days: i64, secs: i64| async move {
+        let within = time::Duration::days(days) + time::Duration::seconds(secs);
+        world
+            .service()
+            .workspace_tokens(&world.actor, Some(within), None)
+            .await
+            .expect("listed")
+            .into_iter()
+            .map(|(t, _)| t.id)
+            .collect::<Vec<TokenId>>()
+    };
+    // Soonest first; the revoked one is not warned of; the rolled one (in its
+    // overlap, expiring in 30 days) neither at 14 days.
+    assert_eq!(
+        expiring(14, 0).await,
+        vec![in_1.clone(), in_7.clone(), in_14.clone()]
+    );
+    assert_eq!(
+        expiring(14, -1).await,
+        vec![in_1.clone(), in_7.clone()],
+        "a second short"
+    );
+    assert_eq!(expiring(7, 0).await, vec![in_1.clone(), in_7.clone()]);
+    assert_eq!(expiring(1, 0).await, vec![in_1.clone()]);
+    world.clock.advance(DAY);
+    assert!(
+        !expiring(14, 0).await.contains(&in_1),
+        "expired: no longer to be warned of"
+    );
+    let expired = world
+        .service()
+        .workspace_tokens(&world.actor, None, Some(TokenStatus::Expired))
+        .await
+        .expect("listed");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].0.id, in_1);
+}

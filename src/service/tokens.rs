@@ -59,6 +59,25 @@ pub enum TokenStatus {
     KeyRetired,
 }
 
+impl std::str::FromStr for TokenStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TokenStatus, String> {
+        [
+            TokenStatus::Active,
+            TokenStatus::Rolling,
+            TokenStatus::Expired,
+            TokenStatus::Revoked,
+            TokenStatus::KeyRetired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown status `{s}`: use active, rolling, expired, revoked or key_retired")
+        })
+    }
+}
+
 impl TokenStatus {
     /// Whether the service accepts the token now.
     pub fn is_accepted(self) -> bool {
@@ -337,6 +356,32 @@ impl Service {
         } else {
             TokenStatus::Active
         }
+    }
+
+    /// The app tokens of the actor's workspace (every app), soonest to
+    /// expire first: with `expiring_within`, only those accepted now that
+    /// expire within it; with `status`, only those of that status.
+    pub async fn workspace_tokens(
+        &self,
+        actor: &Actor,
+        expiring_within: Option<time::Duration>,
+        status: Option<TokenStatus>,
+    ) -> Result<Vec<(TokenRecord, TokenStatus)>> {
+        let now = self.clock.now();
+        let tokens = self.store.list_workspace_tokens(actor.workspace()).await?;
+        Ok(tokens
+            .into_iter()
+            .map(|t| {
+                let status = self.status_of(&t);
+                (t, status)
+            })
+            .filter(|(t, s)| {
+                let expiring = expiring_within.is_none_or(|within| {
+                    s.is_accepted() && t.expires_at <= (now + within).unix_timestamp()
+                });
+                expiring && status.is_none_or(|wanted| *s == wanted)
+            })
+            .collect())
     }
 
     /// Whether tokens signed by `kid` are accepted now (the key is in the

@@ -315,6 +315,21 @@ impl Store {
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
+    /// The app tokens of a workspace (every app), soonest to expire first.
+    pub async fn list_workspace_tokens(
+        &self,
+        workspace_id: &WorkspaceId,
+    ) -> Result<Vec<TokenRecord>> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "select {COLUMNS} from tokens where workspace_id = $1 and app_id is not null
+             order by expires_at_s, id"
+        ))
+        .bind(workspace_id.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(TokenRecord::try_from).collect()
+    }
+
     /// A token record of a workspace by id.
     pub async fn get_token(
         &self,

@@ -38,7 +38,19 @@ async fn render_apps(
         .service()
         .apps_with_active_tokens(&user.actor())
         .await?;
-    Ok(views::apps(&user.session, &apps, form, flash))
+    let within = time::Duration::days(views::EXPIRY_WARNING_DAYS);
+    let expiring: Vec<TokenRecord> = state
+        .service()
+        .workspace_tokens(&user.actor(), Some(within), None)
+        .await?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let expiring = views::Expiring {
+        tokens: &expiring,
+        now: state.clock().now(),
+    };
+    Ok(views::apps(&user.session, &apps, &expiring, form, flash))
 }
 
 /// `POST /dashboard/settings/apps`.

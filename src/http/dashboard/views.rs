@@ -272,17 +272,51 @@ fn error_for<'a>(errors: &'a [(&'static str, String)], field: &str) -> Option<&'
         .map(|(_, m)| m.as_str())
 }
 
+/// How far ahead the dashboard warns of expiring tokens.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// Tokens accepted now that expire within [`EXPIRY_WARNING_DAYS`].
+pub struct Expiring<'a> {
+    pub tokens: &'a [TokenRecord],
+    pub now: OffsetDateTime,
+}
+
+impl Expiring<'_> {
+    fn of_app(&self, app: &App) -> usize {
+        self.tokens
+            .iter()
+            .filter(|t| t.app_id.as_ref() == Some(&app.id))
+            .count()
+    }
+}
+
 pub fn apps(
     session: &Session,
     apps: &[(App, i64)],
+    expiring: &Expiring<'_>,
     form: &AppForm,
     flash_message: Option<Flash>,
 ) -> Markup {
+    let count = expiring.tokens.len();
+    let app_named = |token: &TokenRecord| {
+        apps.iter()
+            .find(|(app, _)| Some(&app.id) == token.app_id.as_ref())
+            .map(|(app, _)| app)
+    };
     let main = html! {
         (breadcrumb(&[("Apps", None)]))
         h1 { "Apps" }
         p.lead { "An app is an integration that calls the Informly API. Each app has its own tokens and permissions." }
         (flash(flash_message))
+        @if count > 0 {
+            p #expiry-banner .callout.warning role="status" {
+                a href="#expiring" {
+                    (count) @if count == 1 { " token expires" } @else { " tokens expire" }
+                    " within " (EXPIRY_WARNING_DAYS) " days"
+                }
+                ". Roll them before their integrations stop working."
+            }
+        }
         @if apps.is_empty() {
             p #apps-empty .empty { "No apps yet. Create the first one below." }
         } @else {
@@ -299,12 +333,38 @@ pub fn apps(
                     tbody {
                         @for (app, active) in apps {
                             tr data-app-id=(app.id) {
-                                td.app-name data-label="Name" { a href=(app_url(&app.id)) { (app.name) } }
+                                td.app-name data-label="Name" {
+                                    a href=(app_url(&app.id)) { (app.name) }
+                                    @let soon = expiring.of_app(app);
+                                    @if soon > 0 {
+                                        " " span.badge.expiring title={ (soon) " of its tokens expire within " (EXPIRY_WARNING_DAYS) " days" } { (soon) " expiring" }
+                                    }
+                                }
                                 td.app-description data-label="Description" {
                                     @if let Some(description) = &app.description { (description) } @else { span.muted { "—" } }
                                 }
                                 td.app-tokens.num data-label="Active tokens" { (active) }
                                 td data-label="Created" { (short(app.created_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if count > 0 {
+            section #expiring .card aria-labelledby="expiring-title" {
+                h2 #expiring-title { "Expiring within " (EXPIRY_WARNING_DAYS) " days" }
+                ul.expiring-list {
+                    @for token in expiring.tokens {
+                        @if let Some(app) = app_named(token) {
+                            @let url = app_url(&app.id);
+                            li data-token-id=(token.id) {
+                                strong { (token.name.as_deref().unwrap_or(token.id.as_str())) }
+                                " of " a href=(url) { (app.name) } " "
+                                (expires_in(expiring.now, unix(token.expires_at)))
+                                @if token.replaced_by.is_none() {
+                                    " · " a.roll-token href={ (url) "/tokens/" (token.id) "/roll" } { "Roll" }
+                                }
                             }
                         }
                     }
@@ -440,6 +500,26 @@ pub struct TokenCounts {
     pub active: usize,
 }
 
+/// "expires in 3 days" (to the nearest unit: a token issued for three days
+/// a moment ago expires in 3 days, not 2), with the exact time on hover.
+fn expires_in(now: OffsetDateTime, t: OffsetDateTime) -> Markup {
+    let seconds = (t - now).whole_seconds().max(0);
+    let nearest = |unit: i64| ((seconds + unit / 2) / unit).max(1);
+    let (n, unit) = match seconds {
+        0..3_600 => (nearest(60), "minute"),
+        3_600..86_400 => (nearest(3_600), "hour"),
+        _ => (nearest(86_400), "day"),
+    };
+    html! {
+        span.expires-in {
+            "expires in "
+            time datetime=(crate::clock::rfc3339_precise(t)) title=(clock_time(t)) {
+                (n) " " (unit) @if n != 1 { "s" }
+            }
+        }
+    }
+}
+
 /// How long ago, as people say it ("3 minutes ago").
 fn ago(now: OffsetDateTime, t: OffsetDateTime) -> String {
     let seconds = (now - t).whole_seconds().max(0);
@@ -545,7 +625,12 @@ pub fn app(
                                 }
                                 td.token-format data-label="Format" { (format_name(token.format)) }
                                 td.token-created data-label="Created" { (short(unix(token.created_at))) }
-                                td.token-expires data-label="Expires" { (deadline(unix(token.expires_at))) }
+                                td.token-expires data-label="Expires" {
+                                    (deadline(unix(token.expires_at)))
+                                    @if status.is_accepted() && token.expires_at <= (now + Duration::days(EXPIRY_WARNING_DAYS)).unix_timestamp() {
+                                        br; span.small.soon { (expires_in(now, unix(token.expires_at))) }
+                                    }
+                                }
                                 td.token-last-used data-label="Last used" {
                                     @if let Some(last_used) = token.last_used_at {
                                         time datetime=(crate::clock::rfc3339_precise(last_used)) title=(clock_time(last_used)) { (ago(now, last_used)) }
