@@ -176,3 +176,61 @@ async fn database_cut_and_restored() {
     assert_eq!(response.status(), 201);
     assert_eq!(server.get("/v1/token", &revoked_token).await.status(), 401);
 }
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL: set INFORMLY_TEST_POSTGRES_URL to run it"
+)]
+fn token_uses_counted_while_the_database_is_cut_are_written_once_it_is_back() {
+    on_postgres(usage_survives_a_cut);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_survives_a_cut() {
+    let home = Home::new();
+    let proxy = Proxy::start(&postgres_address()).await;
+    let url = through_port(&home.database_url(), proxy.port);
+    let server = Server::start_in(
+        home.clone(),
+        &[
+            ("INFORMLY_DATABASE_URL", url.as_str()),
+            ("INFORMLY_USAGE_FLUSH", "1s"),
+        ],
+    )
+    .await;
+    let admin = home.admin_token(None);
+    let app = server.create_app(&admin, "main").await;
+    let issued = server
+        .issue(&admin, &app, &["contacts:read"], "paseto")
+        .await;
+    let (token, id) = (token_of(&issued), issued["id"].as_str().unwrap().to_owned());
+    let uses = || {
+        home.run_json(&["tokens", "list", "--app", &app])
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .find(|t| t["id"] == id.as_str())
+            .map(|t| t["uses"].as_i64().unwrap_or(-1))
+            .unwrap_or(-1)
+    };
+
+    proxy.cut();
+    for _ in 0..25 {
+        assert_eq!(server.get("/v1/token", &token).await.status(), 200);
+    }
+    // Several flushes fail meanwhile, and say so.
+    let server_ref = &server;
+    eventually(Duration::from_secs(10), || async move {
+        server_ref.logs().contains("cannot write token usage")
+    })
+    .await
+    .expect("a failed flush was logged");
+    assert_eq!(uses(), 0, "nothing reached the database");
+
+    proxy.restore();
+    let counted = eventually(Duration::from_secs(15), || async { uses() == 25 })
+        .await
+        .expect("every use counted during the cut was written");
+    println!("25 uses written {counted:?} after the database came back");
+}
