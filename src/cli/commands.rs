@@ -10,7 +10,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::output::{date, print, print_issued, table};
-use super::{AppsCmd, KeysCmd, Open, TokensCmd, UsersCmd, WorkspacesCmd};
+use super::{AppsCmd, AuditCmd, KeysCmd, Open, TokensCmd, UsersCmd, WorkspacesCmd};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::ids::{AppId, TokenId};
@@ -385,6 +385,53 @@ impl Ctx {
                 }
                 (None, None) => bail!("give a token id, or --app APP --all"),
             },
+        }
+        Ok(())
+    }
+
+    pub(super) async fn audit(&self, cmd: AuditCmd) -> Result<()> {
+        let json = self.json;
+        match cmd {
+            AuditCmd::List { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                let events = self.service.store().audit_events(actor.workspace()).await?;
+                let listed: Vec<serde_json::Value> = events
+                    .iter()
+                    .map(|e| {
+                        let mut value = serde_json::to_value(e).unwrap_or_default();
+                        value["time"] = crate::clock::rfc3339_precise(e.time()).into();
+                        value["changes"] = e.changes().unwrap_or_default();
+                        value
+                    })
+                    .collect();
+                print(json, &listed, || {
+                    table(
+                        &["TIME", "ACTOR", "ACTION", "TARGET", "CHANGES"],
+                        events.iter().map(|e| {
+                            vec![
+                                crate::clock::rfc3339_precise(e.time()),
+                                format!("{} {}", e.actor_type, e.actor_id),
+                                e.action.clone(),
+                                e.target_id.clone().unwrap_or_default(),
+                                e.changes.clone().unwrap_or_default(),
+                            ]
+                        }),
+                    )
+                });
+            }
+            AuditCmd::Verify { workspace } => {
+                let actor = self.actor(&workspace).await?;
+                match self.service.store().verify_audit(actor.workspace()).await? {
+                    Ok(count) => print(json, &json!({"verified": count}), || {
+                        format!("the audit log of `{workspace}` verifies: {count} events")
+                    }),
+                    Err(broken) => bail!(
+                        "the audit log of `{workspace}` is broken at event {}: {}",
+                        broken.event_id,
+                        broken.reason
+                    ),
+                }
+            }
         }
         Ok(())
     }

@@ -60,6 +60,9 @@ pub enum Command {
     /// Manage dashboard users: who can sign in at /dashboard.
     #[command(subcommand)]
     Users(UsersCmd),
+    /// Read a workspace's audit log and check that it was not tampered with.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Mint an admin token (apps:read apps:write apps:delete) for a workspace.
     #[command(
         after_help = "Examples:\n  informly admin-token\n  ADMIN=$(informly admin-token --workspace acme --expires-in 15m)"
@@ -120,6 +123,27 @@ pub enum WorkspacesCmd {
     },
     /// List workspaces.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// The events of a workspace, oldest first: who changed what, and when.
+    #[command(
+        after_help = "Examples:\n  informly audit list\n  informly audit list --workspace acme --json"
+    )]
+    List {
+        /// Workspace id or name.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// Walk the workspace's hash chain and report the first event that does
+    /// not verify (edited, removed or added by hand); exit 1 if there is one.
+    #[command(after_help = "Example:\n  informly audit verify --workspace acme")]
+    Verify {
+        /// Workspace id or name.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -389,6 +413,12 @@ impl Cli {
             Command::Tokens(cmd) => {
                 with_database(settings, clock, Open::Existing, |ctx| {
                     Box::pin(ctx.tokens(cmd))
+                })
+                .await
+            }
+            Command::Audit(cmd) => {
+                with_database(settings, clock, Open::Existing, |ctx| {
+                    Box::pin(ctx.audit(cmd))
                 })
                 .await
             }

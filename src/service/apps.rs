@@ -19,10 +19,13 @@ impl Service {
         if let Some(description) = description {
             text::DESCRIPTION.check("description", description)?;
         }
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let app = tx
-            .create_app(actor.workspace(), name, description, self.clock.now())
+            .create_app(actor.workspace(), name, description, now)
             .await?;
+        let event = actor.event("app.created", Some(("app", app.id.to_string())));
+        tx.record_audit(actor.workspace(), event, now).await?;
         tx.commit().await?;
         Ok(app)
     }
@@ -41,10 +44,25 @@ impl Service {
         if let Some(Some(description)) = description {
             text::DESCRIPTION.check("description", description)?;
         }
+        let before = self.store.get_app(actor.workspace(), app).await?;
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let app = tx
-            .update_app(actor.workspace(), app, name, description, self.clock.now())
+            .update_app(actor.workspace(), app, name, description, now)
             .await?;
+        let mut changes = serde_json::Map::new();
+        if before.name != app.name {
+            changes.insert("name".into(), serde_json::json!([before.name, app.name]));
+        }
+        if before.description != app.description {
+            changes.insert(
+                "description".into(),
+                serde_json::json!([before.description, app.description]),
+            );
+        }
+        let mut event = actor.event("app.updated", Some(("app", app.id.to_string())));
+        event.changes = Some(changes.into());
+        tx.record_audit(actor.workspace(), event, now).await?;
         tx.commit().await?;
         Ok(app)
     }
@@ -59,6 +77,8 @@ impl Service {
         let mut tx = self.store.begin().await?;
         tx.delete_app(actor.workspace(), app, now, keep_until)
             .await?;
+        let event = actor.event("app.deleted", Some(("app", app.to_string())));
+        tx.record_audit(actor.workspace(), event, now).await?;
         tx.commit().await?;
         if let Some(denylist) = &self.denylist {
             denylist

@@ -22,7 +22,7 @@ impl Service {
     /// from now (pending until then, so verifiers can fetch it first).
     pub async fn rotate_keys(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         formats: &[Format],
         activate_after: Duration,
     ) -> Result<Vec<RotatedKey>> {
@@ -39,17 +39,28 @@ impl Service {
             });
         }
         keys.reload(now)?;
+        // The key files are the record: the event follows the change.
+        let mut tx = self.store.begin().await?;
+        for key in &added {
+            let event = actor.event("key.rotated", Some(("key", key.kid.clone())));
+            tx.record_audit(actor.workspace(), event, now).await?;
+        }
+        tx.commit().await?;
         Ok(added)
     }
 
     /// Retires a key: tokens it signed are refused from now on (here at once,
     /// elsewhere at the next key reload). Returns its kid.
-    pub async fn retire_key(&self, _actor: &Actor, kid: &str) -> Result<String> {
+    pub async fn retire_key(&self, actor: &Actor, kid: &str) -> Result<String> {
         let keys = self.keys()?;
         let now = self.clock.now();
         let mut ring = KeyRing::load(keys.snapshot().ring.dir())?;
         let kid = ring.retire(kid, now)?.kid().to_owned();
         keys.reload(now)?;
+        let mut tx = self.store.begin().await?;
+        let event = actor.event("key.retired", Some(("key", kid.clone())));
+        tx.record_audit(actor.workspace(), event, now).await?;
+        tx.commit().await?;
         Ok(kid)
     }
 }

@@ -132,6 +132,30 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// An audit event of `action` on `target` by this actor.
+    pub(crate) fn event(
+        &self,
+        action: &'static str,
+        target: Option<(&'static str, String)>,
+    ) -> store::NewEvent {
+        let (actor_type, actor_id) = match self {
+            Actor::Token { token_id, .. } => ("admin_token", token_id.to_string()),
+            Actor::User { email, .. } => ("user", email.clone()),
+            Actor::Cli { os_user, host, .. } => ("cli", format!("{os_user}@{host}")),
+        };
+        store::NewEvent {
+            actor_type,
+            actor_id,
+            action,
+            target,
+            request_id: None,
+            client: None,
+            changes: None,
+        }
+    }
+}
+
 fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most

@@ -196,6 +196,9 @@ impl Service {
                 None,
             ))
             .await?;
+        let event = actor.event("token.created", Some(("token", record.id.to_string())));
+        tx.record_audit(actor.workspace(), event, self.clock.now())
+            .await?;
         tx.commit().await?;
         Ok(Issued {
             record,
@@ -328,6 +331,13 @@ impl Service {
             .await?;
         tx.record_roll(&old, &record.id, takes_effect, self.clock.now())
             .await?;
+        let mut event = actor.event("token.rolled", Some(("token", old.id.to_string())));
+        event.changes = Some(serde_json::json!({
+            "replaced_by": [null, record.id],
+            "revoked_at": [null, crate::clock::rfc3339(takes_effect)],
+        }));
+        tx.record_audit(actor.workspace(), event, self.clock.now())
+            .await?;
         tx.commit().await?;
         if let Some(denylist) = &self.denylist {
             denylist
@@ -426,6 +436,9 @@ impl Service {
         let record = self.token(actor, app, token).await?;
         let mut tx = self.store.begin().await?;
         let record = tx.revoke_token(&record, self.clock.now()).await?;
+        let event = actor.event("token.revoked", Some(("token", record.id.to_string())));
+        tx.record_audit(actor.workspace(), event, self.clock.now())
+            .await?;
         tx.commit().await?;
         if let Some(denylist) = &self.denylist {
             denylist.revoke_token(record.id.as_str()).await;
@@ -443,6 +456,8 @@ impl Service {
         let one_by_one = tx
             .revoke_app_tokens(actor.workspace(), app, now, keep_until)
             .await?;
+        let event = actor.event("app.tokens_revoked", Some(("app", app.to_string())));
+        tx.record_audit(actor.workspace(), event, now).await?;
         tx.commit().await?;
         if let Some(denylist) = &self.denylist {
             denylist

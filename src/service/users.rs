@@ -70,19 +70,27 @@ impl Service {
             .await
             .map_err(|e| Error::Password(e.to_string()))?
             .map_err(|e| Error::Password(e.to_string()))?;
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let user = tx
-            .create_user(actor.workspace(), &email.address, &hash, self.clock.now())
+            .create_user(actor.workspace(), &email.address, &hash, now)
             .await?;
+        let event = actor.event("user.added", Some(("user", user.email.clone())));
+        tx.record_audit(actor.workspace(), event, now).await?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// Removes a dashboard user (an email names one user over all
     /// workspaces); their sessions end with them.
-    pub async fn remove_user(&self, _actor: &Actor, email: &str) -> Result<User> {
+    pub async fn remove_user(&self, actor: &Actor, email: &str) -> Result<User> {
         let mut tx = self.store.begin().await?;
         let user = tx.remove_user(email).await?;
+        // In the workspace the user belonged to: the command line reaches
+        // every workspace.
+        let event = actor.event("user.removed", Some(("user", user.email.clone())));
+        tx.record_audit(&user.workspace_id, event, self.clock.now())
+            .await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -7,6 +7,7 @@
 //! (`listen_denylist`).
 
 mod apps;
+mod audit;
 mod contacts;
 mod dashboard;
 mod listen;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, ConnectOptions};
 use crate::ids::WorkspaceId;
 
 pub use apps::App;
+pub use audit::{AuditEvent, Break, NewEvent};
 pub use contacts::{Contact, ContactFields, ContactPatch};
 pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;

@@ -865,6 +865,22 @@ impl Home {
 
     /// A connection of the test's own, through sqlx's `Any` driver (the
     /// service's tables hold only text and integers); read-only on SQLite.
+    /// Runs statements on the database directly, as someone with access to
+    /// it could: for tests that tamper with it.
+    pub async fn execute(&self, statements: &[&str]) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.database_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the database: {e}"));
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        let _ = sqlx::Connection::close(conn).await;
+    }
+
     async fn read_connection(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();
         let url = match self.backend {

@@ -1,0 +1,235 @@
+//! The audit log as stored: events appended in the transaction of the change
+//! they record, chained per workspace by SHA-256 (see the migration).
+//!
+//! The chain is per workspace, not one for the whole database: each
+//! workspace's log is read, filtered and kept on its own, and changes in
+//! different workspaces never wait for one another's chain head.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::{Result, Store, Tx, from_micros, micros};
+use crate::ids::WorkspaceId;
+
+/// The `prev_hash` of a workspace's first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub actor_type: &'static str,
+    pub actor_id: String,
+    pub action: &'static str,
+    pub target: Option<(&'static str, String)>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+    /// `{field: [old, new]}` for an update.
+    pub changes: Option<serde_json::Value>,
+}
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditEvent {
+    pub id: String,
+    pub workspace_id: String,
+    /// Its place in the workspace's chain.
+    pub seq: i64,
+    #[serde(skip)]
+    pub occurred_at: i64,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+    /// JSON text, as hashed.
+    #[serde(skip)]
+    pub changes: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditEvent {
+    /// When it happened.
+    pub fn time(&self) -> OffsetDateTime {
+        from_micros(self.occurred_at)
+    }
+
+    /// The fields that changed, `{field: [old, new]}`.
+    pub fn changes(&self) -> Option<serde_json::Value> {
+        self.changes
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+    }
+
+    /// The hash this event's content and `prev_hash` give: what `hash` must
+    /// be. The canonical content is a JSON array of every stored field but
+    /// the hashes, in a fixed order.
+    pub fn expected_hash(&self) -> String {
+        let content = serde_json::json!([
+            self.id,
+            self.workspace_id,
+            self.seq,
+            self.occurred_at,
+            self.actor_type,
+            self.actor_id,
+            self.action,
+            self.target_type,
+            self.target_id,
+            self.request_id,
+            self.client,
+            self.changes,
+        ]);
+        let mut digest = Sha256::new();
+        digest.update(self.prev_hash.as_bytes());
+        digest.update(b"\n");
+        digest.update(content.to_string().as_bytes());
+        digest
+            .finalize()
+            .iter()
+            .fold(String::with_capacity(64), |mut hex, byte| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            })
+    }
+}
+
+const COLUMNS: &str = "id, workspace_id, seq, occurred_at, actor_type, actor_id, action, target_type, \
+     target_id, request_id, client, changes, prev_hash, hash";
+
+impl Tx {
+    /// Appends `event` to the workspace's chain, in this transaction: the
+    /// change it records and the event commit together or not at all.
+    pub async fn record_audit(
+        &mut self,
+        workspace_id: &WorkspaceId,
+        event: NewEvent,
+        now: OffsetDateTime,
+    ) -> Result<AuditEvent> {
+        sqlx::query(
+            "insert into audit_heads (workspace_id, last_seq, last_hash) values ($1, 0, $2)
+             on conflict (workspace_id) do nothing",
+        )
+        .bind(workspace_id.as_str())
+        .bind(GENESIS)
+        .execute(self.conn())
+        .await?;
+        // An update takes the row's lock on PostgreSQL (SQLite has one
+        // writer): a concurrent writer waits here, then chains onto ours.
+        let (last_seq, prev_hash): (i64, String) = sqlx::query_as(
+            "update audit_heads set last_seq = last_seq where workspace_id = $1
+             returning last_seq, last_hash",
+        )
+        .bind(workspace_id.as_str())
+        .fetch_one(self.conn())
+        .await?;
+        let (target_type, target_id) = event.target.unzip();
+        let mut recorded = AuditEvent {
+            id: format!("evt_{}", ulid::Ulid::new()),
+            workspace_id: workspace_id.to_string(),
+            seq: last_seq + 1,
+            occurred_at: micros(now),
+            actor_type: event.actor_type.to_owned(),
+            actor_id: event.actor_id,
+            action: event.action.to_owned(),
+            target_type: target_type.map(str::to_owned),
+            target_id,
+            request_id: event.request_id,
+            client: event.client,
+            changes: event.changes.map(|c| c.to_string()),
+            prev_hash,
+            hash: String::new(),
+        };
+        recorded.hash = recorded.expected_hash();
+        sqlx::query(&format!(
+            "insert into audit_events ({COLUMNS})
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(&recorded.id)
+        .bind(&recorded.workspace_id)
+        .bind(recorded.seq)
+        .bind(recorded.occurred_at)
+        .bind(&recorded.actor_type)
+        .bind(&recorded.actor_id)
+        .bind(&recorded.action)
+        .bind(&recorded.target_type)
+        .bind(&recorded.target_id)
+        .bind(&recorded.request_id)
+        .bind(&recorded.client)
+        .bind(&recorded.changes)
+        .bind(&recorded.prev_hash)
+        .bind(&recorded.hash)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("update audit_heads set last_seq = $1, last_hash = $2 where workspace_id = $3")
+            .bind(recorded.seq)
+            .bind(&recorded.hash)
+            .bind(workspace_id.as_str())
+            .execute(self.conn())
+            .await?;
+        Ok(recorded)
+    }
+}
+
+/// Where a workspace's chain first fails to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    /// The first event that does not verify.
+    pub event_id: String,
+    pub reason: &'static str,
+}
+
+impl Store {
+    /// The workspace's events, oldest first.
+    pub async fn audit_events(&self, workspace_id: &WorkspaceId) -> Result<Vec<AuditEvent>> {
+        Ok(sqlx::query_as(&format!(
+            "select {COLUMNS} from audit_events where workspace_id = $1 order by seq"
+        ))
+        .bind(workspace_id.as_str())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Walks the workspace's chain from its start: each event's hash must be
+    /// what its content gives, its `prev_hash` the hash before it, and the
+    /// head must name the last one. Returns how many events verified, or the
+    /// first break.
+    pub async fn verify_audit(&self, workspace_id: &WorkspaceId) -> Result<Result<usize, Break>> {
+        let events = self.audit_events(workspace_id).await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("select last_seq, last_hash from audit_heads where workspace_id = $1")
+                .bind(workspace_id.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        let mut prev = GENESIS.to_owned();
+        for (at, event) in (1..).zip(&events) {
+            let reason = if event.seq != at || event.prev_hash != prev {
+                Some("it does not follow the event before it (an event was removed or added)")
+            } else if event.hash != event.expected_hash() {
+                Some("its content does not match its hash (it was edited)")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Ok(Err(Break {
+                    event_id: event.id.clone(),
+                    reason,
+                }));
+            }
+            prev = event.hash.clone();
+        }
+        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        if head_hash != prev || usize::try_from(head_seq).ok() != Some(events.len()) {
+            return Ok(Err(Break {
+                event_id: events
+                    .last()
+                    .map_or_else(|| "(none)".to_owned(), |e| e.id.clone()),
+                reason: "the chain's head is not its last event (events at the end were removed)",
+            }));
+        }
+        Ok(Ok(events.len()))
+    }
+}
