@@ -173,8 +173,125 @@ async fn a_change_whose_event_cannot_be_written_is_not_made() {
     assert_eq!(apps.len(), 1);
 }
 
+#[tokio::test]
+async fn admin_tokens_read_the_log_over_http_with_filters_and_pages_and_each_event_names_its_request()
+ {
+    let server = common::Server::start().await;
+    let admin = server.home.admin_token(None);
+    let response = server
+        .post("/v1/apps", &admin, &serde_json::json!({"name": "crm"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let app: Value = response.json().await.unwrap();
+    let app = app["id"].as_str().unwrap().to_owned();
+    for name in ["renamed once", "renamed twice"] {
+        let response = server
+            .patch(
+                &format!("/v1/apps/{app}"),
+                &admin,
+                &serde_json::json!({"name": name}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+
+    let page: Value = server
+        .get("/v1/audit-events", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = page["data"].as_array().unwrap();
+    // The admin token's own issuance, at the command line, came first.
+    assert_eq!(events.len(), 4, "{page}");
+    assert_eq!(events[3]["action"], "token.created");
+    assert_eq!(events[3]["actor_type"], "cli");
+    assert_eq!(events[0]["action"], "app.updated", "newest first");
+    assert_eq!(
+        events[0]["changes"]["name"],
+        serde_json::json!(["renamed once", "renamed twice"])
+    );
+    let created = &events[2];
+    assert_eq!(created["action"], "app.created");
+    assert_eq!(created["actor_type"], "admin_token");
+    let me: Value = server.get("/v1/token", &admin).await.json().await.unwrap();
+    assert_eq!(created["actor_id"], me["id"]);
+    assert_eq!(created["target_id"], app.as_str());
+    assert_eq!(created["request_id"], request_id.as_str());
+    assert_eq!(created["client"], "127.0.0.1");
+
+    // Filters, and pages that chain by cursor.
+    let only: Value = server
+        .get("/v1/audit-events?action=app.created", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(only["data"].as_array().unwrap().len(), 1);
+    let first: Value = server
+        .get("/v1/audit-events?limit=2", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second: Value = server
+        .get(&format!("/v1/audit-events?limit=2&cursor={cursor}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["data"][0]["action"], "app.created");
+    assert_eq!(second["data"].as_array().unwrap().len(), 2);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let future: Value = server
+        .get("/v1/audit-events?since=2999-01-01T00:00:00Z", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(future["data"], serde_json::json!([]));
+    assert_eq!(
+        server
+            .get("/v1/audit-events?since=yesterday", &admin)
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        server
+            .get("/v1/audit-events?cursor=forged", &admin)
+            .await
+            .status(),
+        400
+    );
+
+    // Never for app tokens: the scope cannot be granted to one.
+    let issued = server
+        .issue(&admin, &app, &["contacts:read"], "paseto")
+        .await;
+    let response = server
+        .get("/v1/audit-events", issued["token"].as_str().unwrap())
+        .await;
+    assert_eq!(response.status(), 403);
+    let refused = server
+        .post(
+            &format!("/v1/apps/{app}/tokens"),
+            &admin,
+            &serde_json::json!({"scopes": ["audit:read"], "expires_in": "1h"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+}
+
 informly_postgres_twins! {
     tests: [
+        admin_tokens_read_the_log_over_http_with_filters_and_pages_and_each_event_names_its_request,
         every_change_writes_an_event_naming_its_actor_and_target_and_the_chain_verifies,
         an_edited_or_removed_event_is_reported_as_the_first_break,
         a_change_whose_event_cannot_be_written_is_not_made,

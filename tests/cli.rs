@@ -1565,7 +1565,7 @@ fn admin_token_prints_a_token_that_verifies_offline_with_the_admin_scopes() {
     let verified = cli.verify_json(&token, &[]);
     assert_eq!(
         scopes(&verified),
-        ["apps:read", "apps:write", "apps:delete"]
+        ["apps:read", "apps:write", "apps:delete", "audit:read"]
     );
     assert_eq!(verified["workspace"], cli.workspace_id("default").as_str());
     let lifetime =

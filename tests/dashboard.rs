@@ -2965,8 +2965,33 @@ async fn tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_ex
     assert!(token_row.contains("expires in"), "{token_row}");
 }
 
+#[tokio::test]
+async fn sign_ins_that_fail_and_succeed_are_in_the_audit_log_with_the_client() {
+    let (home, server, password) = alice_and_a_server().await;
+    fail_sign_in(&server, "alice@example.com").await;
+    fail_sign_in(&server, "nobody@example.com").await;
+    let _alice = signed_in(&server, "alice@example.com", &password).await;
+
+    let events = home.run_json(&["audit", "list", "--action", "sign_in.failed"]);
+    let events = events.as_array().expect("events");
+    assert_eq!(
+        events.len(),
+        1,
+        "an unknown email belongs to no workspace's log"
+    );
+    assert_eq!(events[0]["actor_id"], "alice@example.com");
+    assert_eq!(events[0]["client"], "127.0.0.1");
+    let signed_in = home.run_json(&["audit", "list", "--action", "sign_in.succeeded"]);
+    assert_eq!(signed_in.as_array().map(Vec::len), Some(1));
+    assert_eq!(signed_in[0]["actor_type"], "user");
+    assert!(signed_in[0]["request_id"].is_string());
+    // No password, of course.
+    assert!(!home.run(&["audit", "list", "--json"]).contains(&password));
+}
+
 informly_postgres_twins! {
     tests: [
+        sign_ins_that_fail_and_succeed_are_in_the_audit_log_with_the_client,
         tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_expires_in_on_their_row,
         a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_when_it_stops,
         the_token_list_shows_when_each_token_was_last_used_marks_unused_permissions_and_sorts_by_either,

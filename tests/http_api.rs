@@ -40,7 +40,7 @@ const UNKNOWN_TOKEN: &str = "tok_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
 const UNKNOWN_CONTACT: &str = "ct_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
 
 const CONTACT_SCOPES: [&str; 3] = ["contacts:read", "contacts:write", "contacts:delete"];
-const ADMIN_SCOPES: [&str; 3] = ["apps:read", "apps:write", "apps:delete"];
+const ADMIN_SCOPES: [&str; 4] = ["apps:read", "apps:write", "apps:delete", "audit:read"];
 
 /// The request body limit of SPEC.md "HTTP API".
 const MIB: usize = 1024 * 1024;
@@ -3008,7 +3008,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         "{bearer}"
     );
 
-    let expected: [(&str, &[&str]); 14] = [
+    let expected: [(&str, &[&str]); 15] = [
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
@@ -3021,6 +3021,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         ("/v1/apps/{app}/tokens/{token_id}", &["delete"]),
         ("/v1/apps/{app}/tokens/{token_id}/roll", &["post"]),
         ("/v1/tokens", &["get"]),
+        ("/v1/audit-events", &["get"]),
         ("/v1/contacts", &["get", "post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
     ];
@@ -3066,7 +3067,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
                 continue; // /v1/token: any valid token.
             };
             // A token of the other kind lacks it.
-            let token = if scope.starts_with("apps:") {
+            let token = if scope.starts_with("apps:") || scope.starts_with("audit:") {
                 api.token.as_str()
             } else {
                 api.admin.as_str()

@@ -1561,7 +1561,10 @@ fn app_and_admin_subjects_are_disjoint() {
             "{format}"
         );
         assert_eq!(verified.claims().subject.app_id(), None);
-        assert_eq!(verified.claims().scopes, ScopeSet::admin());
+        assert_eq!(
+            verified.claims().scopes,
+            scopes(&["apps:read", "apps:write", "apps:delete"])
+        );
     }
     assert_claims_rule(
         Err(Error::InvalidClaims),

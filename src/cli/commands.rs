@@ -392,32 +392,62 @@ impl Ctx {
     pub(super) async fn audit(&self, cmd: AuditCmd) -> Result<()> {
         let json = self.json;
         match cmd {
-            AuditCmd::List { workspace } => {
-                let actor = self.actor(&workspace).await?;
-                let events = self.service.store().audit_events(actor.workspace()).await?;
-                let listed: Vec<serde_json::Value> = events
-                    .iter()
-                    .map(|e| {
-                        let mut value = serde_json::to_value(e).unwrap_or_default();
-                        value["time"] = crate::clock::rfc3339_precise(e.time()).into();
-                        value["changes"] = e.changes().unwrap_or_default();
-                        value
-                    })
-                    .collect();
-                print(json, &listed, || {
-                    table(
-                        &["TIME", "ACTOR", "ACTION", "TARGET", "CHANGES"],
-                        events.iter().map(|e| {
-                            vec![
-                                crate::clock::rfc3339_precise(e.time()),
-                                format!("{} {}", e.actor_type, e.actor_id),
-                                e.action.clone(),
-                                e.target_id.clone().unwrap_or_default(),
-                                e.changes.clone().unwrap_or_default(),
-                            ]
-                        }),
-                    )
-                });
+            AuditCmd::List {
+                workspace,
+                action,
+                actor,
+                target,
+                since,
+                until,
+                limit,
+                follow,
+            } => {
+                let time = |flag: &str, value: Option<String>| {
+                    value
+                        .map(|v| {
+                            time::OffsetDateTime::parse(
+                                &v,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .with_context(|| format!("{flag}: `{v}` is not an RFC 3339 time"))
+                        })
+                        .transpose()
+                };
+                let mut filter = store::AuditFilter {
+                    action,
+                    actor,
+                    target,
+                    since: time("--since", since)?,
+                    until: time("--until", until)?,
+                    before: None,
+                    after: None,
+                };
+                let as_actor = self.actor(&workspace).await?;
+                let mut events = self.service.audit_events(&as_actor, &filter, limit).await?;
+                events.reverse();
+                const HEADERS: [&str; 5] = ["TIME", "ACTOR", "ACTION", "TARGET", "CHANGES"];
+                if !follow {
+                    let listed: Vec<serde_json::Value> = events.iter().map(listed_event).collect();
+                    print(json, &listed, || {
+                        table(&HEADERS, events.iter().map(event_row))
+                    });
+                    return Ok(());
+                }
+                // Following: one line per event as it is recorded (JSON lines
+                // with --json), polling every 2 s.
+                let mut last = 0;
+                loop {
+                    for event in &events {
+                        match json {
+                            true => println!("{}", listed_event(event)),
+                            false => println!("{}", event_row(event).join("  ")),
+                        }
+                        last = last.max(event.seq);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    filter.after = Some(last);
+                    events = self.service.audit_events(&as_actor, &filter, 1000).await?;
+                }
             }
             AuditCmd::Verify { workspace } => {
                 let actor = self.actor(&workspace).await?;
@@ -585,4 +615,24 @@ struct ListedToken<'a> {
     record: &'a TokenRecord,
     status: TokenStatus,
     unused_scopes: Vec<String>,
+}
+
+/// An audit event as `audit list --json` prints it: its record, its time,
+/// and its changes as JSON.
+fn listed_event(event: &store::AuditEvent) -> serde_json::Value {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    value["time"] = crate::clock::rfc3339_precise(event.time()).into();
+    value["changes"] = event.changes().unwrap_or_default();
+    value
+}
+
+/// An audit event as a row of `audit list`.
+fn event_row(event: &store::AuditEvent) -> Vec<String> {
+    vec![
+        crate::clock::rfc3339_precise(event.time()),
+        format!("{} {}", event.actor_type, event.actor_id),
+        event.action.clone(),
+        event.target_id.clone().unwrap_or_default(),
+        event.changes.clone().unwrap_or_default(),
+    ]
 }

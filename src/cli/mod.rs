@@ -63,7 +63,8 @@ pub enum Command {
     /// Read a workspace's audit log and check that it was not tampered with.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Mint an admin token (apps:read apps:write apps:delete) for a workspace.
+    /// Mint an admin token (apps:read apps:write apps:delete audit:read) for a
+    /// workspace.
     #[command(
         after_help = "Examples:\n  informly admin-token\n  ADMIN=$(informly admin-token --workspace acme --expires-in 15m)"
     )]
@@ -127,14 +128,36 @@ pub enum WorkspacesCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// The events of a workspace, oldest first: who changed what, and when.
+    /// The latest events of a workspace, oldest first: who changed what,
+    /// when and from where.
     #[command(
-        after_help = "Examples:\n  informly audit list\n  informly audit list --workspace acme --json"
+        after_help = "Examples:\n  informly audit list\n  informly audit list --action token.revoked --since 2026-12-01T00:00:00Z\n  informly audit list --follow --json      # one JSON object per line, as events happen"
     )]
     List {
         /// Workspace id or name.
         #[arg(long, default_value = "default")]
         workspace: String,
+        /// Only this action, such as token.revoked.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this actor: a token id, an email, or user@host.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events about this target (an app, token, key or user id).
+        #[arg(long)]
+        target: Option<String>,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only events before this RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// How many of the latest events to show.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+        /// Keep going: print new events as they are recorded, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
     },
     /// Walk the workspace's hash chain and report the first event that does
     /// not verify (edited, removed or added by hand); exit 1 if there is one.

@@ -4,9 +4,11 @@
 //! signature, next to its route.
 
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -14,24 +16,31 @@ use super::AppState;
 use super::error::{ApiError, Missing};
 use crate::authn::Rejection;
 use crate::ids::{TokenId, WorkspaceId};
-use crate::service::Actor;
+use crate::service::{Actor, Origin};
 use crate::token::{self, Format, MAX_TOKEN_LEN, Scope, TokenClaims, UnixTime, Verified};
 
-/// A verified caller: the token's claims, shared with the token cache.
+/// A verified caller: the token's claims (shared with the token cache), and
+/// where the request came from.
 #[derive(Debug, Clone)]
-pub struct Principal(Arc<Verified>);
+pub struct Principal {
+    verified: Arc<Verified>,
+    /// Kept as they came (cheap to keep; most requests never ask): the
+    /// request id and the client's address, for [`Principal::actor`].
+    request_id: Option<HeaderValue>,
+    client: Option<IpAddr>,
+}
 
 impl Principal {
     pub fn claims(&self) -> &TokenClaims {
-        self.0.claims()
+        self.verified.claims()
     }
 
     pub fn format(&self) -> Format {
-        self.0.format()
+        self.verified.format()
     }
 
     pub fn workspace(&self) -> &str {
-        &self.0.claims().workspace
+        &self.verified.claims().workspace
     }
 
     /// The caller as the service layer's actor. The token core has checked
@@ -41,6 +50,14 @@ impl Principal {
         Actor::Token {
             workspace: WorkspaceId::trusted(claims.workspace.clone()),
             token_id: TokenId::trusted(claims.token_id.clone()),
+            origin: Origin {
+                request_id: self
+                    .request_id
+                    .as_ref()
+                    .and_then(|id| id.to_str().ok())
+                    .map(str::to_owned),
+                client: self.client,
+            },
         }
     }
 }
@@ -74,6 +91,7 @@ pub mod need {
         AppsRead => Some(Scope::APPS_READ),
         AppsWrite => Some(Scope::APPS_WRITE),
         AppsDelete => Some(Scope::APPS_DELETE),
+        AuditRead => Some(Scope::AUDIT_READ),
     }
 }
 
@@ -87,7 +105,16 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let now = state.clock().unix();
-        let principal = authenticate(parts, state, now)?;
+        let verified = authenticate(parts, state, now)?;
+        let principal = Principal {
+            verified,
+            request_id: parts.headers.get(super::request_log::X_REQUEST_ID).cloned(),
+            client: super::client_address(
+                &parts.headers,
+                &parts.extensions,
+                state.dashboard().trust_forwarded_for,
+            ),
+        };
         if let Some(scope) = N::SCOPE
             && !principal.claims().scopes.contains(scope)
         {
@@ -104,7 +131,7 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
 /// Reads the bearer token from the one Authorization header (never from the
 /// URL), verifies it against the in-memory keys and denylist, and logs why a
 /// token was refused — the token itself is never logged.
-fn authenticate(parts: &Parts, state: &AppState, now: UnixTime) -> Result<Principal, ApiError> {
+fn authenticate(parts: &Parts, state: &AppState, now: UnixTime) -> Result<Arc<Verified>, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return match parts.headers.contains_key(AUTHORIZATION) {
@@ -162,7 +189,7 @@ fn token_in_query(query: Option<&str>) -> bool {
 
 /// Verifies a bearer token by the one rule (`authn::Authenticator::check`:
 /// the token core, from the cache if seen before; staleness; the denylist).
-fn check_token(token: &str, state: &AppState, now: UnixTime) -> Result<Principal, ApiError> {
+fn check_token(token: &str, state: &AppState, now: UnixTime) -> Result<Arc<Verified>, ApiError> {
     match state.authenticator().check(token, now) {
         Ok(verified) => {
             // The request's log line names the caller: its app (none for an
@@ -173,7 +200,7 @@ fn check_token(token: &str, state: &AppState, now: UnixTime) -> Result<Principal
                 span.record("app", app);
             }
             span.record("token", claims.token_id.as_str());
-            Ok(Principal(verified))
+            Ok(verified)
         }
         Err(rejection) => Err(refused(rejection)),
     }
@@ -227,7 +254,7 @@ mod tests {
         /// then surely a hit) and asserts the answers are the same.
         fn check(&self, token: &str) -> Result<String, String> {
             let answer = |state: &AppState| match check_token(token, state, state.clock().unix()) {
-                Ok(principal) => Ok(format!("{:?}", principal.0)),
+                Ok(verified) => Ok(format!("{verified:?}")),
                 Err(e) => Err(format!("{e:?}")),
             };
             let uncached = answer(&self.uncached);

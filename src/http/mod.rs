@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 
 mod apps;
+mod audit;
 mod contacts;
 mod modules;
 mod request_log;
@@ -46,7 +47,7 @@ use crate::cache::TokenCache;
 use crate::clock::Clock;
 use crate::keys::LiveKeys;
 use crate::revocation::Revocations;
-use crate::service::Service;
+use crate::service::{Origin, Service};
 use crate::usage::UsageLog;
 use cursor::CursorKey;
 use error::ApiError;
@@ -141,6 +142,50 @@ impl AppState {
     }
 }
 
+/// The client a request comes from: the connection's peer, or, behind a
+/// proxy we were told to trust, the address that proxy appended last to
+/// `X-Forwarded-For` (earlier entries are the client's to invent). What the
+/// sign-in limit counts by, and what the audit log records.
+pub(crate) fn client_address(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<std::net::IpAddr> {
+    let forwarded = || {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let peer = || {
+        extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|axum::extract::ConnectInfo(address)| address.ip())
+    };
+    // Without the header, the connection's address is all there is.
+    trust_forwarded_for.then(forwarded).flatten().or_else(peer)
+}
+
+/// Where a request came from, for the audit log: the request id the request
+/// log gave it (or the client's own), and the client's address.
+pub(crate) fn origin(parts: &axum::http::request::Parts, state: &AppState) -> Origin {
+    Origin {
+        request_id: parts
+            .headers
+            .get(request_log::X_REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned),
+        client: client_address(
+            &parts.headers,
+            &parts.extensions,
+            state.dashboard().trust_forwarded_for,
+        ),
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -154,6 +199,7 @@ impl AppState {
         (name = "revocations", description = "The signed revocation feed, for offline verifiers"),
         (name = "apps", description = "Apps (admin tokens)"),
         (name = "tokens", description = "API tokens"),
+        (name = "audit", description = "The audit log (admin tokens with audit:read)"),
         (name = "contacts", description = "The Contacts API"),
     )
 )]
@@ -263,6 +309,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(revocations::router())
         .merge(apps::router())
+        .merge(audit::router())
         .merge(contacts::router());
     let (router, mut openapi) = router.split_for_parts();
     utoipa::Modify::modify(&ProblemResponses, &mut openapi);

@@ -86,6 +86,14 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     }
 }
 
+/// Where an HTTP request came from, for the audit log: its request id and
+/// the client's address as the sign-in limit sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub client: Option<std::net::IpAddr>,
+}
+
 /// Who is acting, and so in which workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -94,12 +102,14 @@ pub enum Actor {
     Token {
         workspace: WorkspaceId,
         token_id: TokenId,
+        origin: Origin,
     },
     /// A signed-in dashboard user.
     User {
         workspace: WorkspaceId,
         user_id: UserId,
         email: String,
+        origin: Origin,
     },
     /// Someone at the command line of a machine with the database and the
     /// keys: an operator, named by their operating-system user and host.
@@ -139,18 +149,21 @@ impl Actor {
         action: &'static str,
         target: Option<(&'static str, String)>,
     ) -> store::NewEvent {
-        let (actor_type, actor_id) = match self {
-            Actor::Token { token_id, .. } => ("admin_token", token_id.to_string()),
-            Actor::User { email, .. } => ("user", email.clone()),
-            Actor::Cli { os_user, host, .. } => ("cli", format!("{os_user}@{host}")),
+        let no_origin = Origin::default();
+        let (actor_type, actor_id, origin) = match self {
+            Actor::Token {
+                token_id, origin, ..
+            } => ("admin_token", token_id.to_string(), origin),
+            Actor::User { email, origin, .. } => ("user", email.clone(), origin),
+            Actor::Cli { os_user, host, .. } => ("cli", format!("{os_user}@{host}"), &no_origin),
         };
         store::NewEvent {
             actor_type,
             actor_id,
             action,
             target,
-            request_id: None,
-            client: None,
+            request_id: origin.request_id.clone(),
+            client: origin.client.map(|ip| ip.to_string()),
             changes: None,
         }
     }
@@ -259,6 +272,20 @@ impl Service {
     }
 
     /// Creates the `default` workspace on first use.
+    /// The actor's workspace's audit events matching `filter`, newest first
+    /// (oldest first when following with `after`), at most `limit`.
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        filter: &store::AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<store::AuditEvent>> {
+        Ok(self
+            .store
+            .find_audit_events(actor.workspace(), filter, limit)
+            .await?)
+    }
+
     pub async fn ensure_default_workspace(&self) -> Result<Workspace> {
         Ok(self
             .store

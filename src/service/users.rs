@@ -1,16 +1,14 @@
 //! Dashboard users and their sessions: add and remove users (from the CLI),
 //! sign in (with the attempt limits), look a session up, sign out.
 
-use std::net::IpAddr;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use time::Duration;
 use zeroize::Zeroizing;
 
-use super::{Actor, Error, Result, Service, invalid};
-use crate::store::{NewSession, Session, User};
+use super::{Actor, Error, Origin, Result, Service, invalid};
+use crate::store::{self, NewSession, Session, User};
 use crate::text::{self, Email};
 use crate::{ids, password};
 
@@ -26,8 +24,9 @@ const TOUCH_EVERY: Duration = Duration::minutes(1);
 pub struct SignInAttempt<'a> {
     pub email: &'a str,
     pub password: Zeroizing<String>,
-    /// The client it comes from, as the sign-in limit counts clients.
-    pub client: Option<IpAddr>,
+    /// Where it comes from: the client, as the sign-in limit counts clients,
+    /// and the request id, for the audit log.
+    pub origin: Origin,
     /// How long the session lasts, however busy.
     pub lifetime: Duration,
 }
@@ -110,7 +109,7 @@ impl Service {
         // Keyed by a digest: fixed-length keys, and no stranger's typed email kept.
         // Variants of one address count as one.
         let email_key = format!("email:{}", digest(&Email::key_of(attempt.email)));
-        let client_key = attempt.client.map(|ip| format!("client:{ip}"));
+        let client_key = attempt.origin.client.map(|ip| format!("client:{ip}"));
         // The client first: past its limit, the email is not counted at all,
         // so a flood of new emails from one client adds no rows.
         for (key, limit) in [
@@ -121,6 +120,14 @@ impl Service {
             let (attempts, window_start) =
                 store.count_login_attempt(key, now, LOGIN_WINDOW).await?;
             if attempts > limit {
+                // Recorded once, when the limit is first passed: a flood adds
+                // no more events than attempts the limit lets through.
+                if attempts == limit + 1
+                    && let Some(known) = store.find_credentials(attempt.email).await?
+                {
+                    self.record_sign_in(&known.user, "sign_in.locked_out", &attempt.origin)
+                        .await?;
+                }
                 return Ok(SignIn::Locked {
                     retry_after: (window_start + LOGIN_WINDOW - now).max(Duration::SECOND),
                 });
@@ -128,6 +135,7 @@ impl Service {
         }
 
         let credentials = store.find_credentials(attempt.email).await?;
+        let known = credentials.as_ref().map(|c| c.user.clone());
         let password = attempt.password;
         let user = {
             // Bounded: each check holds 19 MiB and a core.
@@ -150,6 +158,11 @@ impl Service {
         };
         let Some(user) = user else {
             tracing::info!("dashboard sign-in failed");
+            // An unknown email belongs to no workspace's log.
+            if let Some(known) = &known {
+                self.record_sign_in(known, "sign_in.failed", &attempt.origin)
+                    .await?;
+            }
             return Ok(SignIn::Refused);
         };
 
@@ -167,9 +180,26 @@ impl Service {
             expires_at: now + attempt.lifetime,
         })
         .await?;
+        let event = sign_in_event(&user, "sign_in.succeeded", &attempt.origin);
+        tx.record_audit(&user.workspace_id, event, now).await?;
         tx.commit().await?;
         tracing::info!(user = %user.id, workspace = %user.workspace_id, "dashboard sign-in");
         Ok(SignIn::Started(StartedSession { secret, user }))
+    }
+
+    /// Records a sign-in that did not start a session in `user`'s workspace.
+    async fn record_sign_in(
+        &self,
+        user: &User,
+        action: &'static str,
+        origin: &Origin,
+    ) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let event = sign_in_event(user, action, origin);
+        tx.record_audit(&user.workspace_id, event, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The session a cookie's secret names, if it is still valid: not past
@@ -199,4 +229,15 @@ impl Service {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A sign-in event: the user it was for is the actor, from where it came.
+fn sign_in_event(user: &User, action: &'static str, origin: &Origin) -> store::NewEvent {
+    Actor::User {
+        workspace: user.workspace_id.clone(),
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        origin: origin.clone(),
+    }
+    .event(action, Some(("user", user.email.clone())))
 }

@@ -182,7 +182,61 @@ pub struct Break {
     pub reason: &'static str,
 }
 
+/// Which events to read: each filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    /// The actor's id: a token id, an email, or `user@host`.
+    pub actor: Option<String>,
+    /// The target's id.
+    pub target: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    /// Only events before this place in the chain (a page's cursor).
+    pub before: Option<i64>,
+    /// Only events after this place in the chain (following the log).
+    pub after: Option<i64>,
+}
+
 impl Store {
+    /// The workspace's events matching `filter`, newest first (oldest first
+    /// when following with `after`), at most `limit`.
+    pub async fn find_audit_events(
+        &self,
+        workspace_id: &WorkspaceId,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let order = if filter.after.is_some() {
+            "asc"
+        } else {
+            "desc"
+        };
+        Ok(sqlx::query_as(&format!(
+            "select {COLUMNS} from audit_events
+             where workspace_id = $1
+               and ($2 is null or action = $2)
+               and ($3 is null or actor_id = $3)
+               and ($4 is null or target_id = $4)
+               and ($5 is null or occurred_at >= $5)
+               and ($6 is null or occurred_at < $6)
+               and ($7 is null or seq < $7)
+               and ($8 is null or seq > $8)
+             order by seq {order} limit $9"
+        ))
+        .bind(workspace_id.as_str())
+        .bind(filter.action.as_deref())
+        .bind(filter.actor.as_deref())
+        .bind(filter.target.as_deref())
+        .bind(filter.since.map(micros))
+        .bind(filter.until.map(micros))
+        .bind(filter.before)
+        .bind(filter.after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The workspace's events, oldest first.
     pub async fn audit_events(&self, workspace_id: &WorkspaceId) -> Result<Vec<AuditEvent>> {
         Ok(sqlx::query_as(&format!(

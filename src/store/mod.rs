@@ -29,7 +29,7 @@ use sqlx::{AnyPool, ConnectOptions};
 use crate::ids::WorkspaceId;
 
 pub use apps::App;
-pub use audit::{AuditEvent, Break, NewEvent};
+pub use audit::{AuditEvent, AuditFilter, Break, NewEvent};
 pub use contacts::{Contact, ContactFields, ContactPatch};
 pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// Every scope this service knows. The order fixes the bit of each scope and the
 /// order in which a set prints. The bits are stored (`tokens.used_scopes`), so
 /// new scopes are only ever appended: never reorder or remove one.
-const ALL: [(&str, Kind); 22] = [
+const ALL: [(&str, Kind); 23] = [
     ("contacts:read", Kind::App),
     ("contacts:write", Kind::App),
     ("contacts:delete", Kind::App),
@@ -31,6 +31,7 @@ const ALL: [(&str, Kind); 22] = [
     ("apps:read", Kind::Admin),
     ("apps:write", Kind::Admin),
     ("apps:delete", Kind::Admin),
+    ("audit:read", Kind::Admin),
 ];
 
 /// A module of the product: the first part of its app scopes.
@@ -95,12 +96,13 @@ impl Scope {
     pub const APPS_READ: Scope = Scope(19);
     pub const APPS_WRITE: Scope = Scope(20);
     pub const APPS_DELETE: Scope = Scope(21);
+    pub const AUDIT_READ: Scope = Scope(22);
 
     pub fn as_str(self) -> &'static str {
         ALL[self.0 as usize].0
     }
 
-    /// Admin scopes (`apps:*`) exist only on admin tokens.
+    /// Admin scopes (`apps:*`, `audit:read`) exist only on admin tokens.
     pub fn is_admin(self) -> bool {
         ALL[self.0 as usize].1 == Kind::Admin
     }
@@ -184,11 +186,16 @@ pub struct ScopeSet(u32);
 impl ScopeSet {
     pub const EMPTY: ScopeSet = ScopeSet(0);
 
-    /// The scopes of an admin token: all of `apps:*`.
+    /// The scopes of an admin token: all of `apps:*`, and `audit:read`.
     pub fn admin() -> ScopeSet {
-        [Scope::APPS_READ, Scope::APPS_WRITE, Scope::APPS_DELETE]
-            .into_iter()
-            .collect()
+        [
+            Scope::APPS_READ,
+            Scope::APPS_WRITE,
+            Scope::APPS_DELETE,
+            Scope::AUDIT_READ,
+        ]
+        .into_iter()
+        .collect()
     }
 
     pub fn contains(self, scope: Scope) -> bool {
@@ -332,6 +339,7 @@ mod tests {
             "apps:read",
             "apps:write",
             "apps:delete",
+            "audit:read",
         ];
         for (bit, name) in stored.iter().enumerate() {
             let set = ScopeSet::from_bits(1 << bit);

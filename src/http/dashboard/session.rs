@@ -17,12 +17,8 @@
 //! [`Config::session_idle`]: super::Config::session_idle
 //! [`Config::session_lifetime`]: super::Config::session_lifetime
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::body::Bytes;
-use axum::extract::{
-    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request, State,
-};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -35,7 +31,7 @@ use zeroize::Zeroizing;
 use super::{Error, HOME, LOGIN, Result, views};
 use crate::http::AppState;
 use crate::ids;
-use crate::service::{Actor, SignIn, SignInAttempt};
+use crate::service::{Actor, Origin, SignIn, SignInAttempt};
 use crate::store::Session;
 
 const SESSION_COOKIE: &str = "informly_session";
@@ -47,6 +43,8 @@ const SECURE_LOGIN_CSRF_COOKIE: &str = "__Host-informly_login_csrf";
 pub struct CurrentUser {
     pub session: Session,
     id_hash: String,
+    /// The request, for the audit log.
+    origin: Origin,
 }
 
 impl CurrentUser {
@@ -57,6 +55,7 @@ impl CurrentUser {
             workspace: user.workspace_id.clone(),
             user_id: user.id.clone(),
             email: user.email.clone(),
+            origin: self.origin.clone(),
         }
     }
 }
@@ -73,7 +72,11 @@ impl FromRequestParts<AppState> for CurrentUser {
             .session(&secret, idle)
             .await?
             .ok_or(Error::LoginRequired)?;
-        Ok(CurrentUser { session, id_hash })
+        Ok(CurrentUser {
+            session,
+            id_hash,
+            origin: crate::http::origin(parts, state),
+        })
     }
 }
 
@@ -184,7 +187,11 @@ pub struct LoginForm {
 /// `POST /dashboard/login`.
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Response> {
     let headers = req.headers().clone();
-    let client = client_address(&req, state.dashboard().trust_forwarded_for);
+    let client = crate::http::client_address(
+        req.headers(),
+        req.extensions(),
+        state.dashboard().trust_forwarded_for,
+    );
     let https = is_https(&headers);
     let body = form_body(req, &state).await?;
     let jar = CookieJar::from_headers(&headers);
@@ -200,7 +207,13 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     let attempt = SignInAttempt {
         email,
         password: form.password,
-        client,
+        origin: Origin {
+            request_id: headers
+                .get(crate::http::request_log::X_REQUEST_ID)
+                .and_then(|id| id.to_str().ok())
+                .map(str::to_owned),
+            client,
+        },
         lifetime,
     };
     let secret = match state.service().sign_in(attempt).await? {
@@ -252,28 +265,6 @@ pub async fn logout(
 /// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
 pub struct Empty {}
-
-/// The client a sign-in comes from: the connection's peer, or, behind a
-/// proxy we were told to trust, the address that proxy appended last to
-/// `X-Forwarded-For` (earlier entries are the client's to invent).
-fn client_address(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let forwarded = || {
-        req.headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    };
-    let peer = || {
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip())
-    };
-    // Without the header, the connection's address is all there is.
-    trust_forwarded_for.then(forwarded).flatten().or_else(peer)
-}
 
 /// Whether the request reached us over https, as the proxy in front says.
 /// Believing a client here is harmless: the worst it gets is a `Secure`
