@@ -102,6 +102,12 @@ pub struct ServeArgs {
     #[arg(long, env = "INFORMLY_USAGE_FLUSH", default_value = "10s", value_parser = duration)]
     pub usage_flush: i64,
 
+    /// How long audit events are kept (e.g. 400d); older ones are pruned as
+    /// whole prefixes of each workspace's chain, which still verifies from
+    /// the checkpoint left. Default: keep them all.
+    #[arg(long, env = "INFORMLY_AUDIT_RETENTION", value_parser = duration)]
+    pub audit_retention: Option<i64>,
+
     /// Behind a reverse proxy: count failed dashboard sign-ins per client by
     /// the last `X-Forwarded-For` address (the proxy's view of the client)
     /// rather than per connection, which would be the proxy itself. Only
@@ -341,6 +347,7 @@ impl Server {
         jobs.every(PRUNE_EVERY, {
             let (store, revocations, clock) = (store.clone(), revocations.clone(), clock.clone());
             let leeway = settings.leeway;
+            let audit_retention = args.audit_retention.map(time::Duration::seconds);
             let idle = time::Duration::try_from(state.dashboard().session_idle)
                 .unwrap_or(time::Duration::ZERO);
             move || {
@@ -359,6 +366,16 @@ impl Server {
                     }
                     if let Err(e) = store.prune_dashboard(clock.now(), idle, LOGIN_WINDOW).await {
                         tracing::warn!(error = %e, "cannot prune ended dashboard sessions");
+                    }
+                    if let Some(retention) = audit_retention {
+                        match store.prune_audit(now - retention).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(
+                                events = n,
+                                "pruned audit events past their retention"
+                            ),
+                            Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+                        }
                     }
                 }
             }

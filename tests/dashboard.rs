@@ -2989,8 +2989,57 @@ async fn sign_ins_that_fail_and_succeed_are_in_the_audit_log_with_the_client() {
     assert!(!home.run(&["audit", "list", "--json"]).contains(&password));
 }
 
+#[tokio::test]
+async fn the_audit_log_page_lists_who_changed_what_and_filters_it() {
+    let (home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let app = alice.create_app("crm").await;
+    home.run(&["apps", "create", "--name", "from the cli"]);
+
+    let page = alice.get("/dashboard/settings/audit").await;
+    page.expect(200);
+    assert_security_headers(&page);
+    assert_eq!(page.h1(), "Audit log");
+    let row = page
+        .body
+        .split("data-event-id=")
+        .find(|r| r.contains(&app))
+        .expect("the app's event")
+        .to_owned();
+    assert!(
+        row.contains("app.created") && row.contains("alice@example.com"),
+        "{row}"
+    );
+    assert!(row.contains("127.0.0.1"), "from where: {row}");
+    assert!(page.body.contains("sign_in.succeeded"));
+    assert!(page.body.contains("command line"), "the CLI's change");
+
+    let only = alice
+        .get("/dashboard/settings/audit?action=sign_in.succeeded")
+        .await;
+    only.expect(200);
+    assert!(!only.body.contains("app.created"));
+    assert_eq!(
+        only.value("audit-action").as_deref(),
+        Some("sign_in.succeeded")
+    );
+    let bad = alice.get("/dashboard/settings/audit?since=yesterday").await;
+    bad.expect(422);
+    assert!(bad.text("audit-since-error").is_some());
+    alice
+        .get("/dashboard/settings/audit?cursor=forged")
+        .await
+        .expect(400);
+    // Signed out: to the sign-in page.
+    Visitor::new(&server)
+        .get("/dashboard/settings/audit")
+        .await
+        .expect_redirect(LOGIN);
+}
+
 informly_postgres_twins! {
     tests: [
+        the_audit_log_page_lists_who_changed_what_and_filters_it,
         sign_ins_that_fail_and_succeed_are_in_the_audit_log_with_the_client,
         tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_expires_in_on_their_row,
         a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_when_it_stops,

@@ -553,3 +553,37 @@ async fn expiring_tokens_are_those_accepted_now_that_expire_within_the_window_to
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].0.id, in_1);
 }
+
+#[tokio::test]
+async fn retention_prunes_a_whole_prefix_of_the_audit_chain_and_the_rest_still_verifies() {
+    let world = World::start(&[]).await;
+    let store = world.service().store().clone();
+    let workspace = world.actor.workspace().clone();
+    world.issue(Format::Paseto).await;
+    world.clock.advance(10 * DAY);
+    world.issue(Format::Jwt).await;
+    world.issue(Format::Paseto).await;
+    assert_eq!(store.verify_audit(&workspace).await.expect("read"), Ok(4));
+
+    let pruned = store
+        .prune_audit(world.clock.now() - time::Duration::days(5))
+        .await
+        .expect("pruned");
+    assert_eq!(pruned, 2, "the app's creation and the first token");
+    assert_eq!(store.audit_events(&workspace).await.expect("read").len(), 2);
+    assert_eq!(
+        store.verify_audit(&workspace).await.expect("read"),
+        Ok(2),
+        "the rest verifies from the checkpoint"
+    );
+    // New events chain on, and pruning again changes nothing yet.
+    world.issue(Format::Jwt).await;
+    assert_eq!(
+        store
+            .prune_audit(world.clock.now() - time::Duration::days(5))
+            .await
+            .expect("pruned"),
+        0
+    );
+    assert_eq!(store.verify_audit(&workspace).await.expect("read"), Ok(3));
+}

@@ -237,6 +237,46 @@ impl Store {
         .await?)
     }
 
+    /// Deletes, in every workspace, the events recorded before `before`: a
+    /// whole prefix of each chain, whose last event becomes the checkpoint
+    /// the rest verifies from. Returns how many went.
+    pub async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let prefixes: Vec<(String, i64)> = sqlx::query_as(
+            "select workspace_id, max(seq) from audit_events where occurred_at < $1
+             group by workspace_id",
+        )
+        .bind(micros(before))
+        .fetch_all(tx.conn())
+        .await?;
+        let mut pruned = 0;
+        for (workspace_id, last) in prefixes {
+            let (hash,): (String,) = sqlx::query_as(
+                "select hash from audit_events where workspace_id = $1 and seq = $2",
+            )
+            .bind(&workspace_id)
+            .bind(last)
+            .fetch_one(tx.conn())
+            .await?;
+            sqlx::query(
+                "update audit_heads set base_seq = $1, base_hash = $2 where workspace_id = $3",
+            )
+            .bind(last)
+            .bind(&hash)
+            .bind(&workspace_id)
+            .execute(tx.conn())
+            .await?;
+            pruned += sqlx::query("delete from audit_events where workspace_id = $1 and seq <= $2")
+                .bind(&workspace_id)
+                .bind(last)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     /// The workspace's events, oldest first.
     pub async fn audit_events(&self, workspace_id: &WorkspaceId) -> Result<Vec<AuditEvent>> {
         Ok(sqlx::query_as(&format!(
@@ -253,13 +293,17 @@ impl Store {
     /// first break.
     pub async fn verify_audit(&self, workspace_id: &WorkspaceId) -> Result<Result<usize, Break>> {
         let events = self.audit_events(workspace_id).await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("select last_seq, last_hash from audit_heads where workspace_id = $1")
-                .bind(workspace_id.as_str())
-                .fetch_optional(self.pool())
-                .await?;
-        let mut prev = GENESIS.to_owned();
-        for (at, event) in (1..).zip(&events) {
+        let head: Option<(i64, String, i64, String)> = sqlx::query_as(
+            "select last_seq, last_hash, base_seq, base_hash from audit_heads where workspace_id = $1",
+        )
+        .bind(workspace_id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        let (head_seq, head_hash, base_seq, base_hash) =
+            head.unwrap_or((0, GENESIS.to_owned(), 0, GENESIS.to_owned()));
+        // From the checkpoint retention left (the start, if none).
+        let mut prev = base_hash;
+        for (at, event) in (base_seq + 1..).zip(&events) {
             let reason = if event.seq != at || event.prev_hash != prev {
                 Some("it does not follow the event before it (an event was removed or added)")
             } else if event.hash != event.expected_hash() {
@@ -275,8 +319,7 @@ impl Store {
             }
             prev = event.hash.clone();
         }
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
-        if head_hash != prev || usize::try_from(head_seq).ok() != Some(events.len()) {
+        if head_hash != prev || head_seq != base_seq + events.len() as i64 {
             return Ok(Err(Break {
                 event_id: events
                     .last()

@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(pages::confirm_delete).post(pages::delete_app),
         )
         .route("/settings/keys", get(pages::keys))
+        .route("/settings/audit", get(pages::audit))
         .route("/static/dashboard.css", get(stylesheet))
         .route("/static/dashboard.js", get(script))
         .fallback(|| async { Error::NotFound })

@@ -580,3 +580,78 @@ fn sentence(message: &str) -> String {
     }
     out
 }
+
+const AUDIT_PAGE: i64 = 50;
+const AUDIT_CURSOR: &str = "dashboard-audit";
+
+/// `GET /dashboard/settings/audit`: the workspace's audit log, newest first,
+/// with filters and pages.
+pub async fn audit(State(state): State<AppState>, user: CurrentUser, uri: Uri) -> Result<Response> {
+    let mut query: views::AuditQuery = uri
+        .query()
+        .and_then(|q| serde_html_form::from_str(q).ok())
+        .unwrap_or_default();
+    let workspace = user.session.user.workspace_id.to_string();
+    let day = |name: &'static str,
+               value: &str,
+               end: bool|
+     -> Result<Option<OffsetDateTime>, (&'static str, String)> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let date =
+            Date::parse(value.trim(), &format).map_err(|_| (name, "Choose a day.".to_owned()))?;
+        let date = if end {
+            date.next_day().unwrap_or(date)
+        } else {
+            date
+        };
+        Ok(Some(date.with_time(Time::MIDNIGHT).assume_utc()))
+    };
+    let since = day("since", &query.since, false);
+    let until = day("until", &query.until, true);
+    let (since, until) = match (since, until) {
+        (Ok(since), Ok(until)) => (since, until),
+        (since, until) => {
+            query.errors.extend(since.err());
+            query.errors.extend(until.err());
+            let page = views::audit(&user.session, &[], &query, None);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let before = match query.cursor.as_str() {
+        "" => None,
+        cursor => Some(
+            state
+                .cursor_key()
+                .open(AUDIT_CURSOR, &workspace, cursor)
+                .and_then(|seq| seq.parse::<i64>().ok())
+                .ok_or(Error::BadRequest(
+                    "This page link is not one the dashboard made.".to_owned(),
+                ))?,
+        ),
+    };
+    let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let filter = store::AuditFilter {
+        action: given(&query.action),
+        actor: given(&query.actor),
+        target: given(&query.target),
+        since,
+        until,
+        before,
+        after: None,
+    };
+    let mut events = state
+        .service()
+        .audit_events(&user.actor(), &filter, AUDIT_PAGE + 1)
+        .await?;
+    let more = events.len() > AUDIT_PAGE as usize;
+    events.truncate(AUDIT_PAGE as usize);
+    let next = more.then(|| events.last()).flatten().map(|last| {
+        state
+            .cursor_key()
+            .seal(AUDIT_CURSOR, &workspace, &last.seq.to_string())
+    });
+    Ok(views::audit(&user.session, &events, &query, next.as_deref()).into_response())
+}

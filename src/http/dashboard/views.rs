@@ -18,6 +18,7 @@ use crate::store::{App, Session, TokenRecord};
 use crate::token::{Format, KeyStatus, Module, Scope, UnixTime};
 
 const KEYS: &str = "/dashboard/settings/keys";
+const AUDIT: &str = "/dashboard/settings/audit";
 
 /// Where a page sits in the navigation: one of its sections, or the
 /// Settings overview above them.
@@ -26,6 +27,7 @@ enum Nav {
     Overview,
     Apps,
     Keys,
+    Audit,
 }
 
 /// The page around every screen.
@@ -48,6 +50,7 @@ fn layout(title: &str, session: Option<(&Session, Nav)>, main: Markup) -> Markup
                         nav.site-nav aria-label="Settings" {
                             a href=(HOME) aria-current=[(current == Nav::Apps).then_some("page")] { "Apps" }
                             a href=(KEYS) aria-current=[(current == Nav::Keys).then_some("page")] { "Keys" }
+                            a href=(AUDIT) aria-current=[(current == Nav::Audit).then_some("page")] { "Audit log" }
                         }
                         div.account {
                             span.who {
@@ -1171,7 +1174,139 @@ pub fn settings(session: &Session) -> Markup {
                 a href=(KEYS) { "Signing keys" }
                 p.hint { "The keys that sign tokens, and the public keys services verify them with." }
             }
+            li {
+                a href=(AUDIT) { "Audit log" }
+                p.hint { "Who changed what, when and from where; tamper-evident." }
+            }
         }
     };
     layout("Settings", Some((session, Nav::Overview)), main)
+}
+
+// ---------------------------------------------------------------- audit log
+
+/// The audit log's filters, as typed (a GET form).
+#[derive(Default, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub target: String,
+    /// A day (`YYYY-MM-DD`, UTC): events from its start.
+    #[serde(default)]
+    pub since: String,
+    /// A day (`YYYY-MM-DD`, UTC): events up to its end.
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub cursor: String,
+    #[serde(skip)]
+    pub errors: Vec<(&'static str, String)>,
+}
+
+impl AuditQuery {
+    /// The query string of these filters, for the next page's link.
+    fn with_cursor(&self, cursor: &str) -> String {
+        let pairs = [
+            ("action", self.action.as_str()),
+            ("actor", self.actor.as_str()),
+            ("target", self.target.as_str()),
+            ("since", self.since.as_str()),
+            ("until", self.until.as_str()),
+            ("cursor", cursor),
+        ];
+        let given: Vec<(&str, &str)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        serde_html_form::to_string(given).unwrap_or_default()
+    }
+}
+
+pub fn audit(
+    session: &Session,
+    events: &[crate::store::AuditEvent],
+    query: &AuditQuery,
+    next_cursor: Option<&str>,
+) -> Markup {
+    let field = |id: &str, name: &str, label: &str, value: &str, kind: &str, hint: &str| {
+        let error = error_for(&query.errors, name);
+        let error_id = format!("{id}-error");
+        html! {
+            div.field.inline {
+                label for=(id) { (label) }
+                input id=(id) type=(kind) name=(name) value=(value) placeholder=(hint)
+                    aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=[error.map(|_| error_id.as_str())];
+                (field_error(&error_id, error))
+            }
+        }
+    };
+    let main = html! {
+        (breadcrumb(&[("Audit log", None)]))
+        h1 { "Audit log" }
+        p.lead {
+            "Every change to this workspace: who made it, when and from where. "
+            "Each event is chained to the one before it by a hash, so an edited or removed event shows: "
+            code { "informly audit verify" } " checks the chain."
+        }
+        form #audit-filters .card.filters method="get" action=(AUDIT) {
+            (field("audit-action", "action", "Action", &query.action, "text", "token.revoked"))
+            (field("audit-actor", "actor", "Actor", &query.actor, "text", "email, token or user@host"))
+            (field("audit-target", "target", "Target", &query.target, "text", "an app, token or key id"))
+            (field("audit-since", "since", "From (UTC)", &query.since, "date", ""))
+            (field("audit-until", "until", "To (UTC)", &query.until, "date", ""))
+            div.actions {
+                button.secondary type="submit" { "Filter" }
+                a href=(AUDIT) { "Clear" }
+            }
+        }
+        @if events.is_empty() {
+            p #audit-empty .empty { "No events match." }
+        } @else {
+            div.table-wrap {
+                table #audit-table {
+                    thead {
+                        tr {
+                            th scope="col" { "Time" }
+                            th scope="col" { "Actor" }
+                            th scope="col" { "Action" }
+                            th scope="col" { "Target" }
+                            th scope="col" { "Changes" }
+                            th scope="col" { "From" }
+                        }
+                    }
+                    tbody {
+                        @for event in events {
+                            tr data-event-id=(event.id) {
+                                td data-label="Time" { (deadline(event.time())) }
+                                td data-label="Actor" {
+                                    span.muted { (event.actor_type.replace('_', " ")) } " " (event.actor_id)
+                                }
+                                td.audit-action data-label="Action" { code { (event.action) } }
+                                td data-label="Target" {
+                                    @if let Some(target) = &event.target_id { code.small { (target) } } @else { span.muted { "—" } }
+                                }
+                                td data-label="Changes" {
+                                    @if let Some(changes) = event.changes().and_then(|c| c.as_object().cloned()) {
+                                        @for (name, values) in changes {
+                                            div.small {
+                                                (name) ": " (values[0].to_string()) " → " (values[1].to_string())
+                                            }
+                                        }
+                                    } @else { span.muted { "—" } }
+                                }
+                                td data-label="From" {
+                                    @if let Some(client) = &event.client { (client) } @else { span.muted { "command line" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(cursor) = next_cursor {
+                p { a #audit-older href={ (AUDIT) "?" (query.with_cursor(cursor)) } { "Older events" } }
+            }
+        }
+    };
+    layout("Audit log", Some((session, Nav::Audit)), main)
 }
