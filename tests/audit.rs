@@ -289,8 +289,33 @@ async fn admin_tokens_read_the_log_over_http_with_filters_and_pages_and_each_eve
     assert_eq!(refused.status(), 422);
 }
 
+#[tokio::test]
+async fn changes_made_at_once_chain_one_after_another_without_a_fork() {
+    let server = common::Server::start().await;
+    let admin = server.home.admin_token(None);
+    let creates = (0..16).map(|i| {
+        let (server, admin) = (&server, &admin);
+        async move {
+            server
+                .post(
+                    "/v1/apps",
+                    admin,
+                    &serde_json::json!({"name": format!("app {i}")}),
+                )
+                .await
+                .status()
+        }
+    });
+    for status in futures::future::join_all(creates).await {
+        assert_eq!(status, 201);
+    }
+    // The admin token's issuance, then the sixteen apps: one chain.
+    assert_eq!(server.home.run_json(&["audit", "verify"])["verified"], 17);
+}
+
 informly_postgres_twins! {
     tests: [
+        changes_made_at_once_chain_one_after_another_without_a_fork,
         admin_tokens_read_the_log_over_http_with_filters_and_pages_and_each_event_names_its_request,
         every_change_writes_an_event_naming_its_actor_and_target_and_the_chain_verifies,
         an_edited_or_removed_event_is_reported_as_the_first_break,

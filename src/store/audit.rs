@@ -109,21 +109,16 @@ impl Tx {
         event: NewEvent,
         now: OffsetDateTime,
     ) -> Result<AuditEvent> {
-        sqlx::query(
-            "insert into audit_heads (workspace_id, last_seq, last_hash) values ($1, 0, $2)
-             on conflict (workspace_id) do nothing",
-        )
-        .bind(workspace_id.as_str())
-        .bind(GENESIS)
-        .execute(self.conn())
-        .await?;
-        // An update takes the row's lock on PostgreSQL (SQLite has one
-        // writer): a concurrent writer waits here, then chains onto ours.
+        // One statement makes the head if it is missing and locks it (an
+        // update takes the row's lock on PostgreSQL; SQLite has one writer):
+        // a concurrent writer waits here, then chains onto ours.
         let (last_seq, prev_hash): (i64, String) = sqlx::query_as(
-            "update audit_heads set last_seq = last_seq where workspace_id = $1
+            "insert into audit_heads (workspace_id, last_seq, last_hash) values ($1, 0, $2)
+             on conflict (workspace_id) do update set last_seq = audit_heads.last_seq
              returning last_seq, last_hash",
         )
         .bind(workspace_id.as_str())
+        .bind(GENESIS)
         .fetch_one(self.conn())
         .await?;
         let (target_type, target_id) = event.target.unzip();
