@@ -286,6 +286,16 @@ impl Page {
     }
 }
 
+/// The markup from `marker` to the next `end` (exclusive): one row of a
+/// table (`</tr>`) or item of a list (`</li>`); empty if `marker` is absent.
+fn element_after(body: &str, marker: &str, end: &str) -> String {
+    body.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split(end).next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn excerpt(body: &str) -> String {
     // The page's main content is what says what went wrong.
     let main = body.find("<main").map_or(body, |at| &body[at..]);
@@ -2738,14 +2748,7 @@ async fn the_token_list_shows_when_each_token_was_last_used_marks_unused_permiss
     }
 
     let page = alice.get(&app_url(&app)).await;
-    let row = |id: &str| {
-        page.body
-            .split(&format!("data-token-id=\"{id}\""))
-            .nth(1)
-            .and_then(|rest| rest.split("</tr>").next())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let row = |id: &str| element_after(&page.body, &format!("data-token-id=\"{id}\""), "</tr>");
     let used_row = row(&used_id);
     assert!(
         used_row.contains(">just now</time>") || used_row.contains("minute ago</time>"),
@@ -2867,13 +2870,7 @@ async fn a_token_is_rolled_from_its_row_with_an_overlap_and_the_old_row_says_whe
     );
 
     let page = alice.get(&app_url(&app)).await;
-    let row = page
-        .body
-        .split(&format!("data-token-id=\"{old_id}\""))
-        .nth(1)
-        .and_then(|rest| rest.split("</tr>").next())
-        .unwrap_or_default()
-        .to_owned();
+    let row = element_after(&page.body, &format!("data-token-id=\"{old_id}\""), "</tr>");
     assert!(
         row.contains(">rolling<") && row.contains("stops working at"),
         "{row}"
@@ -2928,23 +2925,14 @@ async fn tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_ex
             .contains(r##"<a href="#expiring">1 token expires within 14 days</a>"##),
         "{banner}"
     );
-    let row = |app: &str| {
-        page.body
-            .split(&format!("data-app-id=\"{app}\""))
-            .nth(1)
-            .and_then(|rest| rest.split("</tr>").next())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let row = |app: &str| element_after(&page.body, &format!("data-app-id=\"{app}\""), "</tr>");
     assert!(row(&soon_app).contains("1 expiring"), "{}", row(&soon_app));
     assert!(!row(&calm_app).contains("expiring"), "{}", row(&calm_app));
-    let listed = page
-        .body
-        .split(&format!("<li data-token-id=\"{soon_id}\""))
-        .nth(1)
-        .and_then(|rest| rest.split("</li>").next())
-        .unwrap_or_default()
-        .to_owned();
+    let listed = element_after(
+        &page.body,
+        &format!("<li data-token-id=\"{soon_id}\""),
+        "</li>",
+    );
     assert!(
         listed.contains("expires in") && listed.contains(">3 days<"),
         "{listed}"
@@ -2955,13 +2943,11 @@ async fn tokens_expiring_within_14_days_get_a_banner_a_badge_on_their_app_and_ex
     );
 
     let app_page = alice.get(&app_url(&soon_app)).await;
-    let token_row = app_page
-        .body
-        .split(&format!("data-token-id=\"{soon_id}\""))
-        .nth(1)
-        .and_then(|rest| rest.split("</tr>").next())
-        .unwrap_or_default()
-        .to_owned();
+    let token_row = element_after(
+        &app_page.body,
+        &format!("data-token-id=\"{soon_id}\""),
+        "</tr>",
+    );
     assert!(token_row.contains("expires in"), "{token_row}");
 }
 

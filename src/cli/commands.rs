@@ -291,10 +291,8 @@ impl Ctx {
                             None => self.service.tokens(&actor, &app).await?,
                         };
                         if let Some(within) = expiring_within {
-                            let horizon = self.service.clock().unix() + within;
-                            list.retain(|t| {
-                                self.service.status_of(t).is_accepted() && t.expires_at <= horizon
-                            });
+                            let within = time::Duration::seconds(within);
+                            list.retain(|t| self.service.expires_within(t, within));
                         }
                         list
                     }

@@ -377,7 +377,6 @@ impl Service {
         expiring_within: Option<time::Duration>,
         status: Option<TokenStatus>,
     ) -> Result<Vec<(TokenRecord, TokenStatus)>> {
-        let now = self.clock.now();
         let tokens = self.store.list_workspace_tokens(actor.workspace()).await?;
         Ok(tokens
             .into_iter()
@@ -386,12 +385,17 @@ impl Service {
                 (t, status)
             })
             .filter(|(t, s)| {
-                let expiring = expiring_within.is_none_or(|within| {
-                    s.is_accepted() && t.expires_at <= (now + within).unix_timestamp()
-                });
+                let expiring = expiring_within.is_none_or(|within| self.expires_within(t, within));
                 expiring && status.is_none_or(|wanted| *s == wanted)
             })
             .collect())
+    }
+
+    /// Whether the token of `record` is accepted now and expires within
+    /// `within`: one to warn of.
+    pub fn expires_within(&self, record: &TokenRecord, within: time::Duration) -> bool {
+        let horizon = (self.clock.now() + within).unix_timestamp();
+        self.status_of(record).is_accepted() && record.expires_at <= horizon
     }
 
     /// Whether tokens signed by `kid` are accepted now (the key is in the

@@ -132,13 +132,7 @@ pub async fn confirm_revoke_all(
     Path(app): Path<String>,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let active = state
-        .service()
-        .tokens(&user.actor(), &app.id)
-        .await?
-        .iter()
-        .filter(|t| state.service().status_of(t) == TokenStatus::Active)
-        .count();
+    let active = accepted_tokens(&state, &user, &app).await?;
     Ok(views::confirm_revoke_all(&user.session, &app, active))
 }
 
@@ -461,13 +455,7 @@ pub async fn confirm_delete(
     Path(app): Path<String>,
 ) -> Result<Markup> {
     let app = find_app(&state, &user, &app).await?;
-    let active = state
-        .service()
-        .tokens(&user.actor(), &app.id)
-        .await?
-        .iter()
-        .filter(|t| state.service().status_of(t) == TokenStatus::Active)
-        .count();
+    let active = accepted_tokens(&state, &user, &app).await?;
     Ok(views::confirm_delete(&user.session, &app, active))
 }
 
@@ -528,6 +516,18 @@ pub fn app_url(app_id: &AppId) -> String {
 /// 303 See Other: the browser follows with a GET.
 fn see(location: &str) -> Redirect {
     Redirect::to(location)
+}
+
+/// How many tokens of `app` the service accepts now (what a confirmation
+/// page warns will stop working).
+async fn accepted_tokens(state: &AppState, user: &CurrentUser, app: &App) -> Result<usize> {
+    Ok(state
+        .service()
+        .tokens(&user.actor(), &app.id)
+        .await?
+        .iter()
+        .filter(|t| state.service().status_of(t).is_accepted())
+        .count())
 }
 
 /// An app of the user's workspace; anything else is not found.
