@@ -1,5 +1,5 @@
 //! Opaque, time-sortable ids with a type prefix: `ws_…`, `app_…`, `tok_…`,
-//! `ct_…`, `usr_…` (a ULID underneath, so ids sort by creation time).
+//! `ct_…`, `usr_…`, `we_…`, `msg_…` (a ULID underneath, so ids sort by creation time).
 //!
 //! Each kind of id is its own type ([`WorkspaceId`], [`AppId`], …), parsed
 //! once at the edge (`parse`) or read back from the database, so an app id can
@@ -53,7 +53,9 @@ macro_rules! ids {
             }
 
             /// An id we wrote ourselves, read back from the database or
-            /// from a token whose signature we verified: well formed.
+            /// from a token whose signature we verified: well formed. (Not
+            /// every kind is read back as its type.)
+            #[allow(dead_code)]
             pub(crate) fn trusted(s: String) -> $name {
                 $name(s)
             }
@@ -107,6 +109,10 @@ ids! {
     ContactId => "ct_", "contact";
     /// A dashboard user.
     UserId => "usr_", "dashboard user";
+    /// A webhook endpoint.
+    WebhookEndpointId => "we_", "webhook endpoint";
+    /// A webhook message: its `webhook-id`, the same on every attempt.
+    MessageId => "msg_", "webhook message";
 }
 
 /// A fresh secret: 256 random bits from the OS, base64url (43 characters).

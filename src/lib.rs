@@ -44,6 +44,9 @@
 //! - `logging`: the server's log lines, written to stderr in batches.
 //! - `usage`: which tokens were used, when and for what, counted in memory
 //!   and written out in batches off the request path.
+//! - `webhooks`: Standard Webhooks signing, the retry schedule, the guard
+//!   against internal addresses, and the deliverer that empties the outbox
+//!   the service layer writes.
 //! - `server`: `informly serve`: assembling the state, the background jobs
 //!   (owned by a guard), the accept loop, shutdown.
 //! - `cli`: the `informly` command line: one exhaustive dispatch.
@@ -85,3 +88,5 @@ pub mod store;
 pub mod text;
 #[cfg(feature = "server")]
 pub mod usage;
+#[cfg(feature = "server")]
+pub mod webhooks;

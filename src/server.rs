@@ -18,7 +18,7 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 use tower::limit::ConcurrencyLimit;
@@ -35,10 +35,16 @@ use crate::service::{Actor, LOGIN_WINDOW, Service};
 use crate::store::Store;
 use crate::token::{Format, KeyStatus};
 use crate::usage::UsageLog;
+use crate::webhooks::{Deliverer, DelivererConfig};
 
 /// How often expired denylist entries are pruned, here and in the database,
 /// and ended dashboard sessions deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often the deliverer looks for due webhook messages it was not woken
+/// for.
+const WEBHOOK_POLL: Duration = Duration::from_secs(1);
+/// How often tokens are checked for `token.expiring` and `token.expired`.
+const EXPIRY_SCAN_EVERY: Duration = Duration::from_secs(60);
 /// On shutdown, requests in flight get the request timeout plus this.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
@@ -108,6 +114,17 @@ pub struct ServeArgs {
     #[arg(long, env = "INFORMLY_AUDIT_RETENTION", value_parser = duration)]
     pub audit_retention: Option<i64>,
 
+    /// Let webhook endpoints name loopback, private and link-local addresses
+    /// (off: only public addresses are accepted, at registration and at
+    /// every delivery). For tests and closed networks.
+    #[arg(long, env = "INFORMLY_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// A webhook receiver must answer within this; a message claimed for
+    /// delivery is held three times as long before another instance may try.
+    #[arg(long, env = "INFORMLY_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub webhook_timeout: i64,
+
     /// Behind a reverse proxy: count failed dashboard sign-ins per client by
     /// the last `X-Forwarded-For` address (the proxy's view of the client)
     /// rather than per connection, which would be the proxy itself. Only
@@ -159,6 +176,9 @@ pub struct Server {
     clock: Arc<dyn Clock>,
     settings: Settings,
     args: ServeArgs,
+    deliverer: Deliverer,
+    /// Rung after a commit that queued webhook messages.
+    webhook_wake: Arc<Notify>,
 }
 
 /// `serve`'s flags on their own, to assemble a server from them in-process.
@@ -184,6 +204,11 @@ impl Server {
         use clap::Parser as _;
         let flags = ServeFlags::try_parse_from(flags)?;
         Server::open(flags.settings, flags.args, clock).await
+    }
+
+    /// The webhook deliverer its jobs run (tests drive it by hand).
+    pub fn deliverer(&self) -> &Deliverer {
+        &self.deliverer
     }
 
     /// The whole service as a router, with its limits and request log.
@@ -242,13 +267,26 @@ impl Server {
                 .context("the stored cursor secret is not base64url")?,
         );
 
+        let webhook_wake = Arc::new(Notify::new());
         let service = Service::serving(
             store.clone(),
             keys.clone(),
             revocations.clone(),
             policy,
             clock.clone(),
-        );
+        )
+        .with_webhooks(args.webhook_allow_private, Some(webhook_wake.clone()));
+        let deliverer = Deliverer::new(
+            store.clone(),
+            clock.clone(),
+            service.webhook_key()?,
+            DelivererConfig {
+                timeout: seconds(args.webhook_timeout),
+                allow_private: args.webhook_allow_private,
+                ..DelivererConfig::default()
+            },
+        )
+        .context("cannot set up the webhook client")?;
         let token_cache = TokenCache::new(args.token_cache, settings.leeway);
         let mut dashboard =
             dashboard::Config::new(seconds(args.session_idle), seconds(args.session_lifetime));
@@ -272,6 +310,8 @@ impl Server {
             clock,
             settings,
             args,
+            deliverer,
+            webhook_wake,
         })
     }
 
@@ -305,8 +345,29 @@ impl Server {
             state,
             settings,
             args,
+            deliverer,
+            webhook_wake,
         } = self;
         let mut jobs = Jobs(Vec::new());
+        jobs.0.push(tokio::spawn(deliver_webhooks(
+            deliverer.clone(),
+            webhook_wake.clone(),
+        )));
+        jobs.0.push(tokio::spawn({
+            let deliverer = deliverer.clone();
+            async move {
+                // At start, then every period: thresholds crossed while the
+                // service was down are caught up at once.
+                let mut interval = tokio::time::interval(EXPIRY_SCAN_EVERY);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    interval.tick().await;
+                    if let Err(e) = deliverer.scan_expiring().await {
+                        tracing::warn!(error = %e, "cannot look for expiring tokens");
+                    }
+                }
+            }
+        }));
         jobs.every(seconds(args.key_reload), {
             let (keys, clock) = (keys.clone(), clock.clone());
             move || {
@@ -401,6 +462,24 @@ impl Server {
             }));
         }
         Ok(jobs)
+    }
+}
+
+/// Delivers webhook messages as they fall due: at once when this instance
+/// queued one, otherwise every [`WEBHOOK_POLL`] (for messages other
+/// instances queued and retries coming due).
+async fn deliver_webhooks(deliverer: Deliverer, wake: Arc<Notify>) {
+    loop {
+        match deliverer.run_once().await {
+            // More may be due: those behind the ones just delivered.
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot deliver webhook messages"),
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(WEBHOOK_POLL) => {}
+        }
     }
 }
 

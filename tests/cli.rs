@@ -1565,7 +1565,15 @@ fn admin_token_prints_a_token_that_verifies_offline_with_the_admin_scopes() {
     let verified = cli.verify_json(&token, &[]);
     assert_eq!(
         scopes(&verified),
-        ["apps:read", "apps:write", "apps:delete", "audit:read"]
+        [
+            "apps:read",
+            "apps:write",
+            "apps:delete",
+            "audit:read",
+            "webhooks:read",
+            "webhooks:write",
+            "webhooks:delete"
+        ]
     );
     assert_eq!(verified["workspace"], cli.workspace_id("default").as_str());
     let lifetime =

@@ -40,7 +40,15 @@ const UNKNOWN_TOKEN: &str = "tok_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
 const UNKNOWN_CONTACT: &str = "ct_01ZZZZZZZZZZZZZZZZZZZZZZZZ";
 
 const CONTACT_SCOPES: [&str; 3] = ["contacts:read", "contacts:write", "contacts:delete"];
-const ADMIN_SCOPES: [&str; 4] = ["apps:read", "apps:write", "apps:delete", "audit:read"];
+const ADMIN_SCOPES: [&str; 7] = [
+    "apps:read",
+    "apps:write",
+    "apps:delete",
+    "audit:read",
+    "webhooks:read",
+    "webhooks:write",
+    "webhooks:delete",
+];
 
 /// The request body limit of SPEC.md "HTTP API".
 const MIB: usize = 1024 * 1024;
@@ -2983,6 +2991,8 @@ fn concrete(template: &str) -> String {
         .replace("{app}", UNKNOWN_APP)
         .replace("{token}", UNKNOWN_TOKEN)
         .replace("{id}", UNKNOWN_CONTACT)
+        .replace("{endpoint}", "we_01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+        .replace("{message}", "msg_01ZZZZZZZZZZZZZZZZZZZZZZZZ")
 }
 
 #[tokio::test]
@@ -3008,7 +3018,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         "{bearer}"
     );
 
-    let expected: [(&str, &[&str]); 15] = [
+    let expected: [(&str, &[&str]); 22] = [
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
@@ -3022,6 +3032,16 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         ("/v1/apps/{app}/tokens/{token_id}/roll", &["post"]),
         ("/v1/tokens", &["get"]),
         ("/v1/audit-events", &["get"]),
+        ("/v1/webhook-endpoints", &["get", "post"]),
+        ("/v1/webhook-endpoints/{endpoint}", &["delete", "get", "patch"]),
+        ("/v1/webhook-endpoints/{endpoint}/rotate-secret", &["post"]),
+        ("/v1/webhook-endpoints/{endpoint}/test", &["post"]),
+        ("/v1/webhook-endpoints/{endpoint}/deliveries", &["get"]),
+        ("/v1/webhook-endpoints/{endpoint}/messages", &["get"]),
+        (
+            "/v1/webhook-endpoints/{endpoint}/messages/{message}/resend",
+            &["post"],
+        ),
         ("/v1/contacts", &["get", "post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
     ];
@@ -3067,7 +3087,8 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
                 continue; // /v1/token: any valid token.
             };
             // A token of the other kind lacks it.
-            let token = if scope.starts_with("apps:") || scope.starts_with("audit:") {
+            let admin_scope = ["apps:", "audit:", "webhooks:"];
+            let token = if admin_scope.iter().any(|prefix| scope.starts_with(prefix)) {
                 api.token.as_str()
             } else {
                 api.admin.as_str()

@@ -63,7 +63,7 @@ pub enum Command {
     /// Read a workspace's audit log and check that it was not tampered with.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Mint an admin token (apps:read apps:write apps:delete audit:read) for a
+    /// Mint an admin token (apps:*, audit:read, webhooks:*) for a
     /// workspace.
     #[command(
         after_help = "Examples:\n  informly admin-token\n  ADMIN=$(informly admin-token --workspace acme --expires-in 15m)"

@@ -92,6 +92,9 @@ pub mod need {
         AppsWrite => Some(Scope::APPS_WRITE),
         AppsDelete => Some(Scope::APPS_DELETE),
         AuditRead => Some(Scope::AUDIT_READ),
+        WebhooksRead => Some(Scope::WEBHOOKS_READ),
+        WebhooksWrite => Some(Scope::WEBHOOKS_WRITE),
+        WebhooksDelete => Some(Scope::WEBHOOKS_DELETE),
     }
 }
 

@@ -26,6 +26,7 @@ mod modules;
 mod request_log;
 mod revocations;
 mod system;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,6 +201,7 @@ pub(crate) fn origin(parts: &axum::http::request::Parts, state: &AppState) -> Or
         (name = "apps", description = "Apps (admin tokens)"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The audit log (admin tokens with audit:read)"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (admin tokens with webhooks:*)"),
         (name = "contacts", description = "The Contacts API"),
     )
 )]
@@ -310,6 +312,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(revocations::router())
         .merge(apps::router())
         .merge(audit::router())
+        .merge(webhooks::router())
         .merge(contacts::router());
     let (router, mut openapi) = router.split_for_parts();
     utoipa::Modify::modify(&ProblemResponses, &mut openapi);

@@ -74,12 +74,21 @@ impl Service {
     pub async fn delete_app(&self, actor: &Actor, app: &AppId) -> Result<()> {
         let now = self.clock.now();
         let keep_until = self.cutoff_kept_until(now);
+        let deleted = self.store.get_app(actor.workspace(), app).await?;
         let mut tx = self.store.begin().await?;
         tx.delete_app(actor.workspace(), app, now, keep_until)
             .await?;
         let event = actor.event("app.deleted", Some(("app", app.to_string())));
         tx.record_audit(actor.workspace(), event, now).await?;
+        let data = serde_json::json!({
+            "id": deleted.id,
+            "name": deleted.name,
+            "deleted_at": crate::clock::rfc3339_precise(now),
+        });
+        self.queue_webhook(&mut tx, Some(actor.workspace()), "app.deleted", data, now)
+            .await?;
         tx.commit().await?;
+        self.wake_deliverer();
         if let Some(denylist) = &self.denylist {
             denylist
                 .set_cutoff(app.as_str(), now.unix_timestamp())

@@ -44,8 +44,17 @@ impl Service {
         for key in &added {
             let event = actor.event("key.rotated", Some(("key", key.kid.clone())));
             tx.record_audit(actor.workspace(), event, now).await?;
+            // Keys sign every workspace's tokens: every workspace hears.
+            let data = serde_json::json!({
+                "kid": key.kid,
+                "format": key.format.to_string(),
+                "activates_at": crate::clock::rfc3339_precise(key.activates_at),
+            });
+            self.queue_webhook(&mut tx, None, "key.rotated", data, now)
+                .await?;
         }
         tx.commit().await?;
+        self.wake_deliverer();
         Ok(added)
     }
 
@@ -55,12 +64,21 @@ impl Service {
         let keys = self.keys()?;
         let now = self.clock.now();
         let mut ring = KeyRing::load(keys.snapshot().ring.dir())?;
-        let kid = ring.retire(kid, now)?.kid().to_owned();
+        let retired = ring.retire(kid, now)?;
+        let (kid, format) = (retired.kid().to_owned(), retired.format());
         keys.reload(now)?;
         let mut tx = self.store.begin().await?;
         let event = actor.event("key.retired", Some(("key", kid.clone())));
         tx.record_audit(actor.workspace(), event, now).await?;
+        let data = serde_json::json!({
+            "kid": kid,
+            "format": format.to_string(),
+            "retired_at": crate::clock::rfc3339_precise(now),
+        });
+        self.queue_webhook(&mut tx, None, "key.retired", data, now)
+            .await?;
         tx.commit().await?;
+        self.wake_deliverer();
         Ok(kid)
     }
 }

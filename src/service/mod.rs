@@ -8,7 +8,8 @@
 //! denylist, the key ring). Reads go through here too, for the same scoping.
 //!
 //! - `apps`, `tokens`, `keys`, `users` (dashboard users and their sessions),
-//!   `contacts`: the methods, by what they change.
+//!   `contacts`, `webhooks` (endpoints, and the messages other changes
+//!   queue in their own transaction): the methods, by what they change.
 
 mod apps;
 mod contacts;
@@ -17,15 +18,19 @@ mod keys;
 mod tests;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use keys::{RotatedKey, ensure_signing_key};
 pub use tokens::{DEFAULT_OVERLAP, IssueRequest, Issued, MAX_OVERLAP, RollRequest, TokenStatus};
 pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
+pub use webhooks::{
+    EndpointRequest, EndpointUpdate, EndpointWithSecret, MAX_ENDPOINTS, SECRET_OVERLAP,
+};
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::ids::{TokenId, UserId, WorkspaceId};
@@ -66,6 +71,8 @@ pub enum Error {
     Token(#[from] token::Error),
     #[error("could not hash the password: {0}")]
     Password(String),
+    #[error("webhook master key: {0}")]
+    WebhookKey(#[from] crate::webhooks::KeyError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -118,6 +125,9 @@ pub enum Actor {
         os_user: String,
         host: String,
     },
+    /// The service itself, acting on its own rule (disabling a webhook
+    /// endpoint that has failed too long).
+    System { workspace: WorkspaceId },
 }
 
 impl Actor {
@@ -137,7 +147,8 @@ impl Actor {
         match self {
             Actor::Token { workspace, .. }
             | Actor::User { workspace, .. }
-            | Actor::Cli { workspace, .. } => workspace,
+            | Actor::Cli { workspace, .. }
+            | Actor::System { workspace } => workspace,
         }
     }
 }
@@ -156,6 +167,7 @@ impl Actor {
             } => ("admin_token", token_id.to_string(), origin),
             Actor::User { email, origin, .. } => ("user", email.clone(), origin),
             Actor::Cli { os_user, host, .. } => ("cli", format!("{os_user}@{host}"), &no_origin),
+            Actor::System { .. } => ("system", "informly".to_owned(), &no_origin),
         };
         store::NewEvent {
             actor_type,
@@ -203,6 +215,13 @@ pub struct Service {
     /// Argon2 checks run at once (each takes 19 MiB and a core for tens of
     /// milliseconds); more sign-ins wait their turn.
     password_checks: Arc<Semaphore>,
+    /// The key webhook secrets derive from, read on first use.
+    webhook_key: OnceLock<Arc<crate::webhooks::MasterKey>>,
+    /// Endpoint URLs may name private addresses (`--webhook-allow-private`).
+    webhook_allow_private: bool,
+    /// Wakes this instance's webhook deliverer after a commit that queued
+    /// messages.
+    webhook_wake: Option<Arc<Notify>>,
 }
 
 impl Service {
@@ -221,7 +240,18 @@ impl Service {
             policy,
             clock,
             password_checks: password_checks(),
+            webhook_key: OnceLock::new(),
+            webhook_allow_private: false,
+            webhook_wake: None,
         }
+    }
+
+    /// Webhook settings: whether endpoint URLs may name private addresses,
+    /// and the deliverer to wake after queueing messages.
+    pub fn with_webhooks(mut self, allow_private: bool, wake: Option<Arc<Notify>>) -> Service {
+        self.webhook_allow_private = allow_private;
+        self.webhook_wake = wake;
+        self
     }
 
     /// The service of one CLI command: keys read from `keys_dir` when needed,
@@ -242,6 +272,9 @@ impl Service {
             policy,
             clock,
             password_checks: password_checks(),
+            webhook_key: OnceLock::new(),
+            webhook_allow_private: false,
+            webhook_wake: None,
         }
     }
 

@@ -197,9 +197,15 @@ impl Service {
             ))
             .await?;
         let event = actor.event("token.created", Some(("token", record.id.to_string())));
-        tx.record_audit(actor.workspace(), event, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        tx.record_audit(actor.workspace(), event, now).await?;
+        if record.app_id.is_some() {
+            let data = super::webhooks::token_data(&record);
+            self.queue_webhook(&mut tx, Some(actor.workspace()), "token.created", data, now)
+                .await?;
+        }
         tx.commit().await?;
+        self.wake_deliverer();
         Ok(Issued {
             record,
             token: signed.token,
@@ -336,9 +342,15 @@ impl Service {
             "replaced_by": [null, record.id],
             "revoked_at": [null, crate::clock::rfc3339(takes_effect)],
         }));
-        tx.record_audit(actor.workspace(), event, self.clock.now())
+        let now = self.clock.now();
+        tx.record_audit(actor.workspace(), event, now).await?;
+        let mut data = super::webhooks::token_data(&old);
+        data["replaced_by"] = serde_json::json!(record.id);
+        data["revoked_at"] = crate::clock::rfc3339(takes_effect).into();
+        self.queue_webhook(&mut tx, Some(actor.workspace()), "token.rolled", data, now)
             .await?;
         tx.commit().await?;
+        self.wake_deliverer();
         if let Some(denylist) = &self.denylist {
             denylist
                 .schedule_revocation(old.id.as_str(), takes_effect, old.expires_at)
@@ -438,12 +450,21 @@ impl Service {
         token: &TokenId,
     ) -> Result<TokenRecord> {
         let record = self.token(actor, app, token).await?;
+        let was_accepted = self.status_of(&record).is_accepted();
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let record = tx.revoke_token(&record, self.clock.now()).await?;
+        let record = tx.revoke_token(&record, now).await?;
         let event = actor.event("token.revoked", Some(("token", record.id.to_string())));
-        tx.record_audit(actor.workspace(), event, self.clock.now())
-            .await?;
+        tx.record_audit(actor.workspace(), event, now).await?;
+        // Revoking a revoked or expired token changes nothing to announce.
+        if was_accepted && record.app_id.is_some() {
+            let mut data = super::webhooks::token_data(&record);
+            data["revoked_at"] = crate::clock::rfc3339_precise(now).into();
+            self.queue_webhook(&mut tx, Some(actor.workspace()), "token.revoked", data, now)
+                .await?;
+        }
         tx.commit().await?;
+        self.wake_deliverer();
         if let Some(denylist) = &self.denylist {
             denylist.revoke_token(record.id.as_str()).await;
         }
@@ -456,13 +477,28 @@ impl Service {
     pub async fn revoke_app_tokens(&self, actor: &Actor, app: &AppId) -> Result<()> {
         let now = self.clock.now();
         let keep_until = self.cutoff_kept_until(now);
+        // The tokens this refuses, each announced as revoked.
+        let accepted: Vec<TokenRecord> = self
+            .store
+            .list_tokens(actor.workspace(), app)
+            .await?
+            .into_iter()
+            .filter(|t| self.status_of(t).is_accepted())
+            .collect();
         let mut tx = self.store.begin().await?;
         let one_by_one = tx
             .revoke_app_tokens(actor.workspace(), app, now, keep_until)
             .await?;
         let event = actor.event("app.tokens_revoked", Some(("app", app.to_string())));
         tx.record_audit(actor.workspace(), event, now).await?;
+        for token in &accepted {
+            let mut data = super::webhooks::token_data(token);
+            data["revoked_at"] = crate::clock::rfc3339_precise(now).into();
+            self.queue_webhook(&mut tx, Some(actor.workspace()), "token.revoked", data, now)
+                .await?;
+        }
         tx.commit().await?;
+        self.wake_deliverer();
         if let Some(denylist) = &self.denylist {
             denylist
                 .set_cutoff(app.as_str(), now.unix_timestamp() - 1)

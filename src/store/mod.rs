@@ -13,6 +13,7 @@ mod dashboard;
 mod listen;
 mod revocations;
 mod tokens;
+mod webhooks;
 mod workspaces;
 
 use std::fs::OpenOptions;
@@ -35,6 +36,10 @@ pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;
 pub use revocations::{DenylistChanges, FeedRows};
 pub use tokens::{NewToken, TokenRecord};
+pub use webhooks::{
+    AttemptRecord, ClaimedMessage, EndpointPatch, ExpiryCandidate, WebhookAttempt, WebhookEndpoint,
+    WebhookMessage,
+};
 pub use workspaces::{DEFAULT_NAME, Workspace};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// Every scope this service knows. The order fixes the bit of each scope and the
 /// order in which a set prints. The bits are stored (`tokens.used_scopes`), so
 /// new scopes are only ever appended: never reorder or remove one.
-const ALL: [(&str, Kind); 23] = [
+const ALL: [(&str, Kind); 26] = [
     ("contacts:read", Kind::App),
     ("contacts:write", Kind::App),
     ("contacts:delete", Kind::App),
@@ -32,6 +32,9 @@ const ALL: [(&str, Kind); 23] = [
     ("apps:write", Kind::Admin),
     ("apps:delete", Kind::Admin),
     ("audit:read", Kind::Admin),
+    ("webhooks:read", Kind::Admin),
+    ("webhooks:write", Kind::Admin),
+    ("webhooks:delete", Kind::Admin),
 ];
 
 /// A module of the product: the first part of its app scopes.
@@ -97,12 +100,16 @@ impl Scope {
     pub const APPS_WRITE: Scope = Scope(20);
     pub const APPS_DELETE: Scope = Scope(21);
     pub const AUDIT_READ: Scope = Scope(22);
+    pub const WEBHOOKS_READ: Scope = Scope(23);
+    pub const WEBHOOKS_WRITE: Scope = Scope(24);
+    pub const WEBHOOKS_DELETE: Scope = Scope(25);
 
     pub fn as_str(self) -> &'static str {
         ALL[self.0 as usize].0
     }
 
-    /// Admin scopes (`apps:*`, `audit:read`) exist only on admin tokens.
+    /// Admin scopes (`apps:*`, `audit:read`, `webhooks:*`) exist only on
+    /// admin tokens.
     pub fn is_admin(self) -> bool {
         ALL[self.0 as usize].1 == Kind::Admin
     }
@@ -186,13 +193,17 @@ pub struct ScopeSet(u32);
 impl ScopeSet {
     pub const EMPTY: ScopeSet = ScopeSet(0);
 
-    /// The scopes of an admin token: all of `apps:*`, and `audit:read`.
+    /// The scopes of an admin token: all of `apps:*`, `audit:read`, and
+    /// all of `webhooks:*`.
     pub fn admin() -> ScopeSet {
         [
             Scope::APPS_READ,
             Scope::APPS_WRITE,
             Scope::APPS_DELETE,
             Scope::AUDIT_READ,
+            Scope::WEBHOOKS_READ,
+            Scope::WEBHOOKS_WRITE,
+            Scope::WEBHOOKS_DELETE,
         ]
         .into_iter()
         .collect()
@@ -340,6 +351,9 @@ mod tests {
             "apps:write",
             "apps:delete",
             "audit:read",
+            "webhooks:read",
+            "webhooks:write",
+            "webhooks:delete",
         ];
         for (bit, name) in stored.iter().enumerate() {
             let set = ScopeSet::from_bits(1 << bit);

@@ -544,6 +544,12 @@ impl Server {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Kills it with SIGKILL, as a crash would: no shutdown, no last words.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit (at most 20 s).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         // SAFETY: plain kill(2) on our own child's pid.
