@@ -3023,6 +3023,180 @@ async fn the_audit_log_page_lists_who_changed_what_and_filters_it() {
         .expect_redirect(LOGIN);
 }
 
+#[tokio::test]
+async fn webhook_endpoints_are_added_edited_tested_rotated_disabled_and_deleted_from_their_page() {
+    const WEBHOOKS: &str = "/dashboard/settings/webhooks";
+    let (_home, server, password) = alice_and_a_server().await;
+    let mut alice = signed_in(&server, "alice@example.com", &password).await;
+    let page = alice.get(WEBHOOKS).await;
+    page.expect(200);
+    assert!(page.body.contains("No endpoints yet."));
+    let csrf = page.csrf();
+
+    // An internal address is refused beside its field, the input kept.
+    let refused = alice
+        .post(
+            WEBHOOKS,
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("events", "token.created"),
+            ],
+        )
+        .await;
+    refused.expect(422);
+    assert!(
+        refused.body.contains(r#"id="webhook-url-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("loopback address"));
+    assert!(refused.body.contains(r#"value="http://127.0.0.1:9/hook""#));
+    let no_events = alice
+        .post(
+            WEBHOOKS,
+            &[("csrf", &csrf), ("url", "https://93.184.215.14/hook")],
+        )
+        .await;
+    no_events.expect(422);
+    assert!(no_events.body.contains(r#"id="webhook-events-error""#));
+
+    // Added: the secret is shown this once.
+    let added = alice
+        .post(
+            WEBHOOKS,
+            &[
+                ("csrf", &csrf),
+                ("url", "https://93.184.215.14/hook"),
+                ("description", "CRM sync"),
+                ("events", "token.created"),
+                ("events", "token.revoked"),
+            ],
+        )
+        .await;
+    added.expect(200);
+    assert_eq!(added.h1(), "Copy the signing secret");
+    let secret = input_value(&added.body, r#"id="webhook-secret""#).expect("the secret");
+    remember_secret(&secret);
+    assert!(secret.starts_with("whsec_"));
+    let list = alice.get(WEBHOOKS).await;
+    assert!(!list.body.contains(&secret), "shown once only");
+    let endpoint = between(&list.body, r#"data-endpoint-id=""#, "\"")
+        .expect("a row")
+        .to_owned();
+    let url = format!("{WEBHOOKS}/{endpoint}");
+    assert!(list.body.contains("2 of 8"));
+
+    // Edited: events and description.
+    let saved = alice
+        .post(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("url", "https://93.184.215.14/hook"),
+                ("description", "CRM sync, all token events"),
+                ("events", "token.created"),
+                ("events", "token.rolled"),
+                ("events", "token.revoked"),
+                ("events", "token.expiring"),
+            ],
+        )
+        .await;
+    saved.expect_redirect(&format!("{url}?done=webhook-saved"));
+    let page = alice.get(&format!("{url}?done=webhook-saved")).await;
+    page.expect(200);
+    assert!(page.body.contains("Endpoint saved."));
+    assert!(
+        page.body
+            .contains(r#"value="token.expiring" id="event-token-expiring" checked"#)
+    );
+    assert!(
+        !page
+            .body
+            .contains(r#"value="key.rotated" id="event-key-rotated" checked"#)
+    );
+
+    // A test event is queued and listed.
+    alice
+        .post(&format!("{url}/test"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("{url}?done=webhook-test"));
+    let page = alice.get(&url).await;
+    assert!(page.body.contains("webhook.test"), "{}", page.body);
+    let message = between(&page.body, r#"data-message-id=""#, "\"")
+        .expect("a message")
+        .to_owned();
+    alice
+        .post(
+            &format!("{url}/messages/{message}/resend"),
+            &[("csrf", &csrf)],
+        )
+        .await
+        .expect_redirect(&format!("{url}?done=webhook-resent"));
+
+    // Rotated: a new secret, once, and the old one signs for a day more.
+    let rotated = alice
+        .post(&format!("{url}/rotate-secret"), &[("csrf", &csrf)])
+        .await;
+    rotated.expect(200);
+    let new_secret = input_value(&rotated.body, r#"id="webhook-secret""#).expect("the secret");
+    remember_secret(&new_secret);
+    assert_ne!(new_secret, secret);
+    assert!(
+        rotated
+            .body
+            .contains("The previous secret keeps signing beside this one until")
+    );
+
+    // Disabled, then enabled.
+    alice
+        .post(&format!("{url}/disable"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("{url}?done=webhook-disabled"));
+    let page = alice.get(&url).await;
+    assert!(page.body.contains("Disabled"));
+    assert!(page.body.contains(r#"id="enable-webhook""#));
+    alice
+        .post(&format!("{url}/enable"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("{url}?done=webhook-enabled"));
+
+    // The audit log has each change.
+    let audit = alice
+        .get("/dashboard/settings/audit?target=".to_owned().as_str())
+        .await;
+    for action in [
+        "webhook_endpoint.created",
+        "webhook_endpoint.updated",
+        "webhook_endpoint.secret_rotated",
+        "webhook_message.resent",
+    ] {
+        assert!(audit.body.contains(action), "{action}");
+    }
+
+    // Deleted, after asking.
+    let confirm = alice.get(&format!("{url}/delete")).await;
+    confirm.expect(200);
+    assert_eq!(confirm.h1(), "Delete this endpoint?");
+    alice
+        .post(&format!("{url}/delete"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("{WEBHOOKS}?done=webhook-deleted"));
+    alice.get(&url).await.expect_not_found();
+    // A form without its CSRF token changes nothing.
+    alice
+        .post(
+            WEBHOOKS,
+            &[
+                ("url", "https://93.184.215.14/x"),
+                ("events", "token.created"),
+            ],
+        )
+        .await
+        .expect_csrf_refused();
+    assert!(alice.get(WEBHOOKS).await.body.contains("No endpoints yet."));
+}
+
 informly_postgres_twins! {
     tests: [
         the_audit_log_page_lists_who_changed_what_and_filters_it,
@@ -3058,6 +3232,7 @@ informly_postgres_twins! {
         a_sign_in_flood_of_new_emails_from_one_client_adds_no_rows_past_its_limit,
         serve_points_a_newcomer_at_the_dashboard_and_at_adding_a_user,
         a_token_whose_key_was_retired_is_not_counted_or_shown_as_active,
+        webhook_endpoints_are_added_edited_tested_rotated_disabled_and_deleted_from_their_page,
     ],
     sqlite_only: [
         serve_refuses_an_invalid_session_idle_or_lifetime_with_one_line:

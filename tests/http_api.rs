@@ -3033,7 +3033,10 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         ("/v1/tokens", &["get"]),
         ("/v1/audit-events", &["get"]),
         ("/v1/webhook-endpoints", &["get", "post"]),
-        ("/v1/webhook-endpoints/{endpoint}", &["delete", "get", "patch"]),
+        (
+            "/v1/webhook-endpoints/{endpoint}",
+            &["delete", "get", "patch"],
+        ),
         ("/v1/webhook-endpoints/{endpoint}/rotate-secret", &["post"]),
         ("/v1/webhook-endpoints/{endpoint}/test", &["post"]),
         ("/v1/webhook-endpoints/{endpoint}/deliveries", &["get"]),

@@ -1,4 +1,5 @@
-//! Settings › Apps and Keys: the handlers. Each calls the same service
+//! Settings › Apps, Keys and the audit log: the handlers (Webhooks in
+//! `webhooks`). Each calls the same service
 //! methods as the API, with the signed-in user as the actor, within the signed-in user's workspace only;
 //! another workspace's ids are not found.
 
@@ -8,6 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
+
+mod webhooks;
+
+pub use webhooks::*;
 
 use super::session::{CurrentUser, Posted, is_https};
 use super::views::{self, AppForm, Flash, KeyRow, TokenFilter, TokenForm, TokenSort, TokenView};

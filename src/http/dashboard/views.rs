@@ -11,6 +11,12 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
+mod webhooks;
+
+pub use webhooks::{
+    EndpointForm, WEBHOOKS, confirm_delete_webhook, webhook, webhook_secret, webhook_url, webhooks,
+};
+
 use super::pages::app_url;
 use super::{HOME, LOGIN, SETTINGS};
 use crate::service::TokenStatus;
@@ -27,6 +33,7 @@ enum Nav {
     Overview,
     Apps,
     Keys,
+    Webhooks,
     Audit,
 }
 
@@ -50,6 +57,7 @@ fn layout(title: &str, session: Option<(&Session, Nav)>, main: Markup) -> Markup
                         nav.site-nav aria-label="Settings" {
                             a href=(HOME) aria-current=[(current == Nav::Apps).then_some("page")] { "Apps" }
                             a href=(KEYS) aria-current=[(current == Nav::Keys).then_some("page")] { "Keys" }
+                            a href=(WEBHOOKS) aria-current=[(current == Nav::Webhooks).then_some("page")] { "Webhooks" }
                             a href=(AUDIT) aria-current=[(current == Nav::Audit).then_some("page")] { "Audit log" }
                         }
                         div.account {
@@ -122,6 +130,12 @@ pub enum Flash {
     AppDeleted,
     TokenRevoked,
     TokensRevoked,
+    WebhookSaved,
+    WebhookEnabled,
+    WebhookDisabled,
+    WebhookDeleted,
+    WebhookTestQueued,
+    WebhookResent,
 }
 
 impl Flash {
@@ -137,6 +151,12 @@ impl Flash {
             "app-deleted" => Some(Flash::AppDeleted),
             "token-revoked" => Some(Flash::TokenRevoked),
             "tokens-revoked" => Some(Flash::TokensRevoked),
+            "webhook-saved" => Some(Flash::WebhookSaved),
+            "webhook-enabled" => Some(Flash::WebhookEnabled),
+            "webhook-disabled" => Some(Flash::WebhookDisabled),
+            "webhook-deleted" => Some(Flash::WebhookDeleted),
+            "webhook-test" => Some(Flash::WebhookTestQueued),
+            "webhook-resent" => Some(Flash::WebhookResent),
             _ => None,
         }
     }
@@ -150,6 +170,14 @@ impl Flash {
             Flash::TokensRevoked => {
                 "Every token of this app was revoked. Tokens generated from now on work."
             }
+            Flash::WebhookSaved => "Endpoint saved.",
+            Flash::WebhookEnabled => "Endpoint enabled: events from now on are sent to it.",
+            Flash::WebhookDisabled => {
+                "Endpoint disabled: nothing is sent to it until you enable it."
+            }
+            Flash::WebhookDeleted => "Endpoint deleted.",
+            Flash::WebhookTestQueued => "Test event sent. Reload to see how it went.",
+            Flash::WebhookResent => "Message queued to be sent again.",
         }
     }
 }
@@ -1173,6 +1201,10 @@ pub fn settings(session: &Session) -> Markup {
             li {
                 a href=(KEYS) { "Signing keys" }
                 p.hint { "The keys that sign tokens, and the public keys services verify them with." }
+            }
+            li {
+                a href=(WEBHOOKS) { "Webhooks" }
+                p.hint { "Endpoints your systems receive token events at, and their deliveries." }
             }
             li {
                 a href=(AUDIT) { "Audit log" }
