@@ -915,6 +915,47 @@ async fn token_expiring_is_queued_once_per_threshold_across_instances_and_a_rest
     );
 }
 
+#[tokio::test]
+async fn a_change_whose_message_cannot_be_queued_is_not_made_and_records_no_event() {
+    let home = Home::new();
+    let clock = Arc::new(ManualClock::at(common::unix_now()));
+    let server = instance(&home, clock).await;
+    let actor = default_actor(&server).await;
+    endpoint_for(&server, &actor, &["token.revoked"]).await;
+    let app = home.run_json(&["apps", "create", "--name", "crm"])["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let issued = home.run_json(&[
+        "tokens", "issue", "--app", &app, "--scope", "contacts:read", "--expires-in", "1h",
+    ]);
+    common::remember_secret(issued["token"].as_str().expect("token"));
+    let refuse: &[&str] = match home.backend {
+        common::Backend::Sqlite => &["create trigger refuse_outbox before insert on webhook_messages \
+             begin select raise(abort, 'the outbox refuses'); end"],
+        common::Backend::Postgres => &[
+            "create function refuse_outbox() returns trigger language plpgsql as \
+             $$ begin raise exception 'the outbox refuses'; end; $$",
+            "create trigger refuse_outbox before insert on webhook_messages \
+             for each row execute function refuse_outbox()",
+        ],
+    };
+    home.execute(refuse).await;
+    let before = home.content().await;
+    let output = home
+        .cli()
+        .args(["tokens", "revoke", issued["id"].as_str().expect("id")])
+        .output()
+        .expect("run informly");
+    assert!(!output.status.success(), "the revocation went through");
+    let after = home.content().await;
+    assert_eq!(
+        common::content_diff(&before, &after),
+        "",
+        "neither the revocation nor its audit event was written"
+    );
+}
+
 informly_postgres_twins! {
     tests: [
         each_change_reaches_the_receiver_signed_per_standard_webhooks_in_order,
@@ -922,6 +963,7 @@ informly_postgres_twins! {
         a_delivery_cut_by_kill_9_arrives_again_once_its_lease_ends,
         a_failing_receiver_is_retried_on_the_schedule_for_a_day_then_disabled_after_five,
         token_expiring_is_queued_once_per_threshold_across_instances_and_a_restart,
+        a_change_whose_message_cannot_be_queued_is_not_made_and_records_no_event,
     ],
     sqlite_only: [
         after_a_rotation_both_secrets_sign_and_only_subscribed_events_are_sent:

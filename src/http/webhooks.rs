@@ -50,7 +50,8 @@ struct EndpointBody {
     disabled_reason: Option<String>,
     /// Deliveries have failed since then (null: the last one succeeded).
     failing_since: Option<String>,
-    /// After a rotation, the previous secret signs too until then.
+    /// After a rotation, the previous secret signs too until then (null
+    /// before the first rotation).
     previous_secret_expires_at: Option<String>,
     created_at: String,
     updated_at: String,
@@ -58,7 +59,6 @@ struct EndpointBody {
 
 impl From<WebhookEndpoint> for EndpointBody {
     fn from(e: WebhookEndpoint) -> EndpointBody {
-        let now = time::OffsetDateTime::now_utc();
         EndpointBody {
             id: e.id.into(),
             url: e.url,
@@ -67,10 +67,7 @@ impl From<WebhookEndpoint> for EndpointBody {
             enabled: e.enabled,
             disabled_reason: e.disabled_reason,
             failing_since: e.failing_since.map(rfc3339_precise),
-            previous_secret_expires_at: e
-                .previous_secret_until
-                .filter(|until| *until > now)
-                .map(rfc3339_precise),
+            previous_secret_expires_at: e.previous_secret_until.map(rfc3339_precise),
             created_at: rfc3339_precise(e.created_at),
             updated_at: rfc3339_precise(e.updated_at),
         }

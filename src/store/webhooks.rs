@@ -439,10 +439,12 @@ impl Tx {
         attempt: &AttemptRecord,
     ) -> Result<Option<OffsetDateTime>> {
         let at = micros(attempt.attempted_at);
+        // Nothing, if the endpoint was deleted while its message was out.
         sqlx::query(
             "insert into webhook_attempts (id, message_id, endpoint_id, workspace_id, attempted_at,
                 duration_ms, status_code, error, response_body, delivered)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+             where exists (select 1 from webhook_endpoints where id = $3)",
         )
         .bind(format!("att_{}", ulid::Ulid::new()))
         .bind(&message.id)
