@@ -60,6 +60,16 @@ function daysIn(year: number, month: number): number {
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
 const RFC3339 =
   /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?(?:Z|([+-])([0-9]{2}):([0-9]{2}))$/;
 
@@ -89,11 +99,7 @@ export function parseRfc3339(value: string): number | null {
   const leap = second === 60;
   if (leap) second = 59;
   if (hour > 23 || minute > 59 || second > 59) return null;
-  // setUTCFullYear, not Date.UTC: the latter maps years 0–99 onto 1900–1999.
-  const midnight = new Date(0);
-  midnight.setUTCFullYear(year, month - 1, day);
-  const epochDays = midnight.getTime() / 86_400_000;
-  const unix = epochDays * 86_400 + hour * 3600 + minute * 60 + second - offset;
+  const unix = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
   if (leap) {
     // Valid only as 23:59:59(.999…) UTC on the last day of a month.
     const utc = new Date(unix * 1000);
@@ -193,7 +199,11 @@ export function checkClaims(payload: Uint8Array, format: TimeFormat, policy: Pol
   const expiresAt = readTime(wire.exp, format);
   if (issuedAt === null || notBefore === null || expiresAt === null) throw invalid();
   const maxLifetime = admin ? policy.maxAdminLifetime : policy.maxLifetime;
-  if (BigInt(expiresAt) - BigInt(issuedAt) > BigInt(maxLifetime)) {
+  const lifetime =
+    typeof expiresAt === 'number' && typeof issuedAt === 'number'
+      ? expiresAt - issuedAt > maxLifetime
+      : BigInt(expiresAt) - BigInt(issuedAt) > BigInt(maxLifetime);
+  if (lifetime) {
     throw new InvalidTokenError('lifetime_too_long');
   }
   const claims: Claims = {

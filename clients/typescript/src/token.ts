@@ -62,6 +62,19 @@ export function pasetoKeyId(token: string): string {
   if (footer === undefined) fail('missing_key_id');
   // `v4.public.<m>.`: a second spelling of a footer-less token.
   if (footer === '') fail('non_canonical');
+  // A deployment has a handful of footers (one per key): read each once.
+  const known = FOOTERS.get(footer);
+  if (known !== undefined) return known;
+  const kid = readFooter(footer);
+  if (FOOTERS.size >= 64) FOOTERS.clear();
+  FOOTERS.set(footer, kid);
+  return kid;
+}
+
+/** Footer text → the key id it names, for footers that read well. */
+const FOOTERS = new Map<string, string>();
+
+function readFooter(footer: string): string {
   const bytes = decodeCanonical(footer);
   if (bytes === null) fail('non_canonical');
   if (bytes[0] !== 0x7b) fail('bad_footer');
