@@ -131,6 +131,8 @@ function readTime(value: JsonValue | undefined, format: TimeFormat): number | bi
     return parseRfc3339(value);
   }
   if (!(value instanceof JsonNumber) || !value.isInteger || value.raw.startsWith('-')) return null;
+  // Up to 15 digits is exact as a number (the usual case: no bigint work).
+  if (value.raw.length <= 15) return Number(value.raw);
   const big = BigInt(value.raw);
   if (big > I64_MAX) return null;
   return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
@@ -222,6 +224,7 @@ export function checkClaims(payload: Uint8Array, format: TimeFormat, policy: Pol
 
 /** A JSON integer literal that fits the i64 the service reads it into (sign included). */
 function isI64(raw: string): boolean {
+  if (raw.length <= 15) return raw !== '-0';
   const big = BigInt(raw);
   return big <= I64_MAX && big >= -I64_MAX - 1n && raw !== '-0';
 }

@@ -156,6 +156,20 @@ function jwtHeader(token: string): { kid: string; parts: [string, string, string
   if (parts.length !== 3) fail('malformed');
   const [header, payload, signature] = parts as [string, string, string];
   if (header === '' || payload === '' || signature === '') fail('malformed');
+  // A deployment has a handful of headers (one per key): read each once.
+  let kid = HEADERS.get(header);
+  if (kid === undefined) {
+    kid = readHeader(header);
+    if (HEADERS.size >= 64) HEADERS.clear();
+    HEADERS.set(header, kid);
+  }
+  return { kid, parts: parts as [string, string, string] };
+}
+
+/** Header text → the key id it names, for headers that read well. */
+const HEADERS = new Map<string, string>();
+
+function readHeader(header: string): string {
   const bytes = decodeCanonical(header);
   if (bytes === null) fail('non_canonical');
   if (bytes[0] !== 0x7b) fail('malformed');
@@ -185,7 +199,7 @@ function jwtHeader(token: string): { kid: string; parts: [string, string, string
   if (type.length >= 12 && asciiLower(type.slice(0, 12)) === 'application/') type = type.slice(12);
   if (asciiLower(type) !== 'at+jwt') fail('wrong_type');
   if (typeof kid !== 'string') fail('missing_key_id');
-  return { kid, parts: parts as [string, string, string] };
+  return kid;
 }
 
 /**
