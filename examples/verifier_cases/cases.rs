@@ -259,8 +259,11 @@ impl Case {
         self
     }
 
+    /// Verifies at `now`, with a fresh empty feed page fetched a second
+    /// before (give other polls after this).
     fn at(mut self, now: i64) -> Case {
         self.now = now;
+        self.polls = vec![full_poll(now - 1, |_| {}, "the full list, empty")];
         self
     }
 }
@@ -2369,12 +2372,12 @@ fn revocation(all: &mut Vec<Case>) {
             token,
             Expect::Reject(Reason::Expired),
         )
+        .at(IAT + 3600 + LEEWAY + 1)
         .polls(vec![full_poll(
             IAT + 3600 + LEEWAY + 1,
             |p| p.revoked.push(revoked(TOKEN_ID, None)),
             "the full list",
-        )])
-        .at(IAT + 3600 + LEEWAY + 1),
+        )]),
     );
 }
 
@@ -2796,12 +2799,12 @@ fn staleness(all: &mut Vec<Case>) {
             token,
             Expect::Reject(Reason::Expired),
         )
+        .at(IAT + 3600 + LEEWAY + 1 + 1000)
         .polls(vec![full_poll(
-            NOW - 1000,
+            IAT + 3600 + LEEWAY + 1,
             |_| {},
-            "the full list, long ago",
-        )])
-        .at(IAT + 3600 + LEEWAY + 1 + 1000),
+            "the full list, 1000 s before now",
+        )]),
     );
 }
 
