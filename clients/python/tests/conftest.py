@@ -59,3 +59,12 @@ class FakeService:
 def case_file() -> dict[str, Any]:
     with open(CASES, encoding="utf-8") as f:
         return json.load(f)
+
+
+def case_named(file: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in file["cases"] if c["name"] == name)
+
+
+def service_for(file: dict[str, Any], case: dict[str, Any]) -> FakeService:
+    keys = file["keys"][case["keys"]]
+    return FakeService(keys["paserk"], keys["jwks"], [(p["status"], p["body"]) for p in case["polls"]])
