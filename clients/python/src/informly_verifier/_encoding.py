@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as _dt
 import json
 import re
 from typing import Any
@@ -63,6 +64,9 @@ def _checked(value: Any) -> Any:
     return value
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def json_object(data: bytes) -> dict[str, Any]:
     """A JSON object, read strictly: it must start with ``{`` (no leading
     whitespace, no array), be UTF-8, and repeat no member."""
@@ -70,7 +74,7 @@ def json_object(data: bytes) -> dict[str, Any]:
         raise ValueError("not a JSON object")
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = _DECODER.decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError("not JSON") from e
     if not isinstance(value, dict):
@@ -82,6 +86,7 @@ def json_object(data: bytes) -> dict[str, Any]:
     return value
 
 
+_UTC = _dt.timezone.utc
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:(Z)|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
@@ -113,15 +118,19 @@ def rfc3339(value: str) -> int:
     ``T`` and ``Z`` (or ``±hh:mm``), fractional seconds of any length,
     dropped. A leap second (``:60``) is accepted only where one can be — the
     last second of a month, in UTC — and read as ``:59``."""
-    if len(value) == 20 and value[19] == "Z" and value[4] == "-" and value[7] == "-" and value[10] == "T":
-        # The service's own spelling, YYYY-MM-DDTHH:MM:SSZ, read without the
-        # regular expression (the hot path: three times per token).
-        digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19]
-        if value[13] == ":" and value[16] == ":" and digits.isascii() and digits.isdigit():
-            return _unix(
-                int(value[0:4]), int(value[5:7]), int(value[8:10]),
-                int(value[11:13]), int(value[14:16]), int(value[17:19]), 0,
-            )
+    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        # The service's own spelling, YYYY-MM-DDTHH:MM:SSZ (three per token):
+        # checked here, read by the datetime module's C parser.
+        head = value[:19]
+        digits = head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]
+        if (
+            head[4] == "-" and head[7] == "-" and head[13] == ":" and head[16] == ":"
+            and digits.isascii() and digits.isdigit() and head[17:19] != "60"
+        ):
+            try:
+                return int(_dt.datetime.fromisoformat(head).replace(tzinfo=_UTC).timestamp())
+            except ValueError:
+                pass  # no such date here (or year 0): the general path says
     match = _RFC3339.fullmatch(value)
     if not match:
         raise ValueError("not an RFC 3339 time")

@@ -96,6 +96,29 @@ def verify_token(keys: KeySet, policy: Policy, token: str, now: int) -> tuple[Ve
     return _claims(payload, fmt, kid, policy, now)
 
 
+class _Memo:
+    """Footers (PASETO) and headers (JWT) that passed their checks, by their
+    exact base64url segment: each key has one, so reading it once per key
+    spares the base64 and JSON work on every token. Bounded: emptied when
+    full (strangers' segments are never kept: only those that passed)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.entries: dict[str, Any] = {}
+
+    def get(self, segment: str) -> Any:
+        return self.entries.get(segment)
+
+    def put(self, segment: str, value: Any) -> None:
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[segment] = value
+
+
+_FOOTERS = _Memo()
+_HEADERS = _Memo()
+
+
 def paseto_key_id(token: str) -> tuple[str, bytes, str]:
     """The footer's ``kid``, the footer bytes and the message segment of a
     ``v4.public.`` token, read before its signature is checked: the footer
@@ -106,6 +129,9 @@ def paseto_key_id(token: str) -> tuple[str, bytes, str]:
         raise _invalid("malformed", "token is not well formed")
     if len(parts) == 1:
         raise _invalid("malformed", "token names no key id")
+    known = _FOOTERS.get(parts[1])
+    if known is not None:
+        return known[0], known[1], message
     if parts[1] == "":
         raise _invalid("malformed", "token encoding is not canonical (empty footer)")
     try:
@@ -119,6 +145,7 @@ def paseto_key_id(token: str) -> tuple[str, bytes, str]:
     kid = footer_json.get("kid")
     if len(footer_json) != 1 or not isinstance(kid, str) or not is_pid(kid):
         raise _invalid("malformed", 'token footer is not exactly {"kid": …}')
+    _FOOTERS.put(parts[1], (kid, footer))
     return kid, footer, message
 
 
@@ -152,6 +179,30 @@ def _verify_jwt(keys: KeySet, token: str) -> tuple[str, bytes]:
     if len(parts) != 3 or not all(parts):
         raise _invalid("malformed", "token is not well formed")
     header_b64, payload_b64, signature_b64 = parts
+    kid = _HEADERS.get(header_b64)
+    if kid is None:
+        kid = _jwt_header(header_b64)
+        _HEADERS.put(header_b64, kid)
+    entry = keys.jwt.get(kid)
+    if entry is None:
+        raise _invalid("unknown_key", "token names an unknown key")
+    try:
+        signature = b64decode(signature_b64)
+    except ValueError:
+        raise _invalid("malformed", "token encoding is not canonical") from None
+    if len(signature) != _SIGNATURE_LEN or not entry.usable:
+        raise _invalid("bad_signature", "token signature is invalid")
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+    if not _EDDSA.verify(signing_input, entry.key, signature):
+        raise _invalid("bad_signature", "token signature is invalid")
+    try:
+        return kid, b64decode(payload_b64)
+    except ValueError:
+        raise _invalid("malformed", "token encoding is not canonical") from None
+
+
+def _jwt_header(header_b64: str) -> str:
+    """The ``kid`` of a JWT header that passes every header rule."""
     try:
         header_bytes = b64decode(header_b64)
     except ValueError:
@@ -178,22 +229,7 @@ def _verify_jwt(keys: KeySet, token: str) -> tuple[str, bytes]:
         raise _invalid("malformed", "token type is not at+jwt")
     if kid is None:
         raise _invalid("malformed", "token names no key id")
-    entry = keys.jwt.get(kid)
-    if entry is None:
-        raise _invalid("unknown_key", "token names an unknown key")
-    try:
-        signature = b64decode(signature_b64)
-    except ValueError:
-        raise _invalid("malformed", "token encoding is not canonical") from None
-    if len(signature) != _SIGNATURE_LEN or not entry.usable:
-        raise _invalid("bad_signature", "token signature is invalid")
-    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
-    if not _EDDSA.verify(signing_input, entry.key, signature):
-        raise _invalid("bad_signature", "token signature is invalid")
-    try:
-        return kid, b64decode(payload_b64)
-    except ValueError:
-        raise _invalid("malformed", "token encoding is not canonical") from None
+    return kid
 
 
 def _shaped_time(value: Any, fmt: str) -> bool:
@@ -212,48 +248,61 @@ def _read_time(value: Any, fmt: str) -> int:
     return value
 
 
+def _bad() -> InvalidToken:
+    return _invalid("invalid_claims", "token claims are missing, duplicated or of the wrong type")
+
+
 def _claims(payload: bytes, fmt: str, kid: str, policy: Policy, now: int) -> tuple[VerifiedToken, int]:
-    bad = _invalid("invalid_claims", "token claims are missing, duplicated or of the wrong type")
     try:
         c = json_object(payload)
     except ValueError:
-        raise bad from None
+        raise _bad() from None
     # The shape first: members, types (as the service's strict parse).
-    if not c.keys() <= _CLAIMS or not _REQUIRED <= c.keys():
-        raise bad
-    aud, scope = c["aud"], c.get("scope")
-    strings = (c["iss"], c["sub"], c["client_id"], c["jti"], c["workspace"])
-    if not all(isinstance(s, str) for s in strings) or not isinstance(scope, (str, type(None))):
-        raise bad
-    if not isinstance(aud, str) and not (isinstance(aud, list) and all(isinstance(a, str) for a in aud)):
-        raise bad
-    if not all(_shaped_time(c[name], fmt) for name in ("iat", "nbf", "exp")):
-        raise bad
+    keys = c.keys()
+    if not keys <= _CLAIMS or not _REQUIRED <= keys:
+        raise _bad()
+    iss, aud, sub, jti, workspace, scope = c["iss"], c["aud"], c["sub"], c["jti"], c["workspace"], c.get("scope")
+    if (
+        type(iss) is not str
+        or type(sub) is not str
+        or type(c["client_id"]) is not str
+        or type(jti) is not str
+        or type(workspace) is not str
+        or not (scope is None or type(scope) is str)
+    ):
+        raise _bad()
+    if type(aud) is not str and not (type(aud) is list and all(type(a) is str for a in aud)):
+        raise _bad()
+    if fmt == "paseto":
+        shaped = type(c["iat"]) is str and type(c["nbf"]) is str and type(c["exp"]) is str
+    else:
+        shaped = _shaped_time(c["iat"], fmt) and _shaped_time(c["nbf"], fmt) and _shaped_time(c["exp"], fmt)
+    if not shaped:
+        raise _bad()
 
-    if c["iss"] != policy.issuer:
+    if iss != policy.issuer:
         raise _invalid("wrong_issuer", "token issuer is wrong")
     if aud != policy.audience and not (isinstance(aud, list) and policy.audience in aud):
         raise _invalid("wrong_audience", "token audience is wrong")
-    sub = c["sub"]
     if sub != c["client_id"]:
-        raise bad
+        raise _bad()
     if sub.startswith("admin:"):
         admin, app_id = True, None
         if not is_name(sub[len("admin:") :]):
-            raise bad
+            raise _bad()
     elif is_prefixed_id(sub, "app_"):
         admin, app_id = False, sub
     else:
-        raise bad
-    if not is_prefixed_id(c["jti"], "tok_") or not is_prefixed_id(c["workspace"], "ws_"):
-        raise bad
+        raise _bad()
+    if not is_prefixed_id(jti, "tok_") or not is_prefixed_id(workspace, "ws_"):
+        raise _bad()
     scopes = _scopes.from_claim(scope) if scope is not None else ()
     if any(_scopes.is_admin(s) != admin for s in scopes):
-        raise bad
+        raise _bad()
     try:
         iat, nbf, exp = (_read_time(c[name], fmt) for name in ("iat", "nbf", "exp"))
     except ValueError:
-        raise bad from None
+        raise _bad() from None
     if exp - iat > (policy.max_admin_lifetime if admin else policy.max_lifetime):
         raise _invalid("invalid_claims", "token lifetime exceeds the maximum")
     if now > exp + policy.leeway:
@@ -263,9 +312,9 @@ def _claims(payload: bytes, fmt: str, kid: str, policy: Policy, now: int) -> tup
     if iat > now + policy.leeway:
         raise _invalid("not_yet_valid", "token was issued in the future")
     verified = VerifiedToken(
-        token_id=c["jti"],
+        token_id=jti,
         app_id=app_id,
-        workspace=c["workspace"],
+        workspace=workspace,
         scopes=scopes,
         expires_at=_utc(exp),
         issued_at=_utc(iat),
