@@ -167,3 +167,13 @@ def test_a_verified_token_prints_without_its_string(case_file: dict[str, Any]) -
         verified = verifier.verify(token)
         assert token[-20:] not in repr(verified)
         assert verified.expires_at.isoformat() == "2027-01-15T08:59:00+00:00"
+
+
+def test_credentials_in_the_url_never_show_in_errors(case_file: dict[str, Any]) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="{}")
+
+    with pytest.raises(LoadError) as e:
+        Verifier("https://user:s3cret@informly.test", transport=httpx.MockTransport(down), background=False)
+    assert "s3cret" not in str(e.value)
+    assert "https://informly.test/.well-known/paserk.json answered HTTP 503" in str(e.value)

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 import httpx
 
-from ._core import MAX_ENVELOPE_LEN, MAX_KEYS_LEN, Core, Status, feed_failure, options
+from ._core import MAX_ENVELOPE_LEN, MAX_KEYS_LEN, Core, Status, feed_failure, options, redact
 from ._errors import InvalidToken, LoadError
 from ._feed import FeedRefused
 from ._token import VerifiedToken
@@ -28,10 +28,10 @@ async def _get(
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > max_len:
-                        raise LoadError(f"{url} answered more than {max_len} bytes")
+                        raise LoadError(f"{redact(url)} answered more than {max_len} bytes")
             return response.status_code, bytes(body)
     except httpx.HTTPError as e:
-        raise LoadError(f"cannot fetch {url}: {type(e).__name__}") from None
+        raise LoadError(f"cannot fetch {redact(url)}: {type(e).__name__}") from None
 
 
 class AsyncVerifier:
@@ -148,7 +148,7 @@ class AsyncVerifier:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"AsyncVerifier({self._core.opts.base_url!r}, {self.status()})"
+        return f"AsyncVerifier({redact(self._core.opts.base_url)!r}, {self.status()})"
 
     def _lock(self, lock: Optional[asyncio.Lock]) -> asyncio.Lock:
         if lock is None:
@@ -169,7 +169,7 @@ class AsyncVerifier:
             for url in (core.opts.paserk_url, core.opts.jwks_url):
                 status, body = await _get(self._client(), url, MAX_KEYS_LEN)
                 if status != 200:
-                    raise LoadError(f"{url} answered HTTP {status}")
+                    raise LoadError(f"{redact(url)} answered HTTP {status}")
                 documents.append(body)
             core.install_keys(documents[0], documents[1])
             return True

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import InvalidToken, LoadError, StaleRevocations
 from ._feed import FULL_LIST_EVERY, Denylist, FeedRefused, Page, verify_page
@@ -143,11 +144,11 @@ class Core:
         try:
             paseto = read_paserk_set(paserk_body)
         except ValueError as e:
-            raise LoadError(f"{self.opts.paserk_url}: {e}") from None
+            raise LoadError(f"{redact(self.opts.paserk_url)}: {e}") from None
         try:
             jwt = read_jwks(jwks_body)
         except ValueError as e:
-            raise LoadError(f"{self.opts.jwks_url}: {e}") from None
+            raise LoadError(f"{redact(self.opts.jwks_url)}: {e}") from None
         self.keys = KeySet(paseto, jwt)
 
     # -- the feed ----------------------------------------------------------
@@ -171,13 +172,13 @@ class Core:
             self.full_at = None
             raise LoadError("the revocation feed refused our cursor: the next poll asks for the full list")
         if status != 200:
-            raise LoadError(f"{url} answered HTTP {status}")
+            raise LoadError(f"{redact(url)} answered HTTP {status}")
         try:
             envelope = json.loads(body)
         except (ValueError, RecursionError):
-            raise LoadError(f"{url} is not a revocation feed document") from None
+            raise LoadError(f"{redact(url)} is not a revocation feed document") from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("feed"), str):
-            raise LoadError(f"{url} is not a revocation feed document")
+            raise LoadError(f"{redact(url)} is not a revocation feed document")
         return verify_page(envelope["feed"], self.keys, self.opts.policy, asked, now)
 
     def apply_page(self, page: Page, now: int) -> None:
@@ -204,6 +205,14 @@ class Core:
             key_refreshes=self.key_refreshes,
             last_error=self.last_error,
         )
+
+
+def redact(url: str) -> str:
+    """A URL as messages show it: without any ``user:password@``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def feed_failure(error: Exception) -> LoadError:

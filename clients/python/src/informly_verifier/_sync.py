@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 import httpx
 
-from ._core import MAX_ENVELOPE_LEN, MAX_KEYS_LEN, Core, Status, feed_failure, options
+from ._core import MAX_ENVELOPE_LEN, MAX_KEYS_LEN, Core, Status, feed_failure, options, redact
 from ._errors import InvalidToken, LoadError
 from ._feed import FeedRefused
 from ._token import VerifiedToken
@@ -27,10 +27,10 @@ def _get(client: httpx.Client, url: str, max_len: int, params: Optional[dict[str
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > max_len:
-                        raise LoadError(f"{url} answered more than {max_len} bytes")
+                        raise LoadError(f"{redact(url)} answered more than {max_len} bytes")
             return response.status_code, bytes(body)
     except httpx.HTTPError as e:
-        raise LoadError(f"cannot fetch {url}: {type(e).__name__}") from None
+        raise LoadError(f"cannot fetch {redact(url)}: {type(e).__name__}") from None
 
 
 class Verifier:
@@ -145,7 +145,7 @@ class Verifier:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Verifier({self._core.opts.base_url!r}, {self.status()})"
+        return f"Verifier({redact(self._core.opts.base_url)!r}, {self.status()})"
 
     # -- refreshes ---------------------------------------------------------
 
@@ -162,7 +162,7 @@ class Verifier:
     def _fetch_document(self, url: str) -> tuple[int, bytes]:
         status, body = _get(self._http, url, MAX_KEYS_LEN)
         if status != 200:
-            raise LoadError(f"{url} answered HTTP {status}")
+            raise LoadError(f"{redact(url)} answered HTTP {status}")
         return status, body
 
     def _poll(self) -> None:
