@@ -671,6 +671,7 @@ pub fn cases() -> Vec<Case> {
     jwt_rows(&mut all);
     claims_and_time(&mut all);
     scopes(&mut all);
+    ordering(&mut all);
     keys_and_rotation(&mut all);
     revocation(&mut all);
     feed_pages(&mut all);
@@ -2025,6 +2026,109 @@ fn scopes(all: &mut Vec<Case>) {
                 c.insert("scope".into(), json!("apps:read contacts:read"));
             })),
             Expect::Reject(Reason::InvalidClaims),
+        ));
+    }
+}
+
+/// Tokens that break two rules: the reason is the one checked first
+/// (testdata/README.md, "Order matters").
+fn ordering(all: &mut Vec<Case>) {
+    let k = Keys::get();
+    let reject = |name: &str, title: &str, token: String, reason| {
+        Case::new(
+            &format!("order-{name}"),
+            None,
+            title,
+            token,
+            Expect::Reject(reason),
+        )
+    };
+    // JWT: the payload segment is decoded only after the signature verifies.
+    let [h, p, _] = jwt_parts(&valid(Format::Jwt));
+    let padded_payload = URL_SAFE.encode(unb64(&p));
+    let signed = k.jwt.jws_by_hand(&h, &padded_payload);
+    all.push(reject(
+        "jwt-padded-payload-signed",
+        "a padded payload segment, validly signed as sent: malformed (decoded after the signature)",
+        signed.clone(),
+        Reason::Malformed,
+    ));
+    let [h2, p2, s2] = jwt_parts(&signed);
+    let mut sig = unb64(&s2);
+    sig[5] ^= 0x01;
+    all.push(reject(
+        "jwt-padded-payload-bad-signature",
+        "a padded payload segment under a bad signature: the signature is checked first",
+        format!("{h2}.{p2}.{}", b64(&sig)),
+        Reason::BadSignature,
+    ));
+    // PASETO: the message segment is decoded after the key lookup.
+    let payload = serde_json::to_vec(&claims(Format::Paseto)).expect("json");
+    let (m, footer) = paseto_parts(&k.paseto_stranger.sign(&payload));
+    all.push(reject(
+        "paseto-unknown-kid-and-padded-message",
+        "an unknown kid and a padded message: the key is looked up first",
+        format!(
+            "v4.public.{}.{footer}",
+            URL_SAFE.encode(&m).trim_end_matches('=').to_owned() + "=="
+        ),
+        Reason::UnknownKey,
+    ));
+    for format in Format::ALL {
+        let f = format_name(format);
+        let key = k.active(format);
+        let bad_exp = match format {
+            Format::Paseto => json!("2027-01-15 08:59:00Z"),
+            Format::Jwt => json!(-1),
+        };
+        all.push(reject(
+            &format!("{f}-wrong-issuer-and-bad-exp-value"),
+            "a wrong iss and an exp of the right type but a bad value: the issuer is checked first",
+            key.sign(&edited(format, |c| {
+                c.insert("iss".into(), json!("other"));
+                c.insert("exp".into(), bad_exp.clone());
+            })),
+            Reason::WrongIssuer,
+        ));
+        all.push(reject(
+            &format!("{f}-wrong-issuer-and-unknown-claim"),
+            "a wrong iss and an unknown claim: the claims' shape is checked first",
+            key.sign(&edited(format, |c| {
+                c.insert("iss".into(), json!("other"));
+                c.insert("role".into(), json!("admin"));
+            })),
+            Reason::InvalidClaims,
+        ));
+        all.push(reject(
+            &format!("{f}-wrong-audience-and-expired"),
+            "a wrong aud on an expired token: the audience is checked first",
+            key.sign(&edited(format, |c| {
+                c.insert("aud".into(), json!("other"));
+                c.insert("exp".into(), time_claim(format, NOW - 3600));
+                c.insert("iat".into(), time_claim(format, NOW - 7200));
+                c.insert("nbf".into(), time_claim(format, NOW - 7200));
+            })),
+            Reason::WrongAudience,
+        ));
+        all.push(reject(
+            &format!("{f}-expired-and-not-yet-valid"),
+            "exp passed and nbf in the future: exp is checked first",
+            key.sign(&edited(format, |c| {
+                c.insert("exp".into(), time_claim(format, NOW - 100));
+                c.insert("iat".into(), time_claim(format, NOW - 200));
+                c.insert("nbf".into(), time_claim(format, NOW + 100));
+            })),
+            Reason::Expired,
+        ));
+        all.push(reject(
+            &format!("{f}-lifetime-and-expired"),
+            "a lifetime over the maximum on an expired token: the lifetime is checked first",
+            key.sign(&edited(format, |c| {
+                c.insert("iat".into(), time_claim(format, NOW - 400 * 24 * 3600));
+                c.insert("nbf".into(), time_claim(format, NOW - 400 * 24 * 3600));
+                c.insert("exp".into(), time_claim(format, NOW - 3600));
+            })),
+            Reason::InvalidClaims,
         ));
     }
 }
