@@ -61,7 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 events: vec!["token.created".to_owned()],
                 description: None,
             };
-            ids.push(service.create_webhook_endpoint(&actor, request).await?.endpoint.id);
+            ids.push(
+                service
+                    .create_webhook_endpoint(&actor, request)
+                    .await?
+                    .endpoint
+                    .id,
+            );
         }
         for i in 0..messages {
             service

@@ -927,12 +927,21 @@ async fn a_change_whose_message_cannot_be_queued_is_not_made_and_records_no_even
         .expect("id")
         .to_owned();
     let issued = home.run_json(&[
-        "tokens", "issue", "--app", &app, "--scope", "contacts:read", "--expires-in", "1h",
+        "tokens",
+        "issue",
+        "--app",
+        &app,
+        "--scope",
+        "contacts:read",
+        "--expires-in",
+        "1h",
     ]);
     common::remember_secret(issued["token"].as_str().expect("token"));
     let refuse: &[&str] = match home.backend {
-        common::Backend::Sqlite => &["create trigger refuse_outbox before insert on webhook_messages \
-             begin select raise(abort, 'the outbox refuses'); end"],
+        common::Backend::Sqlite => &[
+            "create trigger refuse_outbox before insert on webhook_messages \
+             begin select raise(abort, 'the outbox refuses'); end",
+        ],
         common::Backend::Postgres => &[
             "create function refuse_outbox() returns trigger language plpgsql as \
              $$ begin raise exception 'the outbox refuses'; end; $$",

@@ -2,10 +2,10 @@
 //! endpoint, in the endpoint's order), delivery attempts, and the expiry
 //! notices that make `token.expiring` exactly once.
 //!
-//! Delivery claims messages with a lease: only the first pending message of
-//! each enabled endpoint is claimable, and only while no lease on it runs,
-//! so an endpoint gets its messages one at a time, in order, from whichever
-//! instance claimed it. On PostgreSQL the claim skips rows another
+//! Delivery claims messages with a lease: a run from the first pending
+//! message of each enabled endpoint, and only while no lease on it runs, so
+//! an endpoint gets its messages one at a time, in order, from whichever
+//! instance claimed them. On PostgreSQL the claim skips rows another
 //! instance's claim holds (`FOR UPDATE SKIP LOCKED`); SQLite has one writer.
 
 use time::OffsetDateTime;
@@ -98,6 +98,7 @@ pub struct ClaimedMessage {
     pub id: String,
     pub workspace_id: String,
     pub endpoint_id: String,
+    pub seq: i64,
     pub event_type: String,
     pub body: String,
     pub attempts: i64,
@@ -491,6 +492,20 @@ impl Tx {
         Ok(failing_since.and_then(|(since,)| since).map(from_micros))
     }
 
+    /// Gives back a claimed message not attempted (one before it failed,
+    /// or the lease ran short): claimable again at once.
+    pub async fn release_webhook_message(&mut self, message: &str, owner: &str) -> Result<()> {
+        sqlx::query(
+            "update webhook_messages set lease_until = 0, lease_owner = null
+             where id = $1 and lease_owner = $2",
+        )
+        .bind(message)
+        .bind(owner)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Disables an endpoint the service gave up on, saying why.
     pub async fn disable_webhook_endpoint(
         &mut self,
@@ -543,14 +558,16 @@ impl Store {
             .ok_or_else(|| Error::not_found(WebhookEndpointId::WHAT, id))
     }
 
-    /// Claims up to `limit` messages due at `now` for `owner`, until
-    /// `lease_until`: the first pending message of each enabled endpoint,
-    /// if no lease on it runs.
+    /// Claims messages for `owner` until `lease_until`: of each enabled
+    /// endpoint whose first pending message is due at `now` and not leased,
+    /// that message and up to `run - 1` more behind it, in order; at most
+    /// `limit` in all, the endpoints waiting longest first.
     pub async fn claim_webhook_messages(
         &self,
         owner: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        run: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedMessage>> {
         let lock = match self.backend() {
@@ -558,19 +575,22 @@ impl Store {
             Backend::Sqlite => "",
         };
         let mut tx = self.begin().await?;
-        let claimed: Vec<ClaimedMessage> = sqlx::query_as(&format!(
+        let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(&format!(
             "update webhook_messages set lease_until = $1, lease_owner = $2
              where id in (
                 select m.id from webhook_messages m
                 join webhook_endpoints e on e.id = m.endpoint_id
+                join (select endpoint_id, min(seq) as seq from webhook_messages
+                      where state = 'pending' group by endpoint_id) head
+                    on head.endpoint_id = m.endpoint_id
+                join webhook_messages h on h.endpoint_id = head.endpoint_id and h.seq = head.seq
                 where m.state = 'pending' and e.enabled = 1
-                  and m.next_attempt_at <= $3 and m.lease_until <= $3
-                  and m.seq = (select min(h.seq) from webhook_messages h
-                               where h.endpoint_id = m.endpoint_id and h.state = 'pending')
-                order by m.next_attempt_at
-                limit $4
+                  and h.next_attempt_at <= $3 and h.lease_until <= $3
+                  and m.seq >= h.seq and m.seq < h.seq + $4 and m.lease_until <= $3
+                order by h.next_attempt_at, m.endpoint_id, m.seq
+                limit $5
                 {lock})
-             returning id, workspace_id, endpoint_id, event_type, body, attempts, give_up_at,
+             returning id, workspace_id, endpoint_id, seq, event_type, body, attempts, give_up_at,
                 (select url from webhook_endpoints e where e.id = endpoint_id) as url,
                 (select secret_version from webhook_endpoints e where e.id = endpoint_id) as secret_version,
                 (select previous_secret_until from webhook_endpoints e where e.id = endpoint_id)
@@ -579,10 +599,12 @@ impl Store {
         .bind(micros(lease_until))
         .bind(owner)
         .bind(micros(now))
+        .bind(run)
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
         tx.commit().await?;
+        claimed.sort_by(|a, b| (&a.endpoint_id, a.seq).cmp(&(&b.endpoint_id, b.seq)));
         Ok(claimed)
     }
 

@@ -41,8 +41,10 @@ pub struct DelivererConfig {
     pub timeout: Duration,
     /// Deliver to private addresses (`--webhook-allow-private`).
     pub allow_private: bool,
-    /// Messages in flight at once (to different endpoints).
+    /// Endpoints delivered to at once.
     pub concurrency: usize,
+    /// Messages of one endpoint claimed together and sent one after another.
+    pub run: usize,
 }
 
 impl Default for DelivererConfig {
@@ -51,6 +53,7 @@ impl Default for DelivererConfig {
             timeout: Duration::from_secs(10),
             allow_private: false,
             concurrency: 32,
+            run: 16,
         }
     }
 }
@@ -100,8 +103,9 @@ impl Deliverer {
         time::Duration::try_from(self.config.timeout * 3).unwrap_or(time::Duration::MINUTE)
     }
 
-    /// Claims the messages due now and delivers them, at most one per
-    /// endpoint, concurrently. Returns how many were attempted.
+    /// Claims the messages due now and delivers them: each endpoint's run in
+    /// order, one at a time, the endpoints concurrently; then records every
+    /// attempt in one transaction. Returns how many were claimed.
     pub async fn run_once(&self) -> store::Result<usize> {
         let now = self.clock.now();
         let claimed = self
@@ -110,32 +114,65 @@ impl Deliverer {
                 &self.owner,
                 now,
                 now + self.lease(),
-                self.config.concurrency as i64,
+                self.config.run as i64,
+                (self.config.concurrency * self.config.run) as i64,
             )
             .await?;
         let count = claimed.len();
-        let mut deliveries = tokio::task::JoinSet::new();
+        let mut runs: Vec<Vec<ClaimedMessage>> = Vec::new();
         for message in claimed {
-            let this = self.clone();
-            deliveries.spawn(async move { this.deliver(message).await });
-        }
-        let mut first_error = None;
-        while let Some(done) = deliveries.join_next().await {
-            if let Ok(Err(e)) = done {
-                first_error.get_or_insert(e);
+            match runs.last_mut() {
+                Some(run) if run[0].endpoint_id == message.endpoint_id => run.push(message),
+                _ => runs.push(vec![message]),
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(count),
+        let mut deliveries = tokio::task::JoinSet::new();
+        for run in runs {
+            let this = self.clone();
+            deliveries.spawn(async move { this.deliver_run(run).await });
         }
+        let mut outcomes = Vec::with_capacity(count);
+        while let Some(done) = deliveries.join_next().await {
+            // A delivery task that panicked leaves its messages to their
+            // lease: they are claimed again when it ends.
+            if let Ok(run) = done {
+                outcomes.extend(run);
+            }
+        }
+        self.record(outcomes).await?;
+        Ok(count)
     }
 
-    /// One attempt at a claimed message, and its record.
-    async fn deliver(&self, message: ClaimedMessage) -> store::Result<()> {
+    /// Delivers one endpoint's run in order, stopping at the first failure
+    /// (what follows waits its turn) or when the lease would run short of
+    /// another attempt. `None`: not attempted.
+    async fn deliver_run(
+        &self,
+        run: Vec<ClaimedMessage>,
+    ) -> Vec<(ClaimedMessage, Option<AttemptRecord>)> {
+        let started = Instant::now();
+        // The lease is three timeouts: a run starts a new attempt only while
+        // one more (at most a timeout) and the round's record still fit.
+        let budget = self.config.timeout;
+        let mut stop = false;
+        let mut outcomes = Vec::with_capacity(run.len());
+        for message in run {
+            if stop || started.elapsed() > budget {
+                outcomes.push((message, None));
+                continue;
+            }
+            let attempt = self.attempt(&message).await;
+            stop = !attempt.delivered;
+            outcomes.push((message, Some(attempt)));
+        }
+        outcomes
+    }
+
+    /// One attempt at a claimed message, and what follows from it.
+    async fn attempt(&self, message: &ClaimedMessage) -> AttemptRecord {
         let attempted_at = self.clock.now();
         let started = Instant::now();
-        let outcome = self.send(&message, attempted_at.unix_timestamp()).await;
+        let outcome = self.send(message, attempted_at.unix_timestamp()).await;
         let duration_ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
         let (status_code, response_body, error) = match outcome {
             Ok((status, body)) => (Some(status), Some(body), None),
@@ -149,7 +186,7 @@ impl Deliverer {
                 attempted_at + time::Duration::try_from(delay).unwrap_or(time::Duration::HOUR)
             })
             .filter(|at| store::micros(*at) < message.give_up_at);
-        let attempt = AttemptRecord {
+        AttemptRecord {
             attempted_at,
             duration_ms,
             status_code,
@@ -157,31 +194,50 @@ impl Deliverer {
             response_body,
             delivered,
             retry_at,
-        };
+        }
+    }
+
+    /// Records the attempts of one round, and gives back what was not
+    /// attempted, in one transaction; disables an endpoint that has failed
+    /// for five days, with its audit event.
+    async fn record(
+        &self,
+        outcomes: Vec<(ClaimedMessage, Option<AttemptRecord>)>,
+    ) -> store::Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.store.begin().await?;
-        let failing_since = tx
-            .record_webhook_attempt(&message, &self.owner, &attempt)
-            .await?;
-        if let Some(since) = failing_since
-            && attempted_at - since >= DISABLE_AFTER
-            && tx
-                .disable_webhook_endpoint(
-                    &message.endpoint_id,
-                    "every delivery failed for 5 days",
-                    attempted_at,
-                )
-                .await?
-        {
-            let workspace = WorkspaceId::trusted(message.workspace_id.clone());
-            let actor = Actor::System {
-                workspace: workspace.clone(),
+        for (message, attempt) in outcomes {
+            let Some(attempt) = attempt else {
+                tx.release_webhook_message(&message.id, &self.owner).await?;
+                continue;
             };
-            let mut event = actor.event(
-                "webhook_endpoint.disabled",
-                Some(("webhook_endpoint", message.endpoint_id.clone())),
-            );
-            event.changes = Some(json!({"enabled": [true, false]}));
-            tx.record_audit(&workspace, event, attempted_at).await?;
+            let failing_since = tx
+                .record_webhook_attempt(&message, &self.owner, &attempt)
+                .await?;
+            let at = attempt.attempted_at;
+            if let Some(since) = failing_since
+                && at - since >= DISABLE_AFTER
+                && tx
+                    .disable_webhook_endpoint(
+                        &message.endpoint_id,
+                        "every delivery failed for 5 days",
+                        at,
+                    )
+                    .await?
+            {
+                let workspace = WorkspaceId::trusted(message.workspace_id.clone());
+                let actor = Actor::System {
+                    workspace: workspace.clone(),
+                };
+                let mut event = actor.event(
+                    "webhook_endpoint.disabled",
+                    Some(("webhook_endpoint", message.endpoint_id.clone())),
+                );
+                event.changes = Some(json!({"enabled": [true, false]}));
+                tx.record_audit(&workspace, event, at).await?;
+            }
         }
         tx.commit().await
     }
