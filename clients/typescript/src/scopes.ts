@@ -26,6 +26,9 @@ const ALL: ReadonlyArray<readonly [string, boolean]> = [
   ['apps:write', true],
   ['apps:delete', true],
   ['audit:read', true],
+  ['webhooks:read', true],
+  ['webhooks:write', true],
+  ['webhooks:delete', true],
 ];
 
 const INDEX = new Map<string, number>(ALL.map(([name], i) => [name, i]));

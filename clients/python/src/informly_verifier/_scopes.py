@@ -24,7 +24,15 @@ APP_SCOPES = (
     "tickets:write",
     "tickets:delete",
 )
-ADMIN_SCOPES = ("apps:read", "apps:write", "apps:delete", "audit:read")
+ADMIN_SCOPES = (
+    "apps:read",
+    "apps:write",
+    "apps:delete",
+    "audit:read",
+    "webhooks:read",
+    "webhooks:write",
+    "webhooks:delete",
+)
 ALL_SCOPES = APP_SCOPES + ADMIN_SCOPES
 _ORDER = {name: i for i, name in enumerate(ALL_SCOPES)}
 
