@@ -40,9 +40,6 @@ use crate::webhooks::{Deliverer, DelivererConfig};
 /// How often expired denylist entries are pruned, here and in the database,
 /// and ended dashboard sessions deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// How often the deliverer looks for due webhook messages it was not woken
-/// for.
-const WEBHOOK_POLL: Duration = Duration::from_secs(1);
 /// How often tokens are checked for `token.expiring` and `token.expired`.
 const EXPIRY_SCAN_EVERY: Duration = Duration::from_secs(60);
 /// On shutdown, requests in flight get the request timeout plus this.
@@ -124,6 +121,12 @@ pub struct ServeArgs {
     /// delivery is held three times as long before another instance may try.
     #[arg(long, env = "INFORMLY_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub webhook_timeout: i64,
+
+    /// How often the webhook deliverer looks for messages falling due that it
+    /// was not woken for (retries, and messages other instances or the
+    /// command line queued). Messages this instance queues go at once.
+    #[arg(long, env = "INFORMLY_WEBHOOK_POLL", default_value = "1s", value_parser = duration)]
+    pub webhook_poll: i64,
 
     /// Behind a reverse proxy: count failed dashboard sign-ins per client by
     /// the last `X-Forwarded-For` address (the proxy's view of the client)
@@ -352,6 +355,7 @@ impl Server {
         jobs.0.push(tokio::spawn(deliver_webhooks(
             deliverer.clone(),
             webhook_wake.clone(),
+            seconds(args.webhook_poll),
         )));
         jobs.0.push(tokio::spawn({
             let deliverer = deliverer.clone();
@@ -466,9 +470,9 @@ impl Server {
 }
 
 /// Delivers webhook messages as they fall due: at once when this instance
-/// queued one, otherwise every [`WEBHOOK_POLL`] (for messages other
-/// instances queued and retries coming due).
-async fn deliver_webhooks(deliverer: Deliverer, wake: Arc<Notify>) {
+/// queued one, otherwise every `poll` (for messages other instances queued
+/// and retries coming due).
+async fn deliver_webhooks(deliverer: Deliverer, wake: Arc<Notify>, poll: Duration) {
     loop {
         match deliverer.run_once().await {
             // More may be due: those behind the ones just delivered.
@@ -478,7 +482,7 @@ async fn deliver_webhooks(deliverer: Deliverer, wake: Arc<Notify>) {
         }
         tokio::select! {
             () = wake.notified() => {}
-            () = tokio::time::sleep(WEBHOOK_POLL) => {}
+            () = tokio::time::sleep(poll) => {}
         }
     }
 }

@@ -6,7 +6,10 @@
 # connection; the difference over N is the cost of a request, start-up and
 # shutdown cancelled out. Background jobs are slowed to once an hour so they
 # do not run during a measurement (token usage is written once, at shutdown:
-# its cost is in the count).
+# its cost is in the count); so is the webhook deliverer's poll, by its
+# environment variable, which builds before it ignore. Under callgrind a
+# request takes some fifty times as long, so a job that runs every second
+# would be charged to requests some fifty times over.
 #
 #   benches/load/instructions.sh BIN_A BIN_B        # N=2000 SCENARIOS="health one many"
 #
@@ -78,7 +81,7 @@ measure() { # LABEL SCENARIO COUNT
     [ "$scenario" = many ] && cache=(INFORMLY_TOKEN_CACHE=0)
     local side; side=$([ "$label" = A ] && echo "${A_ENV:-}" || echo "${B_ENV:-}")
     # shellcheck disable=SC2086 # A_ENV/B_ENV are lists of NAME=VALUE words
-    env $(home "$label") INFORMLY_USAGE_FLUSH=1h $side "${cache[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+    env $(home "$label") INFORMLY_USAGE_FLUSH=1h INFORMLY_WEBHOOK_POLL=1h $side "${cache[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$bin" serve --listen "127.0.0.1:$PORT" "${SLOW[@]}" 2>/dev/null & local pid=$!
     until curl -sf -o /dev/null "$API/health"; do sleep 0.2; done
     [ "$count" -gt 0 ] && drive "$scenario" "$count" "$WORK/$label/tokens.txt"
