@@ -1,5 +1,5 @@
 //! Opaque, time-sortable ids with a type prefix: `ws_…`, `app_…`, `tok_…`,
-//! `ct_…`, `usr_…`, `we_…`, `msg_…` (a ULID underneath, so ids sort by creation time).
+//! `ct_…`, `usr_…`, `we_…`, `msg_…`, `att_…` (a ULID underneath, so ids sort by creation time).
 //!
 //! Each kind of id is its own type ([`WorkspaceId`], [`AppId`], …), parsed
 //! once at the edge (`parse`) or read back from the database, so an app id can
@@ -113,6 +113,8 @@ ids! {
     WebhookEndpointId => "we_", "webhook endpoint";
     /// A webhook message: its `webhook-id`, the same on every attempt.
     MessageId => "msg_", "webhook message";
+    /// A delivery attempt of a webhook message.
+    AttemptId => "att_", "delivery attempt";
 }
 
 /// A fresh secret: 256 random bits from the OS, base64url (43 characters).

@@ -11,7 +11,7 @@
 use time::OffsetDateTime;
 
 use super::{Backend, Error, Result, Store, Tx, from_micros, micros};
-use crate::ids::{MessageId, WebhookEndpointId, WorkspaceId};
+use crate::ids::{AttemptId, MessageId, WebhookEndpointId, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
@@ -145,6 +145,8 @@ impl WebhookAttempt {
 /// What an attempt came to.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
+    /// Made when the attempt began: attempts sort in the order they were made.
+    pub id: AttemptId,
     pub attempted_at: OffsetDateTime,
     pub duration_ms: i64,
     pub status_code: Option<u16>,
@@ -447,7 +449,7 @@ impl Tx {
              select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
              where exists (select 1 from webhook_endpoints where id = $3)",
         )
-        .bind(format!("att_{}", ulid::Ulid::new()))
+        .bind(attempt.id.as_str())
         .bind(&message.id)
         .bind(&message.endpoint_id)
         .bind(&message.workspace_id)

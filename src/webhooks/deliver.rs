@@ -22,7 +22,7 @@ use super::{
     signature_header,
 };
 use crate::clock::Clock;
-use crate::ids::WorkspaceId;
+use crate::ids::{AttemptId, WorkspaceId};
 use crate::service::Actor;
 use crate::store::{self, AttemptRecord, ClaimedMessage, ExpiryCandidate, Store};
 
@@ -170,6 +170,7 @@ impl Deliverer {
 
     /// One attempt at a claimed message, and what follows from it.
     async fn attempt(&self, message: &ClaimedMessage) -> AttemptRecord {
+        let id = AttemptId::generate();
         let attempted_at = self.clock.now();
         let started = Instant::now();
         let outcome = self.send(message, attempted_at.unix_timestamp()).await;
@@ -187,6 +188,7 @@ impl Deliverer {
             })
             .filter(|at| store::micros(*at) < message.give_up_at);
         AttemptRecord {
+            id,
             attempted_at,
             duration_ms,
             status_code,
