@@ -546,7 +546,14 @@ fn jwt_backend_accepts(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     )
 }
 
-/// The PASETO path: ed25519-compact, as pasetors calls it.
+/// The PASETO path: our PASETO key's signature check (ed25519-dalek
+/// `verify_strict`, behind the weak-key refusal).
+fn paseto_path_accepts(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    PublicKey::from_raw(Format::Paseto, pk).is_ok_and(|key| key.verify_paseto_signature(msg, sig))
+}
+
+/// ed25519-compact, as pasetors calls it (the PASETO path before
+/// ed25519-dalek), as a second opinion.
 fn paseto_backend_accepts(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     let Ok(pk) = ed25519_compact::PublicKey::from_slice(pk) else {
         return false;
@@ -565,8 +572,10 @@ fn wycheproof_ed25519_against_both_backends() {
     let expected_jwt: Vec<(u64, Vec<String>)> = vec![];
     let expected_paseto: Vec<(u64, Vec<String>)> = vec![];
     let expected_jsonwebtoken: Vec<(u64, Vec<String>)> = vec![];
+    let expected_compact: Vec<(u64, Vec<String>)> = vec![];
 
     let mut disagree_jsonwebtoken = Vec::new();
+    let mut disagree_compact = Vec::new();
     let mut disagree_jwt = Vec::new();
     let mut disagree_paseto = Vec::new();
     let (mut total, mut valid, mut invalid, mut acceptable) = (0, 0, 0, 0);
@@ -601,8 +610,12 @@ fn wycheproof_ed25519_against_both_backends() {
             };
             let jwt = jwt_path_accepts(&pk, &msg, &sig);
             let jsonwebtoken = jwt_backend_accepts(&pk, &msg, &sig);
-            let paseto = paseto_backend_accepts(&pk, &msg, &sig);
+            let paseto = paseto_path_accepts(&pk, &msg, &sig);
+            let compact = paseto_backend_accepts(&pk, &msg, &sig);
             if let Some(want) = want {
+                if compact != want {
+                    disagree_compact.push((tc_id, flags.clone()));
+                }
                 if jsonwebtoken != want {
                     disagree_jsonwebtoken.push((tc_id, flags.clone()));
                 }
@@ -627,13 +640,18 @@ fn wycheproof_ed25519_against_both_backends() {
         disagree_jsonwebtoken.len()
     );
     eprintln!(
-        "  pasetors (ed25519-compact) disagreements: {}: {disagree_paseto:?}",
+        "  our PASETO path (ed25519-dalek verify_strict) disagreements: {}: {disagree_paseto:?}",
         disagree_paseto.len()
+    );
+    eprintln!(
+        "  ed25519-compact (pasetors) disagreements: {}: {disagree_compact:?}",
+        disagree_compact.len()
     );
     assert_eq!(total, 151);
     assert_eq!(disagree_jwt, expected_jwt, "JWT path");
     assert_eq!(disagree_jsonwebtoken, expected_jsonwebtoken, "jsonwebtoken");
-    assert_eq!(disagree_paseto, expected_paseto, "PASETO backend");
+    assert_eq!(disagree_paseto, expected_paseto, "PASETO path");
+    assert_eq!(disagree_compact, expected_compact, "ed25519-compact");
 }
 
 // ---------------------------------------------------------------------------

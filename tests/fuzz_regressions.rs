@@ -14,13 +14,14 @@ type Target = fn(&[u8]);
 
 /// Every target, with its function: the fuzz binaries and these must agree
 /// (checked below).
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("token_paseto", targets::token_paseto),
     ("token_jwt", targets::token_jwt),
     ("scopes", targets::scopes),
     ("footer_kid", targets::footer_kid),
     ("contacts_body", targets::contacts_body),
     ("revocation_feed", targets::revocation_feed),
+    ("paseto_signature", targets::paseto_signature),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -68,6 +69,11 @@ fn replay(target: &str) {
 #[test]
 fn token_paseto_regressions_pass() {
     replay("token_paseto");
+}
+
+#[test]
+fn paseto_signature_regressions_pass() {
+    replay("paseto_signature");
 }
 
 #[test]

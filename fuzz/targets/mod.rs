@@ -25,6 +25,7 @@ use time::format_description::well_known::Rfc3339;
 
 mod contacts_body;
 mod footer_kid;
+mod paseto_signature;
 mod revocation_feed;
 mod scopes;
 mod token;
@@ -32,8 +33,8 @@ mod token;
 // Each fuzz binary calls one target: the others' re-exports go unused there.
 #[allow(unused_imports)]
 pub use self::{
-    contacts_body::contacts_body, footer_kid::footer_kid, revocation_feed::revocation_feed,
-    scopes::scopes, token::token_jwt, token::token_paseto,
+    contacts_body::contacts_body, footer_kid::footer_kid, paseto_signature::paseto_signature,
+    revocation_feed::revocation_feed, scopes::scopes, token::token_jwt, token::token_paseto,
 };
 
 // ---------------------------------------------------------------------------

@@ -236,8 +236,8 @@ impl RevocationFeed {
         let PublicInner::Paseto(key) = keys.verifying_key(&kid, Format::Paseto)? else {
             return Err(Error::WrongKeyFormat.into());
         };
-        let trusted = paseto::verify(key, feed, FEED_ASSERTION)?;
-        let page = RevocationFeed::parse(trusted.payload().as_bytes())?;
+        let message = paseto::verify(key.as_ref(), feed, FEED_ASSERTION)?;
+        let page = RevocationFeed::parse(&message)?;
         if page.issuer != policy.issuer {
             return Err(FeedError::WrongIssuer);
         }

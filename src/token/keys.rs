@@ -86,7 +86,9 @@ pub struct SigningKey {
 
 /// The key as each format's signer wants it, prepared once.
 enum SigningInner {
-    Paseto(AsymmetricSecretKey<V4>),
+    /// pasetors' key for its PASERK string; dalek's signs (the same
+    /// deterministic signature, byte for byte).
+    Paseto(AsymmetricSecretKey<V4>, ed25519_dalek::SigningKey),
     Jwt(ed25519_dalek::SigningKey),
 }
 
@@ -118,7 +120,7 @@ impl SigningKey {
                     .map_err(|_| KeyError::Mismatch)?;
                 let pk =
                     AsymmetricPublicKey::<V4>::from(&public).map_err(|_| KeyError::Length(32))?;
-                (paseto_kid(&pk), SigningInner::Paseto(secret))
+                (paseto_kid(&pk), SigningInner::Paseto(secret, dalek))
             }
             Format::Jwt => (jwt_kid(&public), SigningInner::Jwt(dalek)),
         };
@@ -159,7 +161,7 @@ impl SigningKey {
     /// keys, the base64url seed (JWK `d`) for JWT keys.
     pub fn to_secret_string(&self) -> Zeroizing<String> {
         match &self.inner {
-            SigningInner::Paseto(secret) => Zeroizing::new(paserk_string(secret)),
+            SigningInner::Paseto(secret, _) => Zeroizing::new(paserk_string(secret)),
             SigningInner::Jwt(_) => Zeroizing::new(URL_SAFE_NO_PAD.encode(self.seed.as_slice())),
         }
     }
@@ -180,10 +182,10 @@ impl SigningKey {
     /// Signs `claims` into a token string of this key's format.
     pub fn sign(&self, claims: &TokenClaims, policy: &Policy) -> Result<String, Error> {
         match &self.inner {
-            SigningInner::Paseto(secret) => {
+            SigningInner::Paseto(_, key) => {
                 let wire = claims.to_wire::<std::borrow::Cow<str>>(policy)?;
                 let payload = serde_json::to_vec(&wire).map_err(|_| Error::Signing)?;
-                paseto::sign(secret, &self.kid, &payload, paseto::TOKEN_ASSERTION)
+                paseto::sign(key, &self.kid, &payload, paseto::TOKEN_ASSERTION)
             }
             SigningInner::Jwt(key) => {
                 let wire = claims.to_wire::<i64>(policy)?;
@@ -202,7 +204,7 @@ impl SigningKey {
         implicit: &[u8],
     ) -> Result<String, Error> {
         match &self.inner {
-            SigningInner::Paseto(secret) => paseto::sign(secret, &self.kid, payload, implicit),
+            SigningInner::Paseto(_, key) => paseto::sign(key, &self.kid, payload, implicit),
             SigningInner::Jwt(_) => Err(Error::WrongKeyFormat),
         }
     }
@@ -212,7 +214,7 @@ impl SigningKey {
     #[doc(hidden)]
     pub fn sign_raw(&self, header_or_footer: &[u8], payload: &[u8]) -> Result<String, Error> {
         match &self.inner {
-            SigningInner::Paseto(secret) => paseto::sign_raw(secret, payload, header_or_footer),
+            SigningInner::Paseto(_, key) => paseto::sign_raw(key, payload, header_or_footer),
             SigningInner::Jwt(key) => jwt::sign_raw(key, header_or_footer, payload),
         }
     }
@@ -246,8 +248,9 @@ pub struct PublicKey {
 /// decompressed point, so a verification costs the signature check alone.
 #[derive(Clone)]
 pub(super) enum PublicInner {
-    Paseto(AsymmetricPublicKey<V4>),
-    /// `None` when the bytes are not a curve point.
+    /// `None` when the bytes are not a curve point (both formats verify
+    /// with ed25519-dalek).
+    Paseto(Option<ed25519_dalek::VerifyingKey>),
     Jwt(Option<ed25519_dalek::VerifyingKey>),
 }
 
@@ -258,7 +261,7 @@ impl PublicKey {
             Format::Paseto => {
                 let pk = AsymmetricPublicKey::<V4>::from(bytes)
                     .unwrap_or_else(|_| unreachable!("a 32-byte key is a valid v4 public key"));
-                (paseto_kid(&pk), PublicInner::Paseto(pk))
+                (paseto_kid(&pk), PublicInner::Paseto(point))
             }
             Format::Jwt => (jwt_kid(bytes), PublicInner::Jwt(point)),
         };
@@ -328,6 +331,18 @@ impl PublicKey {
         };
         ed25519_dalek::Signature::from_slice(signature)
             .is_ok_and(|signature| key.verify(message, &signature).is_ok())
+    }
+
+    /// The Ed25519 check a PASETO verification makes with this key, on raw
+    /// bytes (there, over the pre-authentication encoding): exposed for the
+    /// conformance tests (Wycheproof).
+    #[doc(hidden)]
+    pub fn verify_paseto_signature(&self, message: &[u8], signature: &[u8]) -> bool {
+        let (PublicInner::Paseto(Some(key)), true) = (&self.inner, self.usable) else {
+            return false;
+        };
+        ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
     }
 
     pub(super) fn inner(&self) -> &PublicInner {
@@ -432,9 +447,9 @@ impl KeySet {
         if key.format() != format {
             return Err(Error::WrongKeyFormat);
         }
-        // A small-order or undecodable key verifies nothing (SECURITY.md B13);
-        // ed25519-compact refuses it for PASETO, ed25519-dalek's `verify` (JWT)
-        // does not.
+        // A small-order or undecodable key verifies nothing (SECURITY.md B13):
+        // ed25519-dalek's `verify_strict` (PASETO) refuses it, its `verify`
+        // (JWT) does not.
         if !key.is_usable() {
             return Err(Error::BadSignature);
         }

@@ -52,6 +52,18 @@ pub use keys::{
 pub use scope::{MODULES, Module, Scope, ScopeError, ScopeSet};
 pub use verify::{MissingScope, Verified, Verifier};
 
+/// The PASETO v4.public signature check alone, on raw key bytes: exposed for
+/// the differential test and fuzz target that hold it to pasetors' answers
+/// ([`paseto_signature_by_pasetors`]), and for the Wycheproof cases.
+#[doc(hidden)]
+pub fn paseto_signature(key: &[u8; 32], token: &str, implicit: &[u8]) -> Result<Vec<u8>, Error> {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(key).ok();
+    paseto::verify(key.as_ref(), token, implicit)
+}
+
+#[doc(hidden)]
+pub use paseto::verify_with_pasetors as paseto_signature_by_pasetors;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -102,8 +102,8 @@ impl Verifier {
         let PublicInner::Paseto(key) = self.key(&kid, Format::Paseto)? else {
             return Err(Error::WrongKeyFormat);
         };
-        let trusted = paseto::verify(key, token, paseto::TOKEN_ASSERTION)?;
-        let wire = parse_wire::<Cow<str>>(trusted.payload().as_bytes())?;
+        let message = paseto::verify(key.as_ref(), token, paseto::TOKEN_ASSERTION)?;
+        let wire = parse_wire::<Cow<str>>(&message)?;
         let claims = TokenClaims::from_wire(wire, &self.policy, now)?;
         Ok(Verified {
             claims,
