@@ -1,7 +1,9 @@
 //! Tests run on PostgreSQL too when `INFORMLY_TEST_POSTGRES_URL` is set at
 //! build time, the interoperability test (Python) when `INFORMLY_TEST_INTEROP=1`,
 //! the API conformance test when `INFORMLY_TEST_SCHEMATHESIS=1`, and the
-//! dashboard's browser tests (headless Chromium) when `INFORMLY_TEST_BROWSER=1`;
+//! dashboard's browser tests (headless Chromium) when `INFORMLY_TEST_BROWSER=1`,
+//! the tests with a real Prometheus and promtool when
+//! `INFORMLY_TEST_PROMETHEUS=1`;
 //! otherwise they are compiled as ignored, so the test report shows them
 //! skipped rather than silently passing.
 
@@ -21,6 +23,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=INFORMLY_TEST_BROWSER");
     if std::env::var_os("INFORMLY_TEST_BROWSER").is_some_and(|v| v == "1") {
         println!("cargo::rustc-cfg=browser_tests");
+    }
+    println!("cargo::rustc-check-cfg=cfg(prometheus_tests)");
+    println!("cargo::rerun-if-env-changed=INFORMLY_TEST_PROMETHEUS");
+    if std::env::var_os("INFORMLY_TEST_PROMETHEUS").is_some_and(|v| v == "1") {
+        println!("cargo::rustc-cfg=prometheus_tests");
     }
     println!("cargo::rerun-if-env-changed=INFORMLY_TEST_POSTGRES_URL");
     if std::env::var_os("INFORMLY_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {

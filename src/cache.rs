@@ -78,6 +78,12 @@ impl authn::Cache for TokenCache {
         self.insert(key, verified.clone());
         Ok(Recalled::Fresh(verified))
     }
+
+    fn entries(&self) -> u64 {
+        self.entries
+            .as_ref()
+            .map_or(0, |entries| entries.entry_count())
+    }
 }
 
 /// Each entry lives until its token expires (plus the leeway, during which

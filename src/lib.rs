@@ -47,6 +47,8 @@
 //! - `webhooks`: Standard Webhooks signing, the retry schedule, the guard
 //!   against internal addresses, and the deliverer that empties the outbox
 //!   the service layer writes.
+//! - `telemetry`: the Prometheus metrics (`--metrics-listen`): the recorder,
+//!   the HTTP metrics, what is read at scrape time, the scrape route.
 //! - `server`: `informly serve`: assembling the state, the background jobs
 //!   (owned by a guard), the accept loop, shutdown.
 //! - `cli`: the `informly` command line: one exhaustive dispatch.
@@ -84,6 +86,8 @@ pub mod server;
 pub mod service;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod telemetry;
 #[cfg(feature = "server")]
 pub mod text;
 #[cfg(feature = "server")]

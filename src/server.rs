@@ -33,6 +33,7 @@ use crate::logging::{self, FlushGuard};
 use crate::revocation::Revocations;
 use crate::service::{Actor, LOGIN_WINDOW, Service};
 use crate::store::Store;
+use crate::telemetry::{self, Collector};
 use crate::token::{Format, KeyStatus};
 use crate::usage::UsageLog;
 use crate::webhooks::{Deliverer, DelivererConfig};
@@ -42,6 +43,11 @@ use crate::webhooks::{Deliverer, DelivererConfig};
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How often tokens are checked for `token.expiring` and `token.expired`.
 const EXPIRY_SCAN_EVERY: Duration = Duration::from_secs(60);
+/// How often the metrics' database figures (the webhook outbox) are read, and
+/// histogram samples folded into their totals.
+const METRICS_REFRESH: Duration = Duration::from_secs(5);
+/// Connections the metrics listener serves at once (Prometheus uses one).
+const METRICS_CONNECTIONS: usize = 8;
 /// On shutdown, requests in flight get the request timeout plus this.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
@@ -134,14 +140,45 @@ pub struct ServeArgs {
     /// when every request comes through a proxy that sets that header.
     #[arg(long, env = "INFORMLY_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+
+    /// Serve Prometheus metrics at `GET /metrics` on this address (e.g.
+    /// 127.0.0.1:9464), a listener of its own, never the API's. Off by
+    /// default. See docs/metrics.md.
+    #[arg(long, env = "INFORMLY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     // Held to the end: dropping it writes out the last log lines.
     let _log_writer = init_logging();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Before the server is assembled: the authenticator registers its
+    // counters with the recorder installed then.
+    let metrics = match args.metrics_listen {
+        Some(address) => Some((address, telemetry::install()?)),
+        None => None,
+    };
     let server = Server::open(settings, args, clock).await?;
     let args = &server.args;
+
+    // Bound before the API's listener, so its line comes first in the log.
+    let metrics = match metrics {
+        Some((address, handle)) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} for metrics"))?;
+            let bound = listener.local_addr()?;
+            tracing::info!(metrics = %bound, "serving metrics at /metrics");
+            let collector = Collector::new(
+                handle,
+                server.state.clone(),
+                server.store.clone(),
+                server.clock.clone(),
+            );
+            Some((listener, collector))
+        }
+        None => None,
+    };
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -150,13 +187,16 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     tracing::info!(%address, "listening");
     server.greet(address).await;
 
-    let jobs = server.start_jobs().await?;
+    let mut jobs = server.start_jobs().await?;
     let limits = ConnectionLimits {
         header_read_timeout: seconds(args.header_read_timeout),
         grace: seconds(args.request_timeout) + SHUTDOWN_SLACK,
         max_connections: args.max_connections as usize,
         max_in_flight: args.max_in_flight as usize,
     };
+    if let Some((listener, collector)) = metrics {
+        jobs.metrics(listener, collector, limits);
+    }
     serve(listener, server.router(), shutdown_signal(), limits).await;
     drop(jobs);
     // The uses counted since the last flush (after one in flight, if any).
@@ -524,6 +564,38 @@ async fn flush_usage(usage: &UsageLog, store: &Store) {
 pub struct Jobs(Vec<JoinHandle<()>>);
 
 impl Jobs {
+    /// Serves the metrics on their own listener, a few connections at a
+    /// time, and keeps what they read from the database and the histograms
+    /// up to date; stopped with the other jobs.
+    fn metrics(&mut self, listener: TcpListener, collector: Collector, limits: ConnectionLimits) {
+        let limits = ConnectionLimits {
+            max_connections: METRICS_CONNECTIONS,
+            max_in_flight: METRICS_CONNECTIONS,
+            ..limits
+        };
+        self.0.push(tokio::spawn(serve(
+            listener,
+            telemetry::router(collector.clone()),
+            std::future::pending(),
+            limits,
+        )));
+        let refresh = async move |collector: Collector| {
+            collector.upkeep();
+            if let Err(e) = collector.refresh_outbox().await {
+                tracing::warn!(error = %e, "cannot read the webhook outbox for the metrics");
+            }
+        };
+        // At once, then every period.
+        self.0.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(METRICS_REFRESH);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                refresh(collector.clone()).await;
+            }
+        }));
+    }
+
     /// Runs `tick` every `period` (the first run after one period).
     fn every<F, Fut>(&mut self, period: Duration, mut tick: F)
     where

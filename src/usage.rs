@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use crate::store::{self, Store};
 use crate::token::{Scope, ScopeSet, UnixTime};
@@ -59,6 +59,9 @@ pub struct UsageLog {
     waiting: AtomicUsize,
     /// Uses of tokens left out since the last flush, for want of room.
     dropped: AtomicU64,
+    /// When the oldest entry waiting was first counted (Unix seconds;
+    /// `MAX`: none waits). Touched only when a token starts waiting.
+    oldest: AtomicI64,
     /// One flush at a time: the one at shutdown waits for one in flight.
     flushing: tokio::sync::Mutex<()>,
 }
@@ -83,6 +86,7 @@ impl UsageLog {
             capacity,
             waiting: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            oldest: AtomicI64::new(UnixTime::MAX),
             flushing: tokio::sync::Mutex::new(()),
         }
     }
@@ -103,6 +107,7 @@ impl UsageLog {
             waiting.add(tally);
         } else if self.waiting.fetch_add(1, Ordering::Relaxed) < self.capacity {
             shard.insert(token_id.into(), tally);
+            self.oldest.fetch_min(now, Ordering::Relaxed);
         } else {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -115,16 +120,25 @@ impl UsageLog {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// When the oldest count waiting was made (Unix seconds); `None` when
+    /// nothing waits.
+    pub fn oldest_waiting(&self) -> Option<UnixTime> {
+        let oldest = self.oldest.load(Ordering::Relaxed);
+        (oldest != UnixTime::MAX && self.waiting() > 0).then_some(oldest)
+    }
+
     /// Writes out what was counted, in one statement; on failure the counts
     /// are put back (merged with those made meanwhile) for the next flush.
     pub async fn flush(&self, store: &Store) -> store::Result<Flushed> {
         let _turn = self.flushing.lock().await;
+        let oldest = self.oldest.swap(UnixTime::MAX, Ordering::Relaxed);
         let batch = self.take();
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if !batch.is_empty()
             && let Err(e) = store.record_usage(&batch).await
         {
             self.restore(batch);
+            self.oldest.fetch_min(oldest, Ordering::Relaxed);
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
             return Err(e);
         }
@@ -210,6 +224,29 @@ mod tests {
         );
         assert_eq!(log.waiting(), 0);
         assert!(log.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_oldest_count_waiting_is_known_until_a_flush_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let log = UsageLog::new(10);
+        assert_eq!(log.oldest_waiting(), None);
+        log.record("tok_a", None, NOW);
+        log.record("tok_a", None, NOW + 5);
+        log.record("tok_b", None, NOW + 7);
+        assert_eq!(log.oldest_waiting(), Some(NOW));
+
+        // A flush that fails keeps them waiting, and their age.
+        store.close().await;
+        assert!(log.flush(&store).await.is_err());
+        assert_eq!(log.oldest_waiting(), Some(NOW));
+        let store = Store::open(&url).await.unwrap();
+        log.flush(&store).await.unwrap();
+        assert_eq!(log.oldest_waiting(), None);
+        log.record("tok_c", None, NOW + 9);
+        assert_eq!(log.oldest_waiting(), Some(NOW + 9));
     }
 
     #[test]

@@ -3161,7 +3161,28 @@ async fn health_and_ready_answer_200_without_a_token() {
     let health = call(&server, Method::GET, "/health", None, None).await;
     assert_eq!(health.expect(200), json!({"status": "ok"}));
     let ready = call(&server, Method::GET, "/ready", None, None).await;
-    assert_eq!(ready.expect(200), json!({"status": "ready"}));
+    let ready = ready.expect(200);
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["database"], json!({"ok": true}), "{ready}");
+    assert_eq!(ready["denylist"]["ok"], true, "{ready}");
+    assert_eq!(ready["denylist"]["entries"], 0, "{ready}");
+    assert_eq!(ready["denylist"]["staleness_bound_seconds"], 300, "{ready}");
+    assert!(
+        ready["denylist"]["age_seconds"]
+            .as_i64()
+            .is_some_and(|age| (0..=5).contains(&age)),
+        "the denylist was refreshed just now: {ready}"
+    );
+    assert_eq!(
+        ready["keys"],
+        json!({"ok": true, "loaded": 2, "active": ["paseto", "jwt"]}),
+        "{ready}"
+    );
+    assert_eq!(
+        ready["outbox"],
+        json!({"ok": true, "depth": 0, "oldest_age_seconds": null}),
+        "{ready}"
+    );
     // A token, even a bad one, does not matter there.
     let health = call(&server, Method::GET, "/health", Some("garbage"), None).await;
     health.expect(200);

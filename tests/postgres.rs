@@ -146,8 +146,19 @@ async fn database_cut_and_restored() {
         )
         .await;
     assert_eq!(response.status(), 503);
-    // Not ready.
-    assert_eq!(server.public_status("/ready").await, 503);
+    // Not ready, and the body says which part.
+    let ready = server
+        .client
+        .get(server.url("/ready"))
+        .send()
+        .await
+        .expect("GET /ready");
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.expect("a JSON body");
+    assert_eq!(ready["status"], "unavailable", "{ready}");
+    assert_eq!(ready["database"]["ok"], false, "{ready}");
+    assert_eq!(ready["outbox"]["ok"], false, "{ready}");
+    assert_eq!(ready["keys"]["ok"], true, "the keys are in memory: {ready}");
 
     proxy.restore();
 

@@ -78,6 +78,16 @@ impl LiveDenylist {
         self.refreshed_at.store(at, Ordering::Release);
     }
 
+    /// Seconds without a good refresh after which nothing is honoured.
+    pub fn staleness(&self) -> i64 {
+        self.staleness
+    }
+
+    /// Whether checks at `now` fail closed for want of a good refresh.
+    pub fn is_stale(&self, now: UnixTime) -> bool {
+        now.saturating_sub(self.refreshed_at.load(Ordering::Acquire)) > self.staleness
+    }
+
     /// When the last good refresh was; `None` before the first.
     pub fn refreshed_at(&self) -> Option<UnixTime> {
         let at = self.refreshed_at.load(Ordering::Acquire);

@@ -14,6 +14,7 @@
 //! database, the remote verifier's feed).
 
 mod denylist;
+pub mod metrics;
 
 pub use denylist::{CheckError, LiveDenylist, Writer};
 
@@ -49,6 +50,9 @@ pub trait Cache: Send + Sync {
         token: &str,
         verify: &mut dyn FnMut() -> Result<Arc<Verified>, token::Error>,
     ) -> Result<Recalled, token::Error>;
+
+    /// Tokens remembered now (about: a concurrent cache counts lazily).
+    fn entries(&self) -> u64;
 }
 
 /// Where a cache's answer came from.
@@ -82,17 +86,23 @@ pub struct Authenticator<K> {
     keys: Arc<K>,
     cache: Option<Box<dyn Cache>>,
     denylist: Option<Arc<LiveDenylist>>,
+    /// Outcomes and cache look-ups, counted through the `metrics` facade.
+    counters: metrics::Counters,
 }
 
 impl<K: Keys> Authenticator<K> {
     /// Checks tokens against `keys` and, when given, `denylist`. Without one,
     /// revocations are not followed (a remote verifier built
     /// `without_revocations`): nothing is revoked, nothing is stale.
+    ///
+    /// Its counters are registered with the `metrics` recorder installed
+    /// now: install one first to have them recorded.
     pub fn new(keys: Arc<K>, denylist: Option<Arc<LiveDenylist>>) -> Authenticator<K> {
         Authenticator {
             keys,
             cache: None,
             denylist,
+            counters: metrics::Counters::register(),
         }
     }
 
@@ -110,6 +120,11 @@ impl<K: Keys> Authenticator<K> {
         self.denylist.as_ref()
     }
 
+    /// Tokens the cache remembers; `None` without a cache.
+    pub fn cache_entries(&self) -> Option<u64> {
+        self.cache.as_ref().map(|cache| cache.entries())
+    }
+
     /// The rule, in an order that keeps garbage cheap and fails closed:
     ///
     /// 1. the token core. A token in the cache skips the signature but not
@@ -119,8 +134,19 @@ impl<K: Keys> Authenticator<K> {
     ///    still refused for what it is);
     /// 3. the denylist.
     ///
-    /// With or without a cache, the answer is the same. Lock-free.
+    /// With or without a cache, the answer is the same. Lock-free. The
+    /// outcome is counted ([`metrics::VERIFICATIONS`]).
     pub fn check(&self, token: &str, now: UnixTime) -> Result<Arc<Verified>, Rejection> {
+        let result = self.check_uncounted(token, now);
+        self.count(token, &result);
+        result
+    }
+
+    /// [`Authenticator::check`] without counting the outcome: for a caller
+    /// that may check again (the remote verifier, after fetching a key it did
+    /// not know) and counts only the answer it gives, with
+    /// [`Authenticator::count`].
+    pub fn check_uncounted(&self, token: &str, now: UnixTime) -> Result<Arc<Verified>, Rejection> {
         let verified = self
             .keys
             .with_verifier(|verifier| self.verify(verifier, token, now))
@@ -135,6 +161,12 @@ impl<K: Keys> Authenticator<K> {
         Ok(verified)
     }
 
+    /// Counts the outcome of a check of `token` (labelled by its format,
+    /// never by the token).
+    pub fn count(&self, token: &str, result: &Result<Arc<Verified>, Rejection>) {
+        self.counters.verified(token, result);
+    }
+
     fn verify(
         &self,
         verifier: &Verifier,
@@ -145,7 +177,10 @@ impl<K: Keys> Authenticator<K> {
             return verifier.verify(token, now).map(Arc::new);
         };
         let mut verify = || verifier.verify(token, now).map(Arc::new);
-        match cache.recall_or(token, &mut verify)? {
+        let recalled = cache.recall_or(token, &mut verify);
+        self.counters
+            .cache(matches!(recalled, Ok(Recalled::Hit(_))));
+        match recalled? {
             Recalled::Hit(hit) => {
                 verifier.recheck(&hit, now)?;
                 Ok(hit)
@@ -188,6 +223,10 @@ mod tests {
                 .unwrap()
                 .insert(token.to_owned(), verified.clone());
             Ok(Recalled::Fresh(verified))
+        }
+
+        fn entries(&self) -> u64 {
+            self.0.lock().unwrap().len() as u64
         }
     }
 

@@ -25,7 +25,7 @@ use std::time::Instant;
 use std::borrow::Cow;
 
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, HeaderValue, Request, Response};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::Span;
@@ -82,11 +82,13 @@ where
             app = tracing::field::Empty,
             token = tracing::field::Empty,
         );
+        let method = request.method().clone();
         let inner = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
             inner,
             span,
             id: Some(id),
+            method,
             start: Instant::now(),
         }
     }
@@ -98,6 +100,7 @@ pin_project! {
         inner: F,
         span: Span,
         id: Option<HeaderValue>,
+        method: Method,
         start: Instant,
     }
 }
@@ -112,13 +115,18 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(route) = response.extensions_mut().remove::<MatchedPath>() {
+        let route = response.extensions_mut().remove::<MatchedPath>();
+        if let Some(route) = &route {
             this.span.record("route", route.as_str());
         }
-        tracing::info!(
-            status = response.status().as_u16(),
-            ms = %Millis(this.start.elapsed()),
-            "served"
+        let elapsed = this.start.elapsed();
+        let status = response.status().as_u16();
+        tracing::info!(status, ms = %Millis(elapsed), "served");
+        crate::telemetry::http_request(
+            route.as_ref().map(MatchedPath::as_str),
+            this.method,
+            status,
+            elapsed,
         );
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID, id);

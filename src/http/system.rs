@@ -15,6 +15,7 @@ use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiResult, Problem};
 use crate::clock::rfc3339;
+use crate::token::Format;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,26 +37,126 @@ async fn health() -> JsonResponse<Status> {
     JsonResponse(Status { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness, part by part: `status` is `ready` (200) when every part is
+/// `ok`, otherwise `unavailable` (503).
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    database: DatabaseReadiness,
+    denylist: DenylistReadiness,
+    keys: KeysReadiness,
+    outbox: OutboxReadiness,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DatabaseReadiness {
+    /// The database answered a ping.
+    ok: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DenylistReadiness {
+    /// Refreshed within the staleness bound: tokens are honoured.
+    ok: bool,
+    /// Seconds since the last successful refresh (null before the first).
+    age_seconds: Option<i64>,
+    /// The staleness bound (`--revocation-staleness`).
+    staleness_bound_seconds: i64,
+    entries: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+struct KeysReadiness {
+    /// Every format has an active key: tokens can be issued.
+    ok: bool,
+    /// Keys loaded, every format and state.
+    loaded: usize,
+    /// The formats with an active key.
+    active: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OutboxReadiness {
+    /// The outbox could be read (a backlog, however old, does not make an
+    /// instance unready: receivers are not this instance's to fix).
+    ok: bool,
+    /// Webhook messages not yet delivered (null when it could not be read).
+    depth: Option<i64>,
+    /// Age of the oldest of them, in seconds (null when none or unread).
+    oldest_age_seconds: Option<i64>,
+}
+
+/// Readiness: the database answers, the denylist is fresh, every format has
+/// an active key, the webhook outbox can be read. 503 if any part fails,
+/// with the parts in the body.
 #[utoipa::path(
     get,
     path = "/ready",
     tag = "system",
-    responses((status = 200, body = Status), (status = 503, body = Status))
+    responses(
+        (status = 200, description = "Every part is ready", body = Readiness),
+        (status = 503, description = "A part is failing (see its `ok`)", body = Readiness),
+    )
 )]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.service().store().ping().await {
-        Ok(()) => (StatusCode::OK, JsonResponse(Status { status: "ready" })),
+    let now = state.clock().now();
+    let store = state.service().store();
+    let database = match store.ping().await {
+        Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                JsonResponse(Status {
-                    status: "database unavailable",
-                }),
-            )
+            false
         }
-    }
+    };
+    let live = state.revocations().live();
+    let age = live
+        .refreshed_at()
+        .map(|at| now.unix_timestamp().saturating_sub(at).max(0));
+    let denylist = DenylistReadiness {
+        ok: !live.is_stale(now.unix_timestamp()),
+        age_seconds: age,
+        staleness_bound_seconds: live.staleness(),
+        entries: live.len(),
+    };
+    let snapshot = state.keys().snapshot();
+    let active: Vec<&'static str> = Format::ALL
+        .into_iter()
+        .filter(|f| snapshot.ring.active(*f, now).is_some())
+        .map(Format::as_str)
+        .collect();
+    let keys = KeysReadiness {
+        ok: active.len() == Format::ALL.len(),
+        loaded: snapshot.ring.entries().len(),
+        active,
+    };
+    // Not asked of a database that did not answer: the ping said enough.
+    let backlog = match database {
+        true => store.webhook_backlog().await.ok(),
+        false => None,
+    };
+    let outbox = OutboxReadiness {
+        ok: backlog.is_some(),
+        depth: backlog.map(|(depth, _)| depth),
+        oldest_age_seconds: backlog
+            .and_then(|(_, oldest)| oldest)
+            .map(|at| (now - at).whole_seconds().max(0)),
+    };
+    let ready = database && denylist.ok && keys.ok && outbox.ok;
+    let (status, word) = match ready {
+        true => (StatusCode::OK, "ready"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    (
+        status,
+        JsonResponse(Readiness {
+            status: word,
+            database: DatabaseReadiness { ok: database },
+            denylist,
+            keys,
+            outbox,
+        }),
+    )
 }
 
 /// The JWT public keys (OKP/Ed25519) that verify tokens: every key that is not

@@ -117,6 +117,7 @@ impl Shared {
         state.cursor = Some(page.next);
         state.issued_at = Some(page.issued_at);
         feed.denylist.mark_fresh(now);
+        crate::authn::metrics::denylist_refreshed(now, feed.denylist.len());
         Ok(())
     }
 }

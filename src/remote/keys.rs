@@ -77,6 +77,7 @@ impl Shared {
         *last = Some(Instant::now());
         refresh.count.fetch_add(1, Ordering::AcqRel);
         let keys = self.load_keys().await?;
+        crate::authn::metrics::keys_reloaded(self.clock.unix(), keys.len());
         self.authn
             .keys()
             .store(Arc::new(Verifier::new(keys, self.policy.clone())));

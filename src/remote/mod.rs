@@ -170,13 +170,18 @@ impl RemoteVerifier {
     pub async fn verify(&self, token: &str) -> Result<Verified, VerifyError> {
         let shared = &self.shared;
         let now = shared.clock.unix();
-        let verified = match shared.authn.check(token, now) {
+        // Counted once, the answer given (not the first look that asked
+        // for the keys).
+        let verified = match shared.authn.check_uncounted(token, now) {
             Err(Rejection::Invalid(token::Error::UnknownKey)) => {
                 // If the refresh fails, the keys we had still stand.
                 let _ = shared.refresh_keys(true).await;
                 shared.authn.check(token, now)
             }
-            other => other,
+            other => {
+                shared.authn.count(token, &other);
+                other
+            }
         };
         match verified {
             // No cache here: the only holder, so no copy.

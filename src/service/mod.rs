@@ -22,7 +22,9 @@ mod webhooks;
 
 pub use keys::{RotatedKey, ensure_signing_key};
 pub use tokens::{DEFAULT_OVERLAP, IssueRequest, Issued, MAX_OVERLAP, RollRequest, TokenStatus};
-pub use users::{LOGIN_WINDOW, SignIn, SignInAttempt, StartedSession};
+pub use users::{
+    LOGIN_WINDOW, SIGNIN_FAILURES, SIGNIN_LOCKOUTS, SignIn, SignInAttempt, StartedSession,
+};
 pub use webhooks::{
     EndpointRequest, EndpointUpdate, EndpointWithSecret, MAX_ENDPOINTS, SECRET_OVERLAP,
 };

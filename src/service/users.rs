@@ -20,6 +20,14 @@ const FAILURES_PER_CLIENT: i64 = 20;
 /// A session's last activity is recorded at most this often.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
+/// `informly_dashboard_signin_failures_total`: wrong password or unknown
+/// email.
+pub const SIGNIN_FAILURES: &str = "informly_dashboard_signin_failures_total";
+/// `informly_dashboard_signin_lockouts_total`: an email or a client passing
+/// its limit of failures (counted once per lock-out, not per attempt refused
+/// during it).
+pub const SIGNIN_LOCKOUTS: &str = "informly_dashboard_signin_lockouts_total";
+
 /// A sign-in as typed.
 pub struct SignInAttempt<'a> {
     pub email: &'a str,
@@ -122,11 +130,12 @@ impl Service {
             if attempts > limit {
                 // Recorded once, when the limit is first passed: a flood adds
                 // no more events than attempts the limit lets through.
-                if attempts == limit + 1
-                    && let Some(known) = store.find_credentials(attempt.email).await?
-                {
-                    self.record_sign_in(&known.user, "sign_in.locked_out", &attempt.origin)
-                        .await?;
+                if attempts == limit + 1 {
+                    metrics::counter!(SIGNIN_LOCKOUTS).increment(1);
+                    if let Some(known) = store.find_credentials(attempt.email).await? {
+                        self.record_sign_in(&known.user, "sign_in.locked_out", &attempt.origin)
+                            .await?;
+                    }
                 }
                 return Ok(SignIn::Locked {
                     retry_after: (window_start + LOGIN_WINDOW - now).max(Duration::SECOND),
@@ -163,6 +172,7 @@ impl Service {
                 self.record_sign_in(known, "sign_in.failed", &attempt.origin)
                     .await?;
             }
+            metrics::counter!(SIGNIN_FAILURES).increment(1);
             return Ok(SignIn::Refused);
         };
 

@@ -78,8 +78,15 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `informly_db_acquire_timeouts_total`: no pool connection within the
+/// acquire timeout.
+pub const ACQUIRE_TIMEOUTS: &str = "informly_db_acquire_timeouts_total";
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            metrics::counter!(ACQUIRE_TIMEOUTS).increment(1);
+        }
         match e {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -239,6 +246,12 @@ impl Store {
     /// one per change, makes every write of the change in it, and commits.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(Tx(self.pool.begin().await?))
+    }
+
+    /// Connections the pool holds: (in use, idle).
+    pub fn connections(&self) -> (usize, usize) {
+        let idle = self.pool.num_idle();
+        ((self.pool.size() as usize).saturating_sub(idle), idle)
     }
 
     pub async fn close(&self) {

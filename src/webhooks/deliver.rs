@@ -26,6 +26,10 @@ use crate::ids::{AttemptId, WorkspaceId};
 use crate::service::Actor;
 use crate::store::{self, AttemptRecord, ClaimedMessage, ExpiryCandidate, Store};
 
+/// `informly_webhook_delivery_attempts_total{result}`: `delivered`, `failed`
+/// (retried later) or `given_up` (the last try).
+pub const DELIVERY_ATTEMPTS: &str = "informly_webhook_delivery_attempts_total";
+
 /// At most this much of a response body is kept.
 pub const KEPT_RESPONSE: usize = 1024;
 
@@ -218,6 +222,12 @@ impl Deliverer {
             let failing_since = tx
                 .record_webhook_attempt(&message, &self.owner, &attempt)
                 .await?;
+            let result = match (attempt.delivered, attempt.retry_at) {
+                (true, _) => "delivered",
+                (false, Some(_)) => "failed",
+                (false, None) => "given_up",
+            };
+            metrics::counter!(DELIVERY_ATTEMPTS, "result" => result).increment(1);
             let at = attempt.attempted_at;
             if let Some(since) = failing_since
                 && at - since >= DISABLE_AFTER

@@ -11,7 +11,7 @@ mod deliver;
 mod guard;
 mod secret;
 
-pub use deliver::{Deliverer, DelivererConfig};
+pub use deliver::{DELIVERY_ATTEMPTS, Deliverer, DelivererConfig};
 pub use guard::{MAX_URL_LEN, Refused, check_address, check_url};
 pub use secret::{EndpointSecret, Error as KeyError, MasterKey, signature_header};
 
