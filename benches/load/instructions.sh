@@ -84,6 +84,9 @@ measure() { # LABEL SCENARIO COUNT
     env $(home "$label") INFORMLY_USAGE_FLUSH=1h INFORMLY_WEBHOOK_POLL=1h $side "${cache[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$bin" serve --listen "127.0.0.1:$PORT" "${SLOW[@]}" 2>/dev/null & local pid=$!
     until curl -sf -o /dev/null "$API/health"; do sleep 0.2; done
+    # What starts with the server and runs once (the first look for webhook
+    # messages, the first expiry scan) finishes in both runs alike.
+    sleep "${SETTLE:-5}"
     [ "$count" -gt 0 ] && drive "$scenario" "$count" "$WORK/$label/tokens.txt"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     # The readiness probe above is one request in both runs: it cancels out.

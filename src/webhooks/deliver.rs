@@ -366,13 +366,17 @@ impl Deliverer {
         if token.noticed.is_some_and(|noticed| noticed <= due) {
             return Ok(false);
         }
+        // A threshold that came before the token existed is never sent, and
+        // nothing is written for it (the next scan skips it just as cheaply).
+        if due > 0 && token.issued_at_s > token.expires_at_s - due * DAY {
+            return Ok(false);
+        }
         let passed_over: Vec<i64> = EXPIRING_THRESHOLDS
             .into_iter()
             .filter(|&days| days > due)
             .collect();
-        let existed = due == 0 || token.issued_at_s <= token.expires_at_s - due * DAY;
         let mut tx = self.store.begin().await?;
-        if !tx.notice_expiry(&token.id, due, &passed_over, now).await? || !existed {
+        if !tx.notice_expiry(&token.id, due, &passed_over, now).await? {
             tx.commit().await?;
             return Ok(false);
         }
