@@ -135,8 +135,7 @@ const SIGNATURE_LEN: usize = 64;
 /// claims). `key` is `None` for bytes that are not a curve point.
 ///
 /// The answers are pasetors' (the verifier before this one, kept as the
-/// oracle of `tests/paseto_oracle.rs` and the `paseto_signature` fuzz
-/// target): a body that is not canonical base64 is `NonCanonical`, one too
+/// oracle of the `paseto_signature` fuzz target): a body that is not canonical base64 is `NonCanonical`, one too
 /// short to hold a message and a signature is `Malformed`, and a message
 /// that is not UTF-8 is refused like a bad signature.
 pub(super) fn verify(
@@ -144,21 +143,23 @@ pub(super) fn verify(
     token: &str,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    // In pasetors' order: the parts, the body, its length, then the footer.
     let body = token.strip_prefix(HEADER).ok_or(Error::Malformed)?;
-    let (signed, footer) = body.split_once('.').unwrap_or((body, ""));
-    if footer.contains('.') {
+    let mut parts = body.split('.');
+    let (signed, footer) = (parts.next().unwrap_or_default(), parts.next());
+    if signed.is_empty() || parts.next().is_some() {
         return Err(Error::Malformed);
     }
     let mut signed = URL_SAFE_NO_PAD
         .decode(signed)
         .map_err(|_| Error::NonCanonical)?;
-    let footer = URL_SAFE_NO_PAD
-        .decode(footer)
-        .map_err(|_| Error::NonCanonical)?;
     // At least one byte of message: pasetors refuses an empty one.
     if signed.len() <= SIGNATURE_LEN {
         return Err(Error::Malformed);
     }
+    let footer = URL_SAFE_NO_PAD
+        .decode(footer.unwrap_or_default())
+        .map_err(|_| Error::NonCanonical)?;
     let split = signed.len() - SIGNATURE_LEN;
     let signature = Signature::from_slice(&signed[split..]).map_err(|_| Error::BadSignature)?;
     let message = &signed[..split];
