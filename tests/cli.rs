@@ -2193,8 +2193,152 @@ fn no_first_key_is_generated_while_the_database_records_tokens_signed_by_keys_no
     cli.ok(&["admin-token"]);
 }
 
+#[test]
+fn contacts_import_reads_csv_and_jsonl_and_lists_each_refused_row_with_its_line() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"]);
+    // A BOM, quoted cells with commas and quotes, tags and attributes.
+    let csv = write_file(
+        cli.path(),
+        "people.csv",
+        "\u{feff}email,first_name,last_name,phone,company,tags,attributes\n\
+         ada@example.com,Ada,Lovelace,+44 20,\"Analytical, Engines\",vip; beta,\"{\"\"plan\"\": \"\"pro\"\"}\"\n\
+         ADA@example.com,Duplicate,,,,,\n\
+         not-an-address,Bad,,,,,\n\
+         bo@example.com,\"Bo, \"\"Jr.\"\"\",,,,,\n\
+         cy@example.com,Cy,,,,,[1]\n\
+         short@example.com,Short\n\
+         di@example.com,,,,,,\n",
+    );
+    let (output, out) = run(cli
+        .cmd()
+        .args(["contacts", "import", csv.to_str().unwrap()]));
+    assert_eq!(output.status.code(), Some(1), "{}", out.stderr);
+    assert_no_panic(&out.stderr);
+    assert_contains(&out.stdout, "imported 3 contacts from");
+    let stderr: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        stderr,
+        [
+            "4 not imported: 1 duplicate email, 2 invalid fields, 1 unreadable",
+            "  line 3: a contact with email `ADA@example.com` already exists",
+            "  line 4: email: must be a valid email address",
+            "  line 6: attributes: must be a JSON object",
+            "  line 7: the row has 2 cells where the header has 7",
+            "error: 4 of 7 contacts were not imported (see above)",
+        ],
+        "{}",
+        out.stderr
+    );
+
+    // JSON Lines, with --json: every failure with its line and problem.
+    let jsonl = write_file(
+        cli.path(),
+        "more.jsonl",
+        "{\"email\": \"ev@example.com\", \"tags\": [\"new\"]}\n\n\
+         {\"email\": \"ada@example.com\"}\n\
+         {\"email\": \"fo@example.com\", \"bogus\": 1}\n\
+         not json\n\
+         {\"email\": \"gu@example.com\", \"attributes\": {\"n\": 1}}\n",
+    );
+    let (output, out) =
+        run(cli
+            .cmd()
+            .args(["contacts", "import", jsonl.to_str().unwrap(), "--json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", out.stderr);
+    let summary = parse_json(&out.stdout);
+    assert_eq!(
+        (summary["imported"].clone(), summary["failed"].clone()),
+        (2.into(), 3.into()),
+        "{summary:#}"
+    );
+    let failures: Vec<(u64, u64)> = summary["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(failures, [(3, 409), (4, 422), (5, 400)], "{summary:#}");
+    assert_eq!(summary["failures"][1]["errors"][0]["field"], "bogus");
+    assert_eq!(
+        only_line(&out.stderr),
+        "error: 3 of 5 contacts were not imported (see above)"
+    );
+
+    // What was imported is there: importing it again finds every email taken.
+    let again = write_file(
+        cli.path(),
+        "again.jsonl",
+        &["ada", "bo", "di", "ev", "gu"]
+            .iter()
+            .map(|name| format!("{{\"email\": \"{name}@example.com\"}}\n"))
+            .collect::<String>(),
+    );
+    let (_, out) = run(cli
+        .cmd()
+        .args(["contacts", "import", again.to_str().unwrap(), "--json"]));
+    let summary = parse_json(&out.stdout);
+    assert_eq!(
+        (summary["imported"].clone(), summary["failed"].clone()),
+        (0.into(), 5.into()),
+        "{summary:#}"
+    );
+
+    // A clean file exits 0, in another workspace where those emails are free.
+    cli.create_workspace("acme");
+    let out = cli.run_ok(&[
+        "contacts",
+        "import",
+        again.to_str().unwrap(),
+        "--workspace",
+        "acme",
+    ]);
+    let expected = format!(
+        "imported 5 contacts from {} into workspace acme in ",
+        again.display()
+    );
+    assert!(
+        only_line(&out.stdout).starts_with(&expected),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn contacts_import_refuses_unknown_columns_and_file_types_in_one_line_before_importing() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"]);
+    let cases = [
+        (
+            "a.csv",
+            "email,nickname\na@example.com,A\n",
+            "unknown column `nickname`",
+        ),
+        ("b.csv", "first_name\nA\n", "no `email` column"),
+        (
+            "c.csv",
+            "email,email\na@example.com,b@example.com\n",
+            "the column `email` appears twice",
+        ),
+        ("d.txt", "a@example.com\n", "give a .csv or a .jsonl"),
+    ];
+    for (name, contents, expected) in cases {
+        let file = write_file(cli.path(), name, contents);
+        let error = cli.fails(&["contacts", "import", file.to_str().unwrap()]);
+        assert_contains(&error, expected);
+    }
+    let error = cli.fails(&["contacts", "import", "missing.csv"]);
+    assert_contains(&error, "cannot open missing.csv");
+    // Nothing was imported: the one good address is still free.
+    let file = write_file(cli.path(), "ok.csv", "email\na@example.com\n");
+    cli.ok(&["contacts", "import", file.to_str().unwrap()]);
+}
+
 informly_postgres_twins! {
     tests: [
+        contacts_import_reads_csv_and_jsonl_and_lists_each_refused_row_with_its_line,
+        contacts_import_refuses_unknown_columns_and_file_types_in_one_line_before_importing,
         tokens_list_without_an_app_lists_every_apps_tokens_and_those_expiring_soon,
         tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refuses_a_second_roll,
         tokens_list_shows_last_used_and_uses_and_filters_tokens_unused_for_a_while,

@@ -1383,6 +1383,177 @@ async fn text_that_looks_hostile_is_stored_and_returned_byte_identical() {
 }
 
 #[tokio::test]
+async fn a_batch_answers_each_contact_in_order_and_creates_only_the_good_ones() {
+    let api = Api::start().await;
+    let (server, token) = (&api.server, api.token.as_str());
+    let taken = api
+        .create_contact(&json!({"email": "taken@example.com"}))
+        .await;
+
+    let batch = json!({"contacts": [
+        {"email": "Ada@Example.com", "first_name": "Ada", "tags": ["vip"], "attributes": {"plan": "pro"}},
+        {"email": "TAKEN@example.com"},
+        {"email": "ada@example.com"},
+        {"email": "not an address", "first_name": "x"},
+        "not an object",
+        {"email": "bo@example.com", "bogus": 1},
+        {"email": "cy@example.com", "phone": 7},
+        {"email": "bo@example.com", "company": "Bo & Co"},
+    ]});
+    let answer = post(server, "/v1/contacts/batch", token, &batch)
+        .await
+        .expect(200);
+    let results = answer["results"].as_array().expect("results");
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|r| r["status"].as_u64().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 422, 422, 422, 422, 201],
+        "{answer}"
+    );
+    assert_eq!(
+        (answer["created"].clone(), answer["failed"].clone()),
+        (json!(2), json!(6))
+    );
+
+    // Created items carry the contact as GET shows it; failed ones a problem
+    // document of their own.
+    let ada = &results[0]["contact"];
+    assert_eq!(api.contact(&id_of(ada)).await, *ada);
+    assert_eq!(
+        (ada["email"].clone(), ada["tags"].clone()),
+        (json!("Ada@example.com"), json!(["vip"]))
+    );
+    assert!(results[0].get("problem").is_none(), "{answer}");
+    for (i, field) in [(3, "email"), (5, "bogus"), (6, "phone")] {
+        let problem = &results[i]["problem"];
+        assert_eq!(problem["status"], 422, "{answer}");
+        assert_eq!(problem["errors"][0]["field"], field, "item {i}: {problem}");
+        assert!(results[i].get("contact").is_none(), "{answer}");
+    }
+    assert_eq!(
+        results[4]["problem"]["type"],
+        "urn:informly:problem:validation-error"
+    );
+    // A duplicate of an existing contact, and of an earlier item.
+    for i in [1, 2] {
+        let problem = &results[i]["problem"];
+        assert_eq!(
+            problem["type"], "urn:informly:problem:conflict",
+            "{problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("already exists"),
+            "{problem}"
+        );
+    }
+    assert_eq!(results[7]["contact"]["company"], "Bo & Co");
+
+    let mut emails: Vec<String> = api
+        .contacts()
+        .await
+        .iter()
+        .map(|c| c["email"].as_str().expect("email").to_owned())
+        .collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        ["Ada@example.com", "bo@example.com", "taken@example.com"]
+    );
+    assert_eq!(api.contact(&id_of(&taken)).await, taken);
+}
+
+#[tokio::test]
+async fn a_batch_must_hold_one_to_a_thousand_contacts_and_needs_contacts_write() {
+    let api = Api::start().await;
+    let (server, token) = (&api.server, api.token.as_str());
+    let of = |n: usize| json!({"contacts": (0..n).map(|i| json!({"email": format!("c{i}@example.com")})).collect::<Vec<_>>()});
+    post(server, "/v1/contacts/batch", token, &of(0))
+        .await
+        .invalid("contacts");
+    post(server, "/v1/contacts/batch", token, &of(1001))
+        .await
+        .invalid("contacts");
+    for body in [
+        json!({}),
+        json!({"contacts": {}}),
+        json!({"contacts": [], "extra": 1}),
+        json!([]),
+    ] {
+        post(server, "/v1/contacts/batch", token, &body)
+            .await
+            .problem(422);
+    }
+    post_bytes(
+        server,
+        "/v1/contacts/batch",
+        token,
+        r#"{"contacts": [{"email": "a@example.com"},]}"#.to_owned(),
+    )
+    .await
+    .problem(400);
+    assert!(
+        api.contacts().await.is_empty(),
+        "a refused batch creates nothing"
+    );
+
+    let reader = api.token_with(&["contacts:read"]).await;
+    post(server, "/v1/contacts/batch", &reader, &of(1))
+        .await
+        .problem(403);
+    post(server, "/v1/contacts/batch", "not-a-token", &of(1))
+        .await
+        .problem(401);
+
+    // A thousand, in one request.
+    let answer = post(server, "/v1/contacts/batch", token, &of(1000))
+        .await
+        .expect(200);
+    assert_eq!(
+        (answer["created"].clone(), answer["failed"].clone()),
+        (json!(1000), json!(0))
+    );
+    let contacts = api.contacts().await;
+    assert_eq!(contacts.len(), 1000);
+    // In the batch's order: ids grow item by item.
+    let ids: Vec<String> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| id_of(&r["contact"]))
+        .collect();
+    let listed: Vec<String> = contacts.iter().map(id_of).collect();
+    assert_eq!(ids, listed);
+}
+
+#[tokio::test]
+async fn a_batch_in_another_workspace_does_not_conflict_with_this_ones_contacts() {
+    let api = Api::start().await;
+    let server = &api.server;
+    api.create_contact(&json!({"email": "shared@example.com"}))
+        .await;
+    let acme = Acme::create(server)
+        .await
+        .token(server, &CONTACT_SCOPES, "jwt")
+        .await;
+    let answer = post(
+        server,
+        "/v1/contacts/batch",
+        &acme,
+        &json!({"contacts": [{"email": "shared@example.com"}]}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(answer["results"][0]["status"], 201, "{answer}");
+    assert_eq!(api.contacts().await.len(), 1);
+}
+
+#[tokio::test]
 async fn duplicate_emails_conflict_case_insensitively_within_one_workspace_only() {
     let api = Api::start().await;
     let (server, token) = (&api.server, api.token.as_str());
@@ -3018,7 +3189,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
         "{bearer}"
     );
 
-    let expected: [(&str, &[&str]); 22] = [
+    let expected: [(&str, &[&str]); 23] = [
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
@@ -3046,6 +3217,7 @@ async fn the_openapi_document_is_3_1_with_a_bearer_scheme_and_every_route() {
             &["post"],
         ),
         ("/v1/contacts", &["get", "post"]),
+        ("/v1/contacts/batch", &["post"]),
         ("/v1/contacts/{id}", &["get", "patch", "delete"]),
     ];
     let paths = doc["paths"].as_object().expect("paths");
@@ -3447,6 +3619,9 @@ informly_postgres_twins! {
         patching_a_contact_with_invalid_fields_is_422_and_changes_nothing,
         text_that_looks_hostile_is_stored_and_returned_byte_identical,
         duplicate_emails_conflict_case_insensitively_within_one_workspace_only,
+        a_batch_answers_each_contact_in_order_and_creates_only_the_good_ones,
+        a_batch_must_hold_one_to_a_thousand_contacts_and_needs_contacts_write,
+        a_batch_in_another_workspace_does_not_conflict_with_this_ones_contacts,
         duplicate_app_names_conflict_with_409,
         malformed_ids_in_paths_are_404,
         ids_that_are_not_utf8_once_decoded_are_404_problem_documents,

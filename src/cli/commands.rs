@@ -21,8 +21,8 @@ use crate::token::{Expiry, Format, ScopeSet};
 /// What database commands share: the service, acting as the operator at
 /// this command line.
 pub(super) struct Ctx {
-    json: bool,
-    service: Service,
+    pub(super) json: bool,
+    pub(super) service: Service,
 }
 
 impl Ctx {

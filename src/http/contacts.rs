@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,15 +15,17 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Auth, need};
 use super::error::{ApiError, ApiResult, FieldError, Problem};
-use super::extract::{Json, Path, Query, UniqueMap, nullable, parse_id};
+use super::extract::{Json, Path, Query, UniqueMap, item, nullable, parse_id};
 use crate::clock::rfc3339_precise;
 use crate::ids::ContactId;
+use crate::service::MAX_BATCH;
 use crate::store::{Contact, ContactFields, ContactPatch};
 use crate::text;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(create_contacts))
         .routes(routes!(get_contact, update_contact, delete_contact))
 }
 
@@ -362,6 +365,27 @@ async fn create_contact(
     Auth(principal, ..): Auth<need::ContactsWrite>,
     Json(body): Json<CreateContact>,
 ) -> ApiResult<impl IntoResponse> {
+    let fields = checked(body)?;
+    let contact = state
+        .service()
+        .create_contact(&principal.actor(), &fields)
+        .await?;
+    let location = format!("/v1/contacts/{}", contact.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        JsonResponse(ContactBody::from(contact)),
+    ))
+}
+
+/// A new contact from one JSON object, checked as `POST /v1/contacts`
+/// checks its body: what `informly contacts import` sends in batches.
+pub(crate) fn new_contact(json: &str) -> ApiResult<ContactFields> {
+    item::<CreateContact>(json).and_then(checked)
+}
+
+/// The fields of a create, checked: every bad field reported at once.
+fn checked(body: CreateContact) -> ApiResult<ContactFields> {
     let mut checks = Checks::default();
     let email = checks.email(&body.email);
     checks.optional("first_name", body.first_name.as_ref(), MAX_NAME_LEN);
@@ -373,8 +397,7 @@ async fn create_contact(
     let attributes = body.attributes.unwrap_or_default().0;
     checks.attributes(&attributes);
     checks.done()?;
-
-    let fields = ContactFields {
+    Ok(ContactFields {
         // Checked above: the canonical form.
         email: email.unwrap_or(body.email),
         first_name: body.first_name,
@@ -383,17 +406,117 @@ async fn create_contact(
         company: body.company,
         tags,
         attributes,
-    };
-    let contact = state
-        .service()
-        .create_contact(&principal.actor(), &fields)
-        .await?;
-    let location = format!("/v1/contacts/{}", contact.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        JsonResponse(ContactBody::from(contact)),
-    ))
+    })
+}
+
+/// Up to 1,000 contacts to create; each is a `CreateContact`, checked on its
+/// own.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateContacts {
+    #[schema(value_type = Vec<CreateContact>, min_items = 1, max_items = 1000)]
+    contacts: Vec<Box<RawValue>>,
+}
+
+/// One item's outcome, at the item's index.
+#[derive(Serialize, ToSchema)]
+struct BatchResult {
+    /// 201 when created, else the problem's status (409 duplicate email,
+    /// 422 invalid fields).
+    status: u16,
+    /// The created contact, when `status` is 201.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<ContactBody>,
+    /// What was wrong with this item, when it was not created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct BatchBody {
+    /// One per item of the request, in its order.
+    results: Vec<BatchResult>,
+    created: usize,
+    failed: usize,
+}
+
+/// Create up to 1,000 contacts at once.
+///
+/// Answered 200 whenever the batch itself is well-formed: each item has its
+/// own result, in order, created or refused with its own problem (a
+/// duplicate email, whether of an existing contact or of an earlier item,
+/// or invalid fields). The items created are committed in one transaction.
+#[utoipa::path(post, path = "/v1/contacts/batch", tag = "contacts", security(("bearer" = ["contacts:write"])),
+    request_body = CreateContacts,
+    responses((status = 200, body = BatchBody), (status = 400, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+async fn create_contacts(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<need::ContactsWrite>,
+    Json(body): Json<CreateContacts>,
+) -> ApiResult<JsonResponse<BatchBody>> {
+    let count = body.contacts.len();
+    if count == 0 || count > MAX_BATCH {
+        return Err(ApiError::validation(
+            "contacts",
+            format!("must hold 1 to {MAX_BATCH} contacts, got {count}"),
+        ));
+    }
+    // Each item checked alone: a bad one is its own result.
+    let items: Vec<ApiResult<ContactFields>> = body
+        .contacts
+        .iter()
+        .map(|raw| new_contact(raw.get()))
+        .collect();
+    let valid: Vec<ContactFields> = items
+        .iter()
+        .filter_map(|item| item.as_ref().ok().cloned())
+        .collect();
+    let mut created = match valid.is_empty() {
+        true => Vec::new(),
+        false => {
+            state
+                .service()
+                .create_contacts(&principal.actor(), valid)
+                .await?
+        }
+    }
+    .into_iter();
+    let results: Vec<BatchResult> = items
+        .into_iter()
+        .map(|item| {
+            match item.and_then(|_| {
+                created
+                    .next()
+                    .unwrap_or(Err(lost()))
+                    .map_err(ApiError::from)
+            }) {
+                Ok(contact) => BatchResult {
+                    status: StatusCode::CREATED.as_u16(),
+                    contact: Some(contact.into()),
+                    problem: None,
+                },
+                Err(e) => {
+                    let problem = e.problem();
+                    BatchResult {
+                        status: problem.status,
+                        contact: None,
+                        problem: Some(problem),
+                    }
+                }
+            }
+        })
+        .collect();
+    let created = results.iter().filter(|r| r.contact.is_some()).count();
+    Ok(JsonResponse(BatchBody {
+        failed: results.len() - created,
+        created,
+        results,
+    }))
+}
+
+/// The service answers once per valid item, so this is never reached.
+fn lost() -> crate::store::Error {
+    crate::store::Error::Db(sqlx::Error::RowNotFound)
 }
 
 /// Get a contact.

@@ -166,6 +166,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The problem document of this error: what a response carries, or one
+    /// item of a batch answer.
+    pub fn problem(self) -> Problem {
+        let (status, slug, detail) = self.parts();
+        self.into_problem(status, slug, detail)
+    }
+
+    fn into_problem(self, status: StatusCode, slug: &str, detail: String) -> Problem {
+        let errors = match self {
+            ApiError::Validation(errors) => errors,
+            _ => Vec::new(),
+        };
+        Problem {
+            kind: format!("urn:informly:problem:{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, detail) = self.parts();
@@ -185,17 +208,7 @@ impl IntoResponse for ApiError {
             )),
             _ => None,
         };
-        let errors = match self {
-            ApiError::Validation(errors) => errors,
-            _ => Vec::new(),
-        };
-        let problem = Problem {
-            kind: format!("urn:informly:problem:{slug}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail,
-            errors,
-        };
+        let problem = self.into_problem(status, slug, detail);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();

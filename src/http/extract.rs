@@ -43,6 +43,21 @@ where
     }
 }
 
+/// One JSON object of a larger body (an item of a batch) read as `T`, with
+/// the same rules as [`Json`]; what is wrong is reported as a field error
+/// (422) naming the field within the item.
+pub fn item<T: DeserializeOwned>(json: &str) -> ApiResult<T> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize::<_, Object<T>>(&mut deserializer)
+        .map(|Object(value)| value)
+        .map_err(|e| match e.inner().classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::BadRequest(format!("not valid JSON: {}", e.inner()))
+            }
+            _ => ApiError::Validation(vec![data_error(&e.to_string())]),
+        })
+}
+
 /// Turns serde's message ("Failed to deserialize …: path: message at line …")
 /// into a field error, keeping the field path and serde's explanation.
 fn data_error(text: &str) -> FieldError {

@@ -21,7 +21,7 @@ pub mod extract;
 
 mod apps;
 mod audit;
-mod contacts;
+pub(crate) mod contacts;
 mod modules;
 mod request_log;
 mod revocations;

@@ -19,7 +19,9 @@ mod tests;
 mod tokens;
 mod users;
 mod webhooks;
+mod writer;
 
+pub use contacts::MAX_BATCH;
 pub use keys::{RotatedKey, ensure_signing_key};
 pub use tokens::{DEFAULT_OVERLAP, IssueRequest, Issued, MAX_OVERLAP, RollRequest, TokenStatus};
 pub use users::{
@@ -224,6 +226,8 @@ pub struct Service {
     /// Wakes this instance's webhook deliverer after a commit that queued
     /// messages.
     webhook_wake: Option<Arc<Notify>>,
+    /// The group committer of Contacts writes, started on first use.
+    contact_writer: OnceLock<writer::Writer>,
 }
 
 impl Service {
@@ -245,6 +249,7 @@ impl Service {
             webhook_key: OnceLock::new(),
             webhook_allow_private: false,
             webhook_wake: None,
+            contact_writer: OnceLock::new(),
         }
     }
 
@@ -277,6 +282,7 @@ impl Service {
             webhook_key: OnceLock::new(),
             webhook_allow_private: false,
             webhook_wake: None,
+            contact_writer: OnceLock::new(),
         }
     }
 

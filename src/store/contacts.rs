@@ -1,10 +1,12 @@
 //! Contacts, always within one workspace: every query is filtered by it.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
+use super::{Backend, Error, PartialUpdate, Result, ResultExt, Store, Tx, from_micros, micros};
 use crate::ids::{ContactId, WorkspaceId};
 use crate::text::Email;
 
@@ -89,38 +91,98 @@ fn conflict(email: &str) -> impl FnOnce() -> String + '_ {
     move || format!("a contact with email `{email}` already exists")
 }
 
+/// A contact to insert: the row of a create, its time given by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    pub workspace_id: WorkspaceId,
+    pub fields: ContactFields,
+    pub now: OffsetDateTime,
+}
+
+/// Rows per insert statement: 12 parameters each on SQLite (11 on
+/// PostgreSQL), under SQLite's limit of 32,766 and PostgreSQL's 65,535.
+const INSERT_CHUNK: usize = 1_000;
+
+/// The placeholders of the `i`th row of a multi-row insert, its parameters
+/// numbered from `n + 1`. SQLite gets anonymous `?`s, bound in order:
+/// looking a numbered parameter up by name costs SQLite a walk of every
+/// name, so binding 11,000 of them would take time quadratic in the batch.
+/// The time goes in twice, as `created_at` and `updated_at`.
+fn values_row(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".to_owned(),
+        Backend::Postgres => {
+            let p: Vec<String> = (1..=11)
+                .chain([11])
+                .map(|k| format!("${}", n + k))
+                .collect();
+            format!("({})", p.join(", "))
+        }
+    }
+}
+
 fn json(value: &impl Serialize) -> String {
     // Vec<String> and Map<String, Value> always serialise.
     serde_json::to_string(value).unwrap_or_default()
 }
 
 impl Tx {
-    pub async fn create_contact(
-        &mut self,
-        workspace_id: &WorkspaceId,
-        fields: &ContactFields,
-        now: OffsetDateTime,
-    ) -> Result<Contact> {
-        let row: Row = sqlx::query_as(&format!(
-            "insert into contacts (id, workspace_id, email, email_lower, first_name, last_name, phone, company,
-                                   tags, attributes, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) returning {COLUMNS}"
-        ))
-        .bind(ContactId::generate().as_str())
-        .bind(workspace_id.as_str())
-        .bind(&fields.email)
-        .bind(Email::key_of(&fields.email).into_owned())
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.phone)
-        .bind(&fields.company)
-        .bind(json(&fields.tags))
-        .bind(json(&fields.attributes))
-        .bind(micros(now))
-        .fetch_one(self.conn())
-        .await
-        .on_unique(conflict(&fields.email))?;
-        row.try_into()
+    /// Inserts `rows` with one statement per thousand, answering for each row
+    /// in order: the contact, or `Conflict` when its email is taken (by a
+    /// contact already there or by an earlier row of `rows`). A conflict
+    /// skips its row without failing the statement (`on conflict do
+    /// nothing`), so the transaction goes on and commits the other rows.
+    pub async fn insert_contacts(&mut self, rows: &[NewContact]) -> Result<Vec<Result<Contact>>> {
+        let mut answers = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let ids: Vec<ContactId> = chunk.iter().map(|_| ContactId::generate()).collect();
+            let mut sql = String::from(
+                "insert into contacts (id, workspace_id, email, email_lower, first_name, last_name, phone,
+                                       company, tags, attributes, created_at, updated_at) values ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&values_row(self.backend(), i * 11));
+            }
+            sql.push_str(&format!(
+                " on conflict (workspace_id, email_lower) do nothing returning {COLUMNS}"
+            ));
+            let backend = self.backend();
+            let mut query = sqlx::query_as::<_, Row>(&sql);
+            for (id, row) in ids.iter().zip(chunk) {
+                let fields = &row.fields;
+                query = query
+                    .bind(id.as_str())
+                    .bind(row.workspace_id.as_str())
+                    .bind(&fields.email)
+                    .bind(Email::key_of(&fields.email).into_owned())
+                    .bind(&fields.first_name)
+                    .bind(&fields.last_name)
+                    .bind(&fields.phone)
+                    .bind(&fields.company)
+                    .bind(json(&fields.tags))
+                    .bind(json(&fields.attributes))
+                    .bind(micros(row.now));
+                if backend == Backend::Sqlite {
+                    query = query.bind(micros(row.now));
+                }
+            }
+            let mut inserted: HashMap<String, Row> = query
+                .fetch_all(self.conn())
+                .await?
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect();
+            for (id, row) in ids.iter().zip(chunk) {
+                answers.push(match inserted.remove(id.as_str()) {
+                    Some(found) => found.try_into(),
+                    None => Err(Error::Conflict(conflict(&row.fields.email)())),
+                });
+            }
+        }
+        Ok(answers)
     }
 
     /// Applies `patch` in one statement that sets only the given columns.

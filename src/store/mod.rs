@@ -31,7 +31,7 @@ use crate::ids::WorkspaceId;
 
 pub use apps::App;
 pub use audit::{AuditEvent, AuditFilter, Break, NewEvent};
-pub use contacts::{Contact, ContactFields, ContactPatch};
+pub use contacts::{Contact, ContactFields, ContactPatch, NewContact};
 pub use dashboard::{Credentials, NewSession, Session, User};
 pub use listen::DenylistListener;
 pub use revocations::{DenylistChanges, FeedRows};
@@ -245,7 +245,18 @@ impl Store {
     /// Begins a transaction. Writes exist only on [`Tx`]: the service begins
     /// one per change, makes every write of the change in it, and commits.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx(self.pool.begin().await?))
+        Ok(Tx(self.pool.begin().await?, self.backend))
+    }
+
+    /// Begins a transaction that will write: on SQLite it takes the write
+    /// lock at once (`begin immediate`), so it waits its turn at the start
+    /// rather than failing to upgrade a read lock halfway through.
+    pub async fn begin_write(&self) -> Result<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("begin immediate").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx(tx, self.backend))
     }
 
     /// Connections the pool holds: (in use, idle).
@@ -261,11 +272,38 @@ impl Store {
 
 /// One transaction: every write of a change, committed together or not at
 /// all. Dropped without [`Tx::commit`], it rolls back.
-pub struct Tx(sqlx::Transaction<'static, sqlx::Any>);
+pub struct Tx(sqlx::Transaction<'static, sqlx::Any>, Backend);
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         Ok(self.0.commit().await?)
+    }
+
+    /// Runs `write` so that its failing leaves the transaction usable: inside
+    /// a savepoint on PostgreSQL, where any error aborts the whole
+    /// transaction; as it is on SQLite, where a failed statement undoes only
+    /// itself. Every write given here is one statement.
+    pub async fn isolated<T>(
+        &mut self,
+        write: impl AsyncFnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<T> {
+        if self.1 == Backend::Sqlite {
+            return write(self).await;
+        }
+        sqlx::query("savepoint one_write")
+            .execute(self.conn())
+            .await?;
+        let result = write(self).await;
+        let end = match result {
+            Ok(_) => "release savepoint one_write",
+            Err(_) => "rollback to savepoint one_write",
+        };
+        sqlx::query(end).execute(self.conn()).await?;
+        result
+    }
+
+    fn backend(&self) -> Backend {
+        self.1
     }
 
     fn conn(&mut self) -> &mut sqlx::AnyConnection {
@@ -355,5 +393,30 @@ impl PartialUpdate {
             .bind(id)
             .fetch_optional(tx.conn())
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What group commit's durability rests on: on SQLite every commit is
+    /// flushed to disk before it returns (WAL with `synchronous=FULL`).
+    #[tokio::test]
+    async fn sqlite_commits_reach_the_disk_before_they_return() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.expect("open");
+        let mut tx = store.begin_write().await.expect("begin");
+        let journal: String = sqlx::query_scalar("pragma journal_mode")
+            .fetch_one(tx.conn())
+            .await
+            .expect("journal_mode");
+        let synchronous: i64 = sqlx::query_scalar("pragma synchronous")
+            .fetch_one(tx.conn())
+            .await
+            .expect("synchronous");
+        tx.commit().await.expect("commit");
+        assert_eq!((journal.as_str(), synchronous), ("wal", 2), "2 is FULL");
     }
 }
