@@ -24,6 +24,11 @@
 #            response, with no effect, would be invisible here. After the
 #            listener closes, wrk's new connections fail (counted as socket
 #            errors); those requests were never accepted.
+#   kill9    the same traffic; SIGKILL to the server KILL_AFTER (10) s in, so
+#            nothing is finished or flushed. After a restart every write that
+#            was answered 2xx is there, field by field (group commit answers
+#            only after the commit is on disk); a write in flight when the
+#            server died may have happened or not, at most one per connection.
 #   abuse    database work per rejected request: FLOOD (10) s of bad tokens only,
 #            beside an idle window and a window of valid reads (list) of the same length
 #            (PostgreSQL: transactions and tuples from pg_stat_database; SQLite:
@@ -51,9 +56,10 @@ BACKEND=${BACKEND:-both}
 DURATION=${DURATION:-60s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-PHASES=${PHASES:-load sigterm abuse slow rss}
+PHASES=${PHASES:-load sigterm kill9 abuse slow rss}
 MIX=${MIX:-create=20,read=20,list=5,patch=20,delete=10,invalid=25}
 SIGTERM_AFTER=${SIGTERM_AFTER:-10}
+KILL_AFTER=${KILL_AFTER:-10}
 FLOOD=${FLOOD:-10}
 HEADER_TIMEOUT=${HEADER_TIMEOUT:-3}
 SLOW_CROWD=${SLOW_CROWD:-200}
@@ -331,6 +337,33 @@ phase_sigterm() {
     check_db "$name" sigterm --server-log "$log" --api "$API" --token-file "$WORK/$name/tokens.txt" || result=FAIL
     stop_server
     row "$B | SIGTERM after ${SIGTERM_AFTER}s, $CONNECTIONS conns | $RPS | $P50 | $P99 | $(soak_field responses) answers: $(soak_field ok2xx) 2xx, $(soak_field s5xx) 5xx; exit $SERVER_RC after ${drain}s; $after answered after SIGTERM; $(grep -o '[0-9]* contacts;' "$WORK/$name/check.txt" | head -1) checked after restart | $(socket_errors) (after the listener closed) | | $result"
+}
+
+phase_kill9() {
+    say "$B: kill -9 ${KILL_AFTER}s into mixed traffic at $CONNECTIONS connections"
+    new_db kill9
+    local name="kill9.$B" result=PASS
+    start_server "$WORK/kill9.$B.log"
+    setup_tokens "$WORK/$name"
+    mkdir -p "$WORK/$name/ledger"
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$((KILL_AFTER + 60))s" --timeout 10s --latency \
+        -s "$HERE/mixed.lua" "$API" -- "$WORK/$name/ledger" "$WORK/$name/tokens.txt" "$WORK/$name/bad.txt" "$MIX" \
+        >"$WORK/$name/wrk.txt" 2>&1 &
+    local wrk_pid=$!
+    sleep "$KILL_AFTER"
+    kill -KILL "$SERVER"
+    wait "$SERVER" 2>/dev/null || true
+    SERVER=
+    kill -INT "$wrk_pid"
+    wait "$wrk_pid" || true
+    parse_wrk "$WORK/$name/wrk.txt"
+    echo "$SOAK"
+    # A restart on the same database: every acknowledged write must be there.
+    start_server "$WORK/kill9-restart.$B.log"
+    check_db "$name" load --max-unacked "$CONNECTIONS" \
+        --api "$API" --token-file "$WORK/$name/tokens.txt" || result=FAIL
+    stop_server
+    row "$B | kill -9 after ${KILL_AFTER}s, $CONNECTIONS conns | $RPS | $P50 | $P99 | $(soak_field responses) answers: $(soak_field ok2xx) 2xx, $(soak_field s5xx) 5xx; $(grep -o '[0-9]* contacts;' "$WORK/$name/check.txt" | head -1) checked after restart | $(socket_errors) (after the kill) | | $result"
 }
 
 # db_work: a counter of database work, for the abuse phase.
