@@ -10,7 +10,11 @@
 //!
 //! If the group's transaction fails for any other reason, each of its writes
 //! is run again in a transaction of its own, so that one write's failure is
-//! never another's.
+//! never another's. If no transaction can be begun (the write lock not had
+//! within the busy timeout), each write is answered 503 and nothing is made.
+//! A write whose request has gone (timed out while the transaction waited
+//! for the lock, or cancelled) is dropped once the lock is held, so a
+//! request answered 503 for its timeout wrote nothing.
 //!
 //! The writes of one group were all in flight at once (a request's answer is
 //! sent only after its group commits, so no later request can have seen
@@ -61,6 +65,23 @@ impl Write {
         match self {
             Write::CreateMany { rows, .. } => rows.len(),
             _ => 1,
+        }
+    }
+
+    /// Answers with `e`, a failure of the whole transaction, not the write's.
+    fn fail(self, e: &store::Error) {
+        let e = || store::Error::Unavailable(sqlx::Error::Io(std::io::Error::other(e.to_string())));
+        // A send fails only if the request has gone; nothing to answer then.
+        match self {
+            Write::Create { reply, .. } | Write::Update { reply, .. } => {
+                let _ = reply.send(Err(e()));
+            }
+            Write::CreateMany { reply, .. } => {
+                let _ = reply.send(Err(e()));
+            }
+            Write::Delete { reply, .. } => {
+                let _ = reply.send(Err(e()));
+            }
         }
     }
 
@@ -118,26 +139,39 @@ async fn run(store: Store, mut writes: mpsc::Receiver<Write>) {
                 Err(_) => break,
             }
         }
-        group.retain(|write| !write.abandoned());
         commit(&store, std::mem::take(&mut group)).await;
     }
 }
 
 /// Makes `group` in one transaction and answers each write; falls back to a
 /// transaction per write if the group's fails.
-async fn commit(store: &Store, group: Vec<Write>) {
+async fn commit(store: &Store, mut group: Vec<Write>) {
+    let tx = match store.begin_write().await {
+        Ok(tx) => tx,
+        // No transaction (the write lock not had within the busy timeout,
+        // the pool closed): nothing any write did; each is told so.
+        Err(e) => {
+            tracing::warn!(error = %e, writes = group.len(), "cannot begin a group commit");
+            for write in group {
+                write.fail(&e);
+            }
+            return;
+        }
+    };
+    // A request may have gone (timed out, cancelled) while the transaction
+    // waited for the write lock: its write is not made.
+    group.retain(|write| !write.abandoned());
     if group.is_empty() {
         return;
     }
-    if group.len() == 1 {
-        return alone(store, group).await;
-    }
-    match together(store, &group).await {
+    let single = group.len() == 1;
+    match together(tx, &group).await {
         Ok(answers) => {
             for (write, answer) in group.into_iter().zip(answers) {
                 answer.send(write);
             }
         }
+        Err(e) if single => group.into_iter().for_each(|write| write.fail(&e)),
         Err(e) => {
             tracing::warn!(error = %e, writes = group.len(), "a group commit failed; committing its writes one by one");
             alone(store, group).await;
@@ -175,8 +209,7 @@ impl Answer {
 /// Runs every write of `group` in one transaction and commits it, returning
 /// each write's answer in order. Any error other than a write's own conflict
 /// or not-found fails the whole group (and nothing is committed).
-async fn together(store: &Store, group: &[Write]) -> store::Result<Vec<Answer>> {
-    let mut tx = store.begin_write().await?;
+async fn together(mut tx: Tx, group: &[Write]) -> store::Result<Vec<Answer>> {
     // Every create of the group, in one insert.
     let rows: Vec<NewContact> = group
         .iter()
@@ -245,6 +278,9 @@ fn lost() -> store::Result<Contact> {
 /// Each write in a transaction of its own, answered as it commits.
 async fn alone(store: &Store, group: Vec<Write>) {
     for write in group {
+        if write.abandoned() {
+            continue;
+        }
         match write {
             Write::Create { row, reply } => {
                 let answer = one(store, async |tx| {
