@@ -45,12 +45,20 @@ class Report:
         return ok
 
 
+def canonical(email):
+    """The address as the server stores it: the domain in lower case (its
+    IDNA form; the soak's addresses are ASCII), the local part as sent."""
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
 def created(body):
     b = json.loads(body)
     fields = {k: None for k in FIELDS}
     fields.update(b)
     fields["tags"] = fields["tags"] or []
     fields["attributes"] = fields["attributes"] or {}
+    fields["email"] = canonical(fields["email"])
     return fields
 
 
@@ -61,6 +69,8 @@ def patched(fields, body):
             v = v or []
         elif k == "attributes":
             v = v or {}
+        elif k == "email":
+            v = canonical(v)
         new[k] = v
     return new
 
