@@ -3,7 +3,10 @@
 //!
 //! - `GET /health`: nothing (the HTTP floor);
 //! - `GET /floor`: one Ed25519 signature verification per request and nothing
-//!   else (the signature floor), with ed25519-dalek (what our JWT path uses);
+//!   else (the signature floor), with ed25519-dalek's `verify` (what our
+//!   JWT path uses);
+//! - `GET /floor-strict`: the same with `verify_strict`, which also refuses
+//!   small-order keys and non-canonical R (what our PASETO path uses);
 //! - `GET /floor-mixed`: the same, alternating ed25519-compact (what pasetors
 //!   uses for PASETO) and ed25519-dalek request by request: the floor of a
 //!   half-PASETO, half-JWT mix of tokens;
@@ -87,6 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/floor", get(floor))
+        .route("/floor-strict", get(floor_strict))
         .route("/floor-mixed", get(floor_mixed))
         .route("/opaque", get(opaque))
         .with_state(state);
@@ -98,6 +102,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn floor(State(state): State<Arc<Reference>>) -> StatusCode {
     match state.key.verify(&state.message, &state.signature) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::UNAUTHORIZED,
+    }
+}
+
+async fn floor_strict(State(state): State<Arc<Reference>>) -> StatusCode {
+    match state.key.verify_strict(&state.message, &state.signature) {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::UNAUTHORIZED,
     }

@@ -3,8 +3,9 @@
 # rounds: `GET /v1/token` with TOKENS (2,000) distinct PASETO tokens in turn
 # and the token cache off (a signature check per request), then the
 # same-stack reference handler that does only an ed25519-dalek verify of a
-# token-sized message (`examples/bench_reference.rs`, `GET /floor`). Prints
-# each round and the ratio of the medians.
+# token-sized message (`examples/bench_reference.rs`: `GET /floor` with
+# `verify`, `GET /floor-strict` with `verify_strict`, as the PASETO path
+# verifies). Prints each round and the ratios of the medians.
 #
 #   benches/load/verify_floor.sh        # ROUNDS=4 DURATION=8s CONNECTIONS=64
 #
@@ -58,8 +59,8 @@ open(out, "w").write("\n".join(tokens) + "\n")
 PY
 stop
 
-echo "| round | informly, $TOKENS PASETO tokens, cache off (req/s) | dalek verify only (req/s) | ratio |"
-echo "|---|---:|---:|---:|"
+echo "| round | informly, $TOKENS PASETO tokens, cache off (req/s) | dalek verify only (req/s) | ratio | dalek verify_strict only (req/s) | ratio |"
+echo "|---|---:|---:|---:|---:|---:|"
 for round in $(seq "$ROUNDS"); do
     INFORMLY_TOKEN_CACHE=0 "$BIN" serve --listen "127.0.0.1:$PORT" 2>>"$WORK/serve.log" &
     SERVER=$!
@@ -70,14 +71,17 @@ for round in $(seq "$ROUNDS"); do
     SERVER=$!
     up
     floor=$(rps "$API/floor")
+    strict=$(rps "$API/floor-strict")
     stop
     ratio=$(awk -v a="$ours" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
-    echo "| $round | $ours | $floor | $ratio |"
-    echo "$ours $floor" >>"$WORK/results"
+    ratio_strict=$(awk -v a="$ours" -v b="$strict" 'BEGIN { printf "%.2f", a / b }')
+    echo "| $round | $ours | $floor | $ratio | $strict | $ratio_strict |"
+    echo "$ours $floor $strict" >>"$WORK/results"
 done
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 rows = [list(map(float, line.split())) for line in open(sys.argv[1])]
-ours, floor = statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
-print(f"\nmedians: informly {ours:,.0f}/s, floor {floor:,.0f}/s: {ours / floor:.2f}x the floor")
+ours, floor, strict = (statistics.median(r[i] for r in rows) for i in range(3))
+print(f"\nmedians: informly {ours:,.0f}/s; verify {floor:,.0f}/s: {ours / floor:.2f}x; "
+      f"verify_strict {strict:,.0f}/s: {ours / strict:.2f}x")
 PY
