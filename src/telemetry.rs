@@ -47,6 +47,12 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
 ];
 
+/// Writes per group commit of Contacts writes: one alone, up to the
+/// thousands of a few full batches.
+const GROUP_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
+];
+
 /// Whether a recorder is installed: without one, the request log records
 /// nothing (not even into no-op handles).
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -57,6 +63,10 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), &DURATION_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(crate::service::GROUP_SIZE.to_owned()),
+            &GROUP_BUCKETS,
+        )?
         // A key removed from the directory stops being reported.
         .idle_timeout(MetricKindMask::GAUGE, Some(Duration::from_secs(600)))
         .build_recorder();
@@ -143,6 +153,14 @@ fn describe() {
     metrics::describe_counter!(
         crate::store::ACQUIRE_TIMEOUTS,
         "Database operations that got no pool connection within the acquire timeout"
+    );
+    metrics::describe_histogram!(
+        crate::service::GROUP_SIZE,
+        "Contacts writes (a batch counts once) committed together per group commit"
+    );
+    metrics::describe_counter!(
+        crate::service::GROUP_RETRIES,
+        "Group commits whose transaction failed, their writes then made one by one"
     );
     metrics::describe_counter!(
         crate::service::SIGNIN_FAILURES,

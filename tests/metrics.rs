@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Home, Server};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A server with its metrics listener on a free port: (server, metrics
 /// base URL).
@@ -187,6 +187,56 @@ async fn metrics_are_served_on_their_own_listener_and_not_on_the_api_address() {
     ] {
         assert!(!text.contains(secret), "`{secret}` in the exposition");
     }
+}
+
+#[tokio::test]
+async fn contacts_writes_report_how_many_each_group_commit_gathered() {
+    let (server, metrics) = with_metrics(Home::new(), &[]).await;
+    let admin = server.home.admin_token(None);
+    let app = server.create_app(&admin, "writer").await;
+    let issued = server
+        .issue(&admin, &app, &["contacts:write"], "paseto")
+        .await;
+    let token = issued["token"].as_str().expect("token");
+    let created = server
+        .post("/v1/contacts", token, &json!({"email": "one@example.com"}))
+        .await;
+    assert_eq!(created.status(), 201);
+    let batch = json!({"contacts": [{"email": "two@example.com"}, {"email": "three@example.com"}]});
+    assert_eq!(
+        server
+            .post("/v1/contacts/batch", token, &batch)
+            .await
+            .status(),
+        200
+    );
+
+    let text = scrape(&metrics).await;
+    // Two requests, one after the other: two groups of one write each.
+    assert_eq!(
+        sample(&text, "informly_contacts_write_group_size_count"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "informly_contacts_write_group_size_sum"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "informly_contacts_write_group_size_bucket{le=\"1\"}"),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP informly_contacts_write_group_size "),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "informly_contacts_write_group_retries_total"),
+        None,
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -425,6 +475,7 @@ async fn scrape_during_a_cut() {
 informly_postgres_twins! {
     tests: [
         metrics_are_served_on_their_own_listener_and_not_on_the_api_address,
+        contacts_writes_report_how_many_each_group_commit_gathered,
         without_the_flag_no_metrics_listener_is_started,
     ],
     sqlite_only: [

@@ -30,6 +30,7 @@ pub use users::{
 pub use webhooks::{
     EndpointRequest, EndpointUpdate, EndpointWithSecret, MAX_ENDPOINTS, SECRET_OVERLAP,
 };
+pub use writer::{GROUP_RETRIES, GROUP_SIZE};
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

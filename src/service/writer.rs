@@ -27,6 +27,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::ids::{ContactId, WorkspaceId};
 use crate::store::{self, Contact, ContactPatch, NewContact, Store, Tx};
 
+/// `informly_contacts_write_group_size`: writes per committed group.
+pub const GROUP_SIZE: &str = "informly_contacts_write_group_size";
+/// `informly_contacts_write_group_retries_total`: groups whose transaction
+/// failed and whose writes were made one by one.
+pub const GROUP_RETRIES: &str = "informly_contacts_write_group_retries_total";
+
 /// Writes waiting for the writer; past this, submitters wait their turn.
 const QUEUE: usize = 4_096;
 
@@ -167,12 +173,14 @@ async fn commit(store: &Store, mut group: Vec<Write>) {
     let single = group.len() == 1;
     match together(tx, &group).await {
         Ok(answers) => {
+            metrics::histogram!(GROUP_SIZE).record(group.len() as f64);
             for (write, answer) in group.into_iter().zip(answers) {
                 answer.send(write);
             }
         }
         Err(e) if single => group.into_iter().for_each(|write| write.fail(&e)),
         Err(e) => {
+            metrics::counter!(GROUP_RETRIES).increment(1);
             tracing::warn!(error = %e, writes = group.len(), "a group commit failed; committing its writes one by one");
             alone(store, group).await;
         }
