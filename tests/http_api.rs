@@ -821,8 +821,27 @@ async fn deeply_nested_json_is_rejected_without_crashing_the_server() {
     assert!(reply.status == 400 || reply.status == 422, "{}", reply.text);
     reply.problem(reply.status);
 
-    // The server is alive and nothing was written.
-    assert_eq!(api.contacts().await, Vec::<Value>::new());
+    // In a batch, each item is its own: a 10,000-deep item is that item's
+    // 400 (the recursion limit), and the item beside it is created.
+    let batch = format!(
+        r#"{{"contacts": [{}{}, {{"email": "beside@example.com"}}]}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let answer = post_bytes(server, "/v1/contacts/batch", token, batch)
+        .await
+        .expect(200);
+    assert_eq!(answer["results"][0]["status"], 400, "{answer}");
+    assert_eq!(answer["results"][1]["status"], 201, "{answer}");
+
+    // The server is alive and only that contact was written.
+    let emails: Vec<Value> = api
+        .contacts()
+        .await
+        .iter()
+        .map(|c| c["email"].clone())
+        .collect();
+    assert_eq!(emails, [json!("beside@example.com")]);
     let health = call(server, Method::GET, "/health", None, None).await;
     health.expect(200);
 }
