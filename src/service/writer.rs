@@ -116,7 +116,8 @@ impl Writer {
         Writer { queue }
     }
 
-    /// Queues `write` and waits for its answer, which `answer` sends.
+    /// Queues the write `write` makes around its reply channel, and waits
+    /// for the answer (sent once the write's group has committed).
     pub(super) async fn submit<T>(
         &self,
         write: impl FnOnce(Reply<T>) -> Write,
