@@ -2306,6 +2306,49 @@ fn contacts_import_reads_csv_and_jsonl_and_lists_each_refused_row_with_its_line(
 }
 
 #[test]
+fn contacts_import_draws_a_progress_bar_on_a_terminal_and_none_when_piped() {
+    let cli = Cli::new();
+    cli.ok(&["migrate"]);
+    let rows: String = (0..20_000)
+        .map(|i| format!("{{\"email\": \"p{i}@example.com\"}}\n"))
+        .collect();
+    let file = write_file(cli.path(), "many.jsonl", &rows);
+
+    // Piped (as every test runs it): no bar, only the summary.
+    let out = cli.run_ok(&["contacts", "import", file.to_str().unwrap()]);
+    assert_eq!(out.stderr, "");
+    // On a terminal (`script` gives it one): the bar, with its counts.
+    let more: String = (0..20_000)
+        .map(|i| format!("{{\"email\": \"q{i}@example.com\"}}\n"))
+        .collect();
+    let file = write_file(cli.path(), "more.jsonl", &more);
+    let command = format!(
+        "{} contacts import {}",
+        assert_cmd::cargo::cargo_bin("informly").display(),
+        file.display()
+    );
+    let mut script = std::process::Command::new("script");
+    for var in FOREIGN_ENV {
+        script.env_remove(var);
+    }
+    let output = script
+        .args(["-qec", &command, "/dev/null"])
+        .env("INFORMLY_DATABASE_URL", cli.db_url())
+        .env("INFORMLY_KEYS_DIR", cli.keys_dir())
+        .env("TERM", "xterm")
+        .current_dir(cli.path())
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains(" imported, 0 failed"),
+        "no progress bar in: {shown:?}"
+    );
+    assert!(shown.contains("imported 20000 contacts from"), "{shown}");
+}
+
+#[test]
 fn contacts_import_refuses_unknown_columns_and_file_types_in_one_line_before_importing() {
     let cli = Cli::new();
     cli.ok(&["migrate"]);
@@ -2339,6 +2382,7 @@ informly_postgres_twins! {
     tests: [
         contacts_import_reads_csv_and_jsonl_and_lists_each_refused_row_with_its_line,
         contacts_import_refuses_unknown_columns_and_file_types_in_one_line_before_importing,
+        contacts_import_draws_a_progress_bar_on_a_terminal_and_none_when_piped,
         tokens_list_without_an_app_lists_every_apps_tokens_and_those_expiring_soon,
         tokens_roll_prints_the_successor_once_says_when_the_old_token_stops_and_refuses_a_second_roll,
         tokens_list_shows_last_used_and_uses_and_filters_tokens_unused_for_a_while,
