@@ -55,18 +55,7 @@ for label in A B; do
     bin=$([ "$label" = A ] && echo "$A" || echo "$B")
     admin=$(INFORMLY_DATABASE_URL="sqlite://$WORK/$label/informly.db" INFORMLY_KEYS_DIR="$WORK/$label/keys" \
         "$bin" admin-token --expires-in 2h 2>/dev/null)
-    python3 - "$API" "$admin" "$TOKENS" "$WORK/$label" <<'PY'
-import json, sys, urllib.request
-api, admin, count, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def call(method, path, body=None):
-    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None,
-                                 headers={"Authorization": "Bearer " + admin, "Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
-app = call("POST", "/v1/apps", {"name": "ab"})["id"]
-tokens = [call("POST", f"/v1/apps/{app}/tokens", {"scopes": ["contacts:read"], "expires_in": "2h",
-                                                  "format": "paseto"})["token"] for _ in range(count)]
-open(work + "/tokens.txt", "w").write("\n".join(tokens) + "\n")
-PY
+    python3 benches/load/app_tokens.py "$API" "$admin" "$TOKENS" "$WORK/$label/tokens.txt" ab
     stop
 done
 

@@ -38,18 +38,7 @@ for label in A B; do
     env $(home "$label") "$bin" serve --listen "127.0.0.1:$PORT" 2>/dev/null & pid=$!
     until curl -sf -o /dev/null "$API/health"; do sleep 0.01; done
     admin=$(env $(home "$label") "$bin" admin-token --expires-in 2h 2>/dev/null)
-    python3 - "$API" "$admin" "$N" "$WORK/$label" <<'PY'
-import json, sys, urllib.request
-api, admin, count, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def call(method, path, body=None):
-    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None,
-                                 headers={"Authorization": "Bearer " + admin, "Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
-app = call("POST", "/v1/apps", {"name": "instructions"})["id"]
-tokens = [call("POST", f"/v1/apps/{app}/tokens", {"scopes": ["contacts:read"], "expires_in": "2h",
-                                                  "format": "paseto"})["token"] for _ in range(count)]
-open(work + "/tokens.txt", "w").write("\n".join(tokens) + "\n")
-PY
+    python3 benches/load/app_tokens.py "$API" "$admin" "$N" "$WORK/$label/tokens.txt" instructions
     kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 

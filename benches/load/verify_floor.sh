@@ -46,18 +46,7 @@ rps() { wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" "$@" | awk '/^Request
 SERVER=$!
 up
 admin=$("$BIN" admin-token --expires-in 2h 2>/dev/null)
-python3 - "$API" "$admin" "$TOKENS" "$WORK/tokens.txt" <<'PY'
-import json, sys, urllib.request
-api, admin, count, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def call(method, path, body=None):
-    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None,
-                                 headers={"Authorization": "Bearer " + admin, "Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
-app = call("POST", "/v1/apps", {"name": "floor"})["id"]
-tokens = [call("POST", f"/v1/apps/{app}/tokens", {"scopes": ["contacts:read"], "expires_in": "2h"})["token"]
-          for _ in range(count)]
-open(out, "w").write("\n".join(tokens) + "\n")
-PY
+python3 benches/load/app_tokens.py "$API" "$admin" "$TOKENS" "$WORK/tokens.txt" floor
 stop
 
 echo "| round | informly, $TOKENS PASETO tokens, cache off (req/s) | dalek verify only (req/s) | ratio | dalek verify_strict only (req/s) | ratio |"

@@ -368,7 +368,7 @@ async fn create_contact(
     let fields = checked(body)?;
     let contact = state
         .service()
-        .create_contact(&principal.actor(), &fields)
+        .create_contact(&principal.actor(), fields)
         .await?;
     let location = format!("/v1/contacts/{}", contact.id);
     Ok((
@@ -432,6 +432,26 @@ struct BatchResult {
     problem: Option<Problem>,
 }
 
+impl From<ApiResult<Contact>> for BatchResult {
+    fn from(outcome: ApiResult<Contact>) -> Self {
+        match outcome {
+            Ok(contact) => BatchResult {
+                status: StatusCode::CREATED.as_u16(),
+                contact: Some(contact.into()),
+                problem: None,
+            },
+            Err(e) => {
+                let problem = e.problem();
+                BatchResult {
+                    status: problem.status,
+                    contact: None,
+                    problem: Some(problem),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 struct BatchBody {
     /// One per item of the request, in its order.
@@ -461,15 +481,13 @@ async fn create_contacts(
             format!("must hold 1 to {MAX_BATCH} contacts, got {count}"),
         ));
     }
-    // Each item checked alone: a bad one is its own result.
-    let items: Vec<ApiResult<ContactFields>> = body
+    // Each item checked alone: a bad one is its own result, and the good
+    // ones go to the service together, in order.
+    let mut valid = Vec::with_capacity(count);
+    let checked: Vec<ApiResult<()>> = body
         .contacts
         .iter()
-        .map(|raw| new_contact(raw.get()))
-        .collect();
-    let valid: Vec<ContactFields> = items
-        .iter()
-        .filter_map(|item| item.as_ref().ok().cloned())
+        .map(|raw| new_contact(raw.get()).map(|fields| valid.push(fields)))
         .collect();
     let mut created = match valid.is_empty() {
         true => Vec::new(),
@@ -481,29 +499,15 @@ async fn create_contacts(
         }
     }
     .into_iter();
-    let results: Vec<BatchResult> = items
+    let results: Vec<BatchResult> = checked
         .into_iter()
         .map(|item| {
-            match item.and_then(|_| {
-                created
-                    .next()
-                    .unwrap_or(Err(lost()))
-                    .map_err(ApiError::from)
-            }) {
-                Ok(contact) => BatchResult {
-                    status: StatusCode::CREATED.as_u16(),
-                    contact: Some(contact.into()),
-                    problem: None,
-                },
-                Err(e) => {
-                    let problem = e.problem();
-                    BatchResult {
-                        status: problem.status,
-                        contact: None,
-                        problem: Some(problem),
-                    }
-                }
-            }
+            BatchResult::from(item.and_then(|()| match created.next() {
+                Some(result) => result.map_err(ApiError::from),
+                None => Err(ApiError::Internal(
+                    "the batch was answered for fewer items than it had".to_owned(),
+                )),
+            }))
         })
         .collect();
     let created = results.iter().filter(|r| r.contact.is_some()).count();
@@ -512,11 +516,6 @@ async fn create_contacts(
         created,
         results,
     }))
-}
-
-/// The service answers once per valid item, so this is never reached.
-fn lost() -> crate::store::Error {
-    crate::store::Error::Db(sqlx::Error::RowNotFound)
 }
 
 /// Get a contact.
@@ -596,7 +595,7 @@ async fn update_contact(
     };
     let contact = state
         .service()
-        .update_contact(&principal.actor(), &id, &patch)
+        .update_contact(&principal.actor(), &id, patch)
         .await?;
     Ok(JsonResponse(contact.into()))
 }

@@ -5,6 +5,8 @@
 
 use super::writer::{Write, Writer};
 use super::{Actor, Result, Service};
+use time::OffsetDateTime;
+
 use crate::ids::ContactId;
 use crate::store::{self, Contact, ContactFields, ContactPatch, NewContact};
 
@@ -17,12 +19,17 @@ impl Service {
             .get_or_init(|| Writer::start(self.store.clone()))
     }
 
-    pub async fn create_contact(&self, actor: &Actor, fields: &ContactFields) -> Result<Contact> {
-        let row = NewContact {
+    /// The row of a create by `actor`, made at `now`.
+    fn new_row(actor: &Actor, fields: ContactFields, now: OffsetDateTime) -> NewContact {
+        NewContact {
             workspace_id: actor.workspace().clone(),
-            fields: fields.clone(),
-            now: self.clock.now(),
-        };
+            fields,
+            now,
+        }
+    }
+
+    pub async fn create_contact(&self, actor: &Actor, fields: ContactFields) -> Result<Contact> {
+        let row = Self::new_row(actor, fields, self.clock.now());
         Ok(self
             .writer()
             .submit(|reply| Write::Create { row, reply })
@@ -49,11 +56,7 @@ impl Service {
         let now = self.clock.now();
         let rows = batch
             .into_iter()
-            .map(|fields| NewContact {
-                workspace_id: actor.workspace().clone(),
-                fields,
-                now,
-            })
+            .map(|fields| Self::new_row(actor, fields, now))
             .collect();
         Ok(self
             .writer()
@@ -66,9 +69,9 @@ impl Service {
         &self,
         actor: &Actor,
         id: &ContactId,
-        patch: &ContactPatch,
+        patch: ContactPatch,
     ) -> Result<Contact> {
-        let (workspace_id, id, patch) = (actor.workspace().clone(), id.clone(), patch.clone());
+        let (workspace_id, id) = (actor.workspace().clone(), id.clone());
         let now = self.clock.now();
         Ok(self
             .writer()

@@ -220,14 +220,13 @@ impl Answer {
 /// or not-found fails the whole group (and nothing is committed).
 async fn together(mut tx: Tx, group: &[Write]) -> store::Result<Vec<Answer>> {
     // Every create of the group, in one insert.
-    let rows: Vec<NewContact> = group
+    let rows: Vec<&NewContact> = group
         .iter()
         .flat_map(|write| match write {
             Write::Create { row, .. } => std::slice::from_ref(row),
             Write::CreateMany { rows, .. } => rows.as_slice(),
             _ => &[],
         })
-        .cloned()
         .collect();
     let mut created = tx.insert_contacts(&rows).await?.into_iter();
     let mut answers = Vec::with_capacity(group.len());
@@ -293,13 +292,14 @@ async fn alone(store: &Store, group: Vec<Write>) {
         match write {
             Write::Create { row, reply } => {
                 let answer = one(store, async |tx| {
-                    let mut answers = tx.insert_contacts(std::slice::from_ref(&row)).await?;
+                    let mut answers = tx.insert_contacts(&[&row]).await?;
                     answers.pop().unwrap_or_else(lost)
                 })
                 .await;
                 let _ = reply.send(answer);
             }
             Write::CreateMany { rows, reply } => {
+                let rows: Vec<&NewContact> = rows.iter().collect();
                 let answer = one(store, async |tx| tx.insert_contacts(&rows).await).await;
                 let _ = reply.send(answer);
             }

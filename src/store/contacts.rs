@@ -132,7 +132,7 @@ impl Tx {
     /// contact already there or by an earlier row of `rows`). A conflict
     /// skips its row without failing the statement (`on conflict do
     /// nothing`), so the transaction goes on and commits the other rows.
-    pub async fn insert_contacts(&mut self, rows: &[NewContact]) -> Result<Vec<Result<Contact>>> {
+    pub async fn insert_contacts(&mut self, rows: &[&NewContact]) -> Result<Vec<Result<Contact>>> {
         let mut answers = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(INSERT_CHUNK) {
             let ids: Vec<ContactId> = chunk.iter().map(|_| ContactId::generate()).collect();
