@@ -7,6 +7,9 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use informly::cli::Cli;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
