@@ -188,12 +188,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<()> {
     server.greet(address).await;
 
     let mut jobs = server.start_jobs().await?;
-    let limits = ConnectionLimits {
-        header_read_timeout: seconds(args.header_read_timeout),
-        grace: seconds(args.request_timeout) + SHUTDOWN_SLACK,
-        max_connections: args.max_connections as usize,
-        max_in_flight: args.max_in_flight as usize,
-    };
+    let limits = ConnectionLimits::of(args);
     if let Some((listener, collector)) = metrics {
         jobs.metrics(listener, collector, limits);
     }
@@ -625,18 +620,26 @@ impl Drop for Jobs {
 /// One line per event on stderr, written in batches (see `logging`);
 /// `INFORMLY_LOG` (e.g. `debug`, `informly=debug,sqlx=warn`) filters, default
 /// `info`. Returns the guard that writes out the last lines.
-fn init_logging() -> FlushGuard {
+pub fn init_logging() -> FlushGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("INFORMLY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = logging::batched(std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(ansi)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    // A terminal gets tracing-subscriber's own format, in colour; anything
+    // else (a file, a pipe, journald) the same layout without colours, made
+    // faster (`logging::Lines`).
+    let _ = match std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        true => builder.with_ansi(true).try_init(),
+        false => builder
+            .with_ansi(false)
+            .event_format(logging::Lines)
+            .fmt_fields(logging::Fields)
+            .try_init(),
+    };
     guard
 }
 
@@ -651,6 +654,18 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Requests handled at once.
     pub max_in_flight: usize,
+}
+
+impl ConnectionLimits {
+    /// The limits `serve` settings ask for.
+    pub fn of(args: &ServeArgs) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: seconds(args.header_read_timeout),
+            grace: seconds(args.request_timeout) + SHUTDOWN_SLACK,
+            max_connections: args.max_connections as usize,
+            max_in_flight: args.max_in_flight as usize,
+        }
+    }
 }
 
 /// Accepts connections until `shutdown` resolves, then lets requests in flight

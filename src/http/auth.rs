@@ -109,6 +109,11 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
     ) -> Result<Self, Self::Rejection> {
         let now = state.clock().unix();
         let verified = authenticate(parts, state, now)?;
+        // The request's log line names the caller: its app (none for an
+        // admin token) and token id, never the token.
+        if let Some(logged) = parts.extensions.get::<super::request_log::Logged>() {
+            logged.caller(&verified);
+        }
         let principal = Principal {
             verified,
             request_id: parts.headers.get(super::request_log::X_REQUEST_ID).cloned(),
@@ -193,20 +198,7 @@ fn token_in_query(query: Option<&str>) -> bool {
 /// Verifies a bearer token by the one rule (`authn::Authenticator::check`:
 /// the token core, from the cache if seen before; staleness; the denylist).
 fn check_token(token: &str, state: &AppState, now: UnixTime) -> Result<Arc<Verified>, ApiError> {
-    match state.authenticator().check(token, now) {
-        Ok(verified) => {
-            // The request's log line names the caller: its app (none for an
-            // admin token) and token id, never the token.
-            let span = tracing::Span::current();
-            let claims = verified.claims();
-            if let Some(app) = claims.subject.app_id() {
-                span.record("app", app);
-            }
-            span.record("token", claims.token_id.as_str());
-            Ok(verified)
-        }
-        Err(rejection) => Err(refused(rejection)),
-    }
+    state.authenticator().check(token, now).map_err(refused)
 }
 
 /// The answer to a refused token, logged with the reason (never the token):
