@@ -13,9 +13,16 @@
 //! - `GET /opaque`: the opaque-key model of Stripe, GitHub or Unkey: hash the
 //!   bearer key (SHA-256) and look the hash up in the database, every request.
 //!
-//! `cargo run --release --example bench_reference -- DATABASE_URL LISTEN SEED_KEYS KEYS_FILE`
+//! `cargo run --release --example bench_reference -- DATABASE_URL LISTEN SEED_KEYS KEYS_FILE [STACK]`
 //! seeds SEED_KEYS random keys into the database (table `bench_api_keys`) and
 //! writes them, one per line, to KEYS_FILE for the load generator.
+//!
+//! STACK is `bare` (the default: `axum::serve`, no layers) or `informly`:
+//! the handlers then run in `informly serve`'s own stack, with its default
+//! settings — its serve loop (connection and in-flight limits, header-read
+//! timeout), its layers (`informly::http::layered`: request id and log line,
+//! body limit, panics caught, request timeout) and its log — so a figure set
+//! beside the API's differs from it by the handler alone.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,10 +33,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::Parser as _;
 use ed25519_dalek::{Signer as _, Verifier as _};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+
+// The allocator `informly` runs with, so the stacks differ only in handlers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Reference {
     pool: AnyPool,
@@ -44,8 +56,15 @@ struct Reference {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, listen, seed, keys_file] = args.as_slice() else {
-        return Err("usage: bench_reference DATABASE_URL LISTEN SEED_KEYS KEYS_FILE".into());
+    let (url, listen, seed, keys_file, stack) = match args.as_slice() {
+        [_, url, listen, seed, keys_file] => (url, listen, seed, keys_file, "bare"),
+        [_, url, listen, seed, keys_file, stack] => (url, listen, seed, keys_file, stack.as_str()),
+        _ => {
+            return Err(
+                "usage: bench_reference DATABASE_URL LISTEN SEED_KEYS KEYS_FILE [bare|informly]"
+                    .into(),
+            );
+        }
     };
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
@@ -96,8 +115,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen.parse::<SocketAddr>()?).await?;
     eprintln!("listening address={}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    match stack {
+        "bare" => axum::serve(listener, app).await?,
+        "informly" => {
+            let _log_writer = informly::server::init_logging();
+            let settings = Defaults::parse_from(["bench_reference"]).serve;
+            let timeout = std::time::Duration::from_secs(settings.request_timeout.max(1) as u64);
+            let limits = informly::server::ConnectionLimits::of(&settings);
+            let app = informly::http::layered(app, timeout);
+            informly::server::serve(listener, app, std::future::pending(), limits).await;
+        }
+        other => return Err(format!("unknown stack {other:?}: bare or informly").into()),
+    }
     Ok(())
+}
+
+/// `informly serve`'s settings, at their defaults.
+#[derive(clap::Parser)]
+struct Defaults {
+    #[command(flatten)]
+    serve: informly::server::ServeArgs,
 }
 
 async fn floor(State(state): State<Arc<Reference>>) -> StatusCode {

@@ -319,12 +319,13 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi).merge(OpenApiRouter::from(router))
 }
 
-/// The whole service, with its limits, timeouts and request logging.
+/// The whole service, with its limits, timeouts and request logging
+/// ([`layered`]).
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     let (router, openapi) = api_router().split_for_parts();
     let openapi = Arc::new(openapi.to_json().unwrap_or_default());
 
-    router
+    let router = router
         .route(
             "/openapi.json",
             get(move || {
@@ -342,9 +343,20 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .nest("/dashboard", dashboard::router(state.clone()))
         .route("/dashboard/", dashboard::trailing_slash())
-        .route_layer(request_log::KeepMatchedPathLayer)
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state);
+    layered(router, request_timeout)
+}
+
+/// The layers every request of `router` passes through: the body limit, its
+/// id and log line, panics caught (500), and the request timeout (503).
+/// [`app`] puts them around the API; the load benchmark's reference handlers
+/// (`examples/bench_reference.rs`) around theirs, so that a figure set beside
+/// the API's differs from it by handlers only.
+pub fn layered(router: Router, request_timeout: Duration) -> Router {
+    router
+        .route_layer(request_log::KeepMatchedPathLayer)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             ServiceBuilder::new()
@@ -357,5 +369,4 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                 }))
                 .timeout(request_timeout),
         )
-        .with_state(state)
 }
