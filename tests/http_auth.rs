@@ -357,11 +357,23 @@ async fn each_authentication_mistake_gets_a_description_of_what_was_wrong() {
 }
 
 /// The log says who made a request (its app and token id, never the token),
-/// how long it took in fixed decimals, and which keys changed state.
+/// how long it took in fixed decimals, and which keys changed state; every
+/// line of a request (a refusal's reason, then its served line) names its
+/// request id.
 #[tokio::test]
 async fn the_log_names_the_caller_the_duration_and_every_key_that_changes_state() {
     let s = setup().await;
     assert_eq!(whoami(&s.server, &s.token).await.status, 200);
+    let refused = s
+        .server
+        .client
+        .get(s.server.url("/v1/token"))
+        .header(AUTHORIZATION, format!("Bearer {}x", s.token))
+        .header("x-request-id", "refused-42")
+        .send()
+        .await
+        .expect("GET /v1/token");
+    assert_eq!(refused.status(), 401);
     let added = rotate(
         &s.server.home,
         &["--format", "paseto", "--activate-after", "0"],
@@ -394,6 +406,21 @@ async fn the_log_names_the_caller_the_duration_and_every_key_that_changes_state(
         whole.parse::<u64>().is_ok() && decimals.len() == 3,
         "ms={ms}"
     );
+
+    let of_refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(r#"request{id="refused-42"}:"#))
+        .collect();
+    assert_eq!(of_refused.len(), 2, "{of_refused:?}");
+    assert!(
+        of_refused[0].contains("token rejected reason="),
+        "{of_refused:?}"
+    );
+    assert!(
+        of_refused[1].contains("served") && of_refused[1].contains("status=401"),
+        "{of_refused:?}"
+    );
+    assert!(!of_refused[1].contains("token=\""), "{of_refused:?}");
 }
 
 /// A token whose key was retired shows as refused for its key in the API's
