@@ -112,7 +112,7 @@ impl<N: Need> FromRequestParts<AppState> for Auth<N> {
         // The request's log line names the caller: its app (none for an
         // admin token) and token id, never the token.
         if let Some(logged) = parts.extensions.get::<super::request_log::Logged>() {
-            logged.caller(&verified);
+            logged.set_caller(&verified);
         }
         let principal = Principal {
             verified,

@@ -57,7 +57,7 @@ struct LoggedInner {
 
 impl Logged {
     /// The caller, once its token verified.
-    pub fn caller(&self, verified: &Arc<Verified>) {
+    pub fn set_caller(&self, verified: &Arc<Verified>) {
         let _ = self.0.caller.set(verified.clone());
     }
 }
