@@ -1187,7 +1187,7 @@ fn d_rows(fx: &Fixture, jku: &str) -> Vec<Row> {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.typ = Some("at+jwt".to_owned());
         header.kid = Some(kid.clone());
-        let secret = jsonwebtoken::EncodingKey::from_secret(&secret);
+        let secret = jsonwebtoken::EncodingKey::from_secret(&secret).expect("an HMAC key");
         let token = jsonwebtoken::encode(&header, &forge.claims(j), &secret).expect("HS256");
         t.refused("D2", format!("HS256 keyed with our public key ({what})"), &token);
     }

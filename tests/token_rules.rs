@@ -928,7 +928,7 @@ fn jwt_hs256_signed_with_the_public_key_as_hmac_secret_is_an_algorithm_error() {
         let token = jsonwebtoken::encode(
             &header,
             &wire(Format::Jwt),
-            &jsonwebtoken::EncodingKey::from_secret(&secret),
+            &jsonwebtoken::EncodingKey::from_secret(&secret).expect("an HMAC key"),
         )
         .expect("HS256 encode");
         assert_eq!(outcome(&token), Err(Error::Algorithm));

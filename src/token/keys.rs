@@ -60,7 +60,10 @@ pub fn jwt_kid(x: &[u8; 32]) -> String {
             x: URL_SAFE_NO_PAD.encode(x),
         }),
     };
+    // jsonwebtoken refuses only key types it has no thumbprint for (an
+    // Ed25519 curve on an EC key and the like), never an OKP Ed25519 key.
     jwk.thumbprint(ThumbprintHash::SHA256)
+        .unwrap_or_else(|_| unreachable!("an Ed25519 OKP key has an RFC 7638 thumbprint"))
 }
 
 fn paserk_string(value: &dyn FormatAsPaserk) -> String {
