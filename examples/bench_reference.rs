@@ -120,9 +120,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "informly" => {
             let _log_writer = informly::server::init_logging();
             let settings = Defaults::parse_from(["bench_reference"]).serve;
-            let timeout = std::time::Duration::from_secs(settings.request_timeout.max(1) as u64);
             let limits = informly::server::ConnectionLimits::of(&settings);
-            let app = informly::http::layered(app, timeout);
+            let app = informly::http::layered(app, informly::server::request_timeout(&settings));
             informly::server::serve(listener, app, std::future::pending(), limits).await;
         }
         other => return Err(format!("unknown stack {other:?}: bare or informly").into()),

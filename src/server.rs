@@ -251,7 +251,7 @@ impl Server {
 
     /// The whole service as a router, with its limits and request log.
     pub fn router(&self) -> Router {
-        app(self.state.clone(), seconds(self.args.request_timeout))
+        app(self.state.clone(), request_timeout(&self.args))
     }
 
     /// Migrates the database, loads the keys (generating the first ones) and
@@ -661,7 +661,7 @@ impl ConnectionLimits {
     pub fn of(args: &ServeArgs) -> ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: seconds(args.header_read_timeout),
-            grace: seconds(args.request_timeout) + SHUTDOWN_SLACK,
+            grace: request_timeout(args) + SHUTDOWN_SLACK,
             max_connections: args.max_connections as usize,
             max_in_flight: args.max_in_flight as usize,
         }
@@ -754,6 +754,12 @@ async fn accept(
             None
         }
     }
+}
+
+/// The request timeout `serve` settings ask for: a request taking longer is
+/// answered 503.
+pub fn request_timeout(args: &ServeArgs) -> Duration {
+    seconds(args.request_timeout)
 }
 
 /// A duration setting, at least one second.
